@@ -1,0 +1,34 @@
+"""The small error hierarchy. Every message names what was wrong and what was expected."""
+
+
+class DeriveError(Exception):
+    """Any error derive reports to a user (exit code 2 from the CLI)."""
+
+
+class ParseError(DeriveError):
+    """User math that could not be read. `position` is a 0-based column when known."""
+
+    def __init__(self, message: str, text: str = "", position: int | None = None):
+        self.text = text
+        self.position = position
+        where = f" at column {position + 1}" if position is not None else ""
+        shown = f" in {text!r}" if text and len(text) <= 120 else ""
+        super().__init__(f"{message}{where}{shown}")
+        self.bare = message
+
+
+class ProblemError(DeriveError):
+    """A problem file that is malformed: names the file, the key and the expectation."""
+
+    def __init__(self, source: str, key: str, message: str):
+        self.source = source
+        self.key = key
+        super().__init__(f"{source}: {key}: {message}" if key else f"{source}: {message}")
+
+
+class CheckFailed(DeriveError):
+    """A derived quantity disagrees with its numeric check."""
+
+
+class LatexError(DeriveError):
+    """LaTeX compilation failed; carries the first error and the line."""

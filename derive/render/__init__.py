@@ -1,0 +1,1 @@
+"""Rendering: LaTeX/Markdown strings from derivations, and PDF compilation."""
