@@ -114,6 +114,16 @@ def build_graph(steps: list[tuple[str, object]], output: str | None = None,
             if n not in defined and n not in inputs:
                 inputs.append(n)
     order = _stable_order([name for name, _ in steps], defined)
+    used, stack = {output}, [output]
+    while stack:
+        for p in ast_names(defined[stack.pop()]):
+            if p in defined and p not in used:
+                used.add(p)
+                stack.append(p)
+    unused = [n for n in order if n not in used]
+    if unused:
+        raise DeriveError(f"step {unused[0]!r} does not lead to the output {output!r}; "
+                          f"remove it or set output = \"{unused[0]}\"")
 
     nodes = [Node(n) for n in inputs]
     for n in order:
