@@ -265,3 +265,12 @@ def test_random_graphs_match_float_central_differences(case):
 def test_sigmoid_function_values():
     assert sigmoid(0) == sp.Rational(1, 2)
     assert float(sigmoid(sp.Float(2)).evalf()) == pytest.approx(1 / (1 + math.exp(-2)))
+
+
+def test_an_exact_zero_gradient_is_not_failed_by_round_off():
+    """Found by hypothesis: ∂/∂b of (a − b) + (b + c) is exactly 0; 1e-36 of noise is not an error."""
+    g = build_graph([("n0", parse("a - b")), ("n1", parse("b + c")), ("out", parse("n0 + n1"))])
+    inputs = {"a": 0, "b": 0.1, "c": 0.1}
+    report = check(backward(g, inputs), inputs)
+    assert report.ok
+    assert next(c for c in report.checks if c.wrt == "b").rel_error == 0.0
