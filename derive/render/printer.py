@@ -1,0 +1,199 @@
+"""The one place that decides how derive's math looks in LaTeX.
+
+`DerivePrinter` is a SymPy `LatexPrinter` subclass with `_print_<Class>` methods for derive's
+notation; nothing patches the printed strings afterwards.
+
+    names       w_kj -> w_{kj}, a^2_1 -> a^{2}_{1}, delta^l_j -> \\delta^{l}_{j}, m1 -> m_{1},
+                sigy -> \\mathit{sigy}, net_k -> \\mathit{net}_{k}, σ/sigma -> \\sigma
+    gradients   the symbol "∂f/∂q" (steps.partial) -> \\frac{\\partial f}{\\partial q}
+    functions   sigmoid -> \\sigma(.), relu -> \\operatorname{relu}(.), Heaviside -> \\mathbf{1}[. > 0]
+    matrices    HadamardProduct -> \\odot, Transpose -> ^{\\mathsf{T}}
+    numbers     Floats with `digits` significant digits, 1.5 \\times 10^{-7} for small/large ones
+
+Sums and products keep their written (argument) order: `order` defaults to 'none'.
+Unknown settings raise TypeError (SymPy's Printer checks them against `_default_settings`).
+
+    latex(expr, **settings) -> str     print one expression
+    number(x, digits=6) -> str         print a Python/mpmath number the same way as a Float
+    name(text) -> str                  print a bare name (a node or parameter name)
+"""
+from __future__ import annotations
+
+import math
+import re
+
+import sympy as sp
+from sympy.printing.latex import LatexPrinter
+
+from ..steps import split_partial
+
+GREEK = {
+    "alpha", "beta", "gamma", "delta", "epsilon", "varepsilon", "zeta", "eta", "theta", "vartheta",
+    "iota", "kappa", "lambda", "mu", "nu", "xi", "pi", "rho", "sigma", "tau", "upsilon", "phi",
+    "varphi", "chi", "psi", "omega", "Gamma", "Delta", "Theta", "Lambda", "Xi", "Pi", "Sigma",
+    "Upsilon", "Phi", "Psi", "Omega",
+}
+# Greek letters written as unicode characters -> the LaTeX command's name
+UNICODE_GREEK = {
+    "α": "alpha", "β": "beta", "γ": "gamma", "δ": "delta", "ε": "epsilon", "ζ": "zeta", "η": "eta",
+    "θ": "theta", "ι": "iota", "κ": "kappa", "λ": "lambda", "μ": "mu", "ν": "nu", "ξ": "xi",
+    "π": "pi", "ρ": "rho", "σ": "sigma", "τ": "tau", "υ": "upsilon", "φ": "phi", "χ": "chi",
+    "ψ": "psi", "ω": "omega", "Γ": "Gamma", "Δ": "Delta", "Θ": "Theta", "Λ": "Lambda", "Ξ": "Xi",
+    "Π": "Pi", "Σ": "Sigma", "Φ": "Phi", "Ψ": "Psi", "Ω": "Omega",
+}
+_WORD = re.compile(r"[A-Za-z]+")
+_LETTERS_DIGITS = re.compile(r"([A-Za-z])([0-9]+)")
+_SAFE_PART = re.compile(r"[A-Za-z0-9]+")
+
+
+def _greek(word: str) -> str | None:
+    word = "".join(UNICODE_GREEK.get(ch, ch) for ch in word) if len(word) == 1 else word
+    return f"\\{word}" if word in GREEK else None
+
+
+def _part(text: str) -> str:
+    """One sub/superscript: 0, kj, l, l+1, delta, out."""
+    if not text:
+        return ""
+    g = _greek(text)
+    if g:
+        return g
+    if _SAFE_PART.fullmatch(text):
+        if text.isdigit() or len(text) <= 2:
+            return text
+        return f"\\mathrm{{{text}}}"
+    return "".join(_part(ch) if ch.isalnum() or ch in UNICODE_GREEK else _escape_char(ch) for ch in text)
+
+
+def _escape_char(ch: str) -> str:
+    if ch in "+-=,()'":
+        return ch
+    return f"\\text{{\\char{ord(ch)}}}" if ord(ch) < 128 else "?"
+
+
+def _base(text: str) -> tuple[str, str | None]:
+    """(printed base, subscript split off the base or None): m1 -> (m, 1), sigy -> (\\mathit{sigy}, None)."""
+    g = _greek(text)
+    if g:
+        return g, None
+    m = _LETTERS_DIGITS.fullmatch(text)
+    if m:
+        return m.group(1), m.group(2)
+    if len(text) == 1:
+        return (text if text.isalpha() else _escape_char(text)), None
+    if _SAFE_PART.fullmatch(text):
+        return f"\\mathit{{{text}}}", None
+    pieces = []
+    for ch in text:
+        if ch in UNICODE_GREEK:
+            pieces.append(_greek(ch))
+        elif ch.isascii() and ch.isalnum():
+            pieces.append(ch)
+        else:
+            pieces.append(_escape_char(ch))
+    return f"\\mathit{{{''.join(pieces)}}}", None
+
+
+def name(text: str) -> str:
+    """LaTeX for a name: a base and any number of _sub and ^sup parts, in any order."""
+    tokens = re.split(r"([_^])", text)
+    base, extra_sub = _base(tokens[0])
+    subs, sups = ([extra_sub] if extra_sub else []), []
+    for i in range(1, len(tokens) - 1, 2):
+        (subs if tokens[i] == "_" else sups).append(_part(tokens[i + 1]))
+    out = base
+    if sups:
+        out += "^{" + ",".join(sups) + "}"
+    if subs:
+        out += "_{" + ",".join(subs) + "}"
+    return out
+
+
+def number(x, digits: int = 6) -> str:
+    """A number as LaTeX: 6 significant digits, scientific form as m \\times 10^{e}."""
+    x = float(x)
+    if math.isnan(x):
+        return r"\mathrm{NaN}"
+    if math.isinf(x):
+        return r"\infty" if x > 0 else r"-\infty"
+    if x == 0:
+        return "0"
+    text = f"{x:.{digits}g}"
+    if "e" in text:
+        mant, exp = text.split("e")
+        exp = int(exp)
+        return f"{mant} \\times 10^{{{exp}}}" if mant not in ("1", "-1") else f"{mant[:-1]}10^{{{exp}}}"
+    return text
+
+
+class DerivePrinter(LatexPrinter):
+    """LaTeX in derive's notation (see the module docstring)."""
+
+    printmethod = "_derive_latex"
+    _default_settings = {
+        **LatexPrinter._default_settings,
+        "order": "none",
+        "digits": 6,  # significant digits of printed Floats
+    }
+
+    def __init__(self, settings=None):
+        super().__init__(settings)
+        digits = self._settings["digits"]
+        if not isinstance(digits, int) or not 1 <= digits <= 30:
+            raise ValueError(f"'digits' must be an int from 1 to 30, got {digits!r}")
+
+    # ---- names
+    def _print_Symbol(self, expr, style="plain"):
+        given = self._settings["symbol_names"].get(expr)
+        if given is not None:
+            return given
+        parts = split_partial(expr)
+        if parts:
+            num, den = parts
+            return f"\\frac{{\\partial {name(num)}}}{{\\partial {name(den)}}}"
+        return name(expr.name)
+
+    _print_Dummy = _print_Symbol
+
+    def _print_MatrixSymbol(self, expr, style="plain"):
+        return self._print_Symbol(sp.Symbol(expr.name))
+
+    def _print_IndexedBase(self, expr):
+        return self._print(expr.label)
+
+    def _print_Indexed(self, expr):
+        indices = [self._print(i) for i in expr.indices]
+        joiner = "" if all(len(str(i)) == 1 for i in expr.indices) else ","
+        return f"{{{self._print(expr.base)}}}_{{{joiner.join(indices)}}}"
+
+    # ---- functions
+    def _print_sigmoid(self, expr, exp=None):
+        body = f"\\sigma\\left({self._print(expr.args[0])}\\right)"
+        return f"{body}^{{{exp}}}" if exp else body
+
+    def _print_relu(self, expr, exp=None):
+        body = f"\\operatorname{{relu}}\\left({self._print(expr.args[0])}\\right)"
+        return f"{body}^{{{exp}}}" if exp else body
+
+    def _print_Heaviside(self, expr, exp=None):
+        body = f"\\mathbf{{1}}\\left[{self._print(expr.args[0])} > 0\\right]"
+        return f"{body}^{{{exp}}}" if exp else body
+
+    # ---- numbers
+    def _print_Float(self, expr):
+        return number(expr, self._settings["digits"])
+
+    # ---- matrices
+    def _print_HadamardProduct(self, expr):
+        return r" \odot ".join(self.parenthesize(a, 50) for a in expr.args)
+
+    def _print_Transpose(self, expr):
+        inner = self._print(expr.arg)
+        if not isinstance(expr.arg, (sp.MatrixSymbol, sp.Symbol)):
+            inner = f"\\left({inner}\\right)"
+        return f"{{{inner}}}^{{\\mathsf{{T}}}}"
+
+
+def latex(expr, **settings) -> str:
+    """Print `expr` (a SymPy expression, or anything sympify-free SymPy can print) in derive's notation."""
+    return DerivePrinter(settings).doprint(expr)

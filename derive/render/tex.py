@@ -1,0 +1,159 @@
+"""The one Jinja2 environment for LaTeX (and Markdown) templates, and the report renderer.
+
+Delimiters are LaTeX-safe: `\\BLOCK{ ... }`, `\\VAR{ ... }`, `\\#{ ... }`; no line statements;
+StrictUndefined; trim_blocks and lstrip_blocks. Templates live in the repository's
+`templates/` directory (or `derive/templates` when installed from a wheel).
+
+Every `\\VAR{...}` must go through a filter: the environment's `finalize` refuses anything
+that is not the output of a filter (a `Safe` string) or an int, so unescaped user text or a
+raw float cannot reach the output by accident.
+
+Filters (tex environment)
+    e        user text -> LaTeX text, every special character literal   (escape.tex_text)
+    math     SymPy expression -> LaTeX math                             (printer.latex)
+    factor   like math, parenthesised when it is a sum (for products)
+    name     a node/parameter name -> LaTeX math (w_kj -> w_{kj})
+    num      a number -> LaTeX math, 6 significant digits; num(4) for 4
+    pnum     like num, in parentheses when negative (for products)
+    glyph    a tikz.FigNode's operation glyph;  cm   a coordinate (3 decimals)
+    ident    a TikZ node id made by tikz.layout (n0, n1, ...)
+    raw      a string the renderer built from filtered pieces (use sparingly)
+The Markdown environment (`environment("md")`) has the same filters, with `e` escaping Markdown.
+
+API
+    environment(kind="tex") -> jinja2.Environment   (cached; kind "tex" or "md")
+    render(template_name, kind="tex", **context) -> str
+    render_section(solution) -> str                  one problem's section (LaTeX body)
+    render_body(sections, title=...) -> str          the document body around the sections
+    render_report(solutions, title=...) -> str       the complete .tex (PyLaTeX preamble + body)
+"""
+from __future__ import annotations
+
+import functools
+import re
+from importlib import resources
+from pathlib import Path
+
+import jinja2
+import sympy as sp
+from sympy.printing.precedence import PRECEDENCE
+
+from . import escape, printer, tikz
+from .view import problem_view
+
+REPORT_TITLE = "Backpropagation, step by step"
+
+
+class Safe(str):
+    """A string that a filter produced: safe to place in the output as it is."""
+
+
+def templates_dir() -> Path:
+    """The templates directory: the source tree's templates/, else the installed package's copy."""
+    here = Path(__file__).resolve()
+    candidates = [here.parents[2] / "templates", here.parents[1] / "templates"]
+    for c in candidates:
+        if (c / "report.tex").is_file():
+            return c
+    packaged = resources.files("derive").joinpath("templates")
+    if packaged.is_dir():
+        return Path(str(packaged))
+    raise FileNotFoundError("derive: cannot find the templates/ directory (looked in "
+                            + ", ".join(str(c) for c in candidates) + ")")
+
+
+def _finalize(value):
+    if isinstance(value, (Safe, int)) and not isinstance(value, bool):
+        return value
+    raise TypeError(f"template printed {type(value).__name__} {str(value)[:60]!r} without a filter "
+                    "(use e, math, name, num, ...)")
+
+
+def _math(expr, **settings) -> Safe:
+    return Safe(printer.latex(expr, **settings))
+
+
+def _factor(expr) -> Safe:
+    text = printer.latex(expr)
+    if isinstance(expr, sp.Add) or (isinstance(expr, sp.Number) and expr < 0) or text.startswith("-"):
+        return Safe(f"\\left({text}\\right)")
+    p = printer.DerivePrinter()
+    return Safe(p.parenthesize(expr, PRECEDENCE["Mul"]))
+
+
+def _glyph(node) -> Safe:
+    """The op glyph of a tikz.FigNode (x^{2} for a square gate)."""
+    if node.power is not None:
+        return Safe(f"x^{{{printer.latex(node.power)}}}")
+    return Safe(tikz.OP_GLYPH[node.op]) if node.op else Safe("")
+
+
+def _ident(text) -> Safe:
+    """A TikZ node id made by tikz.layout (letters then digits); anything else is refused."""
+    if not re.fullmatch(r"[a-z]+[0-9]+", str(text)):
+        raise ValueError(f"not a node id: {text!r}")
+    return Safe(text)
+
+
+def _cm(x) -> Safe:
+    return Safe(f"{float(x):.3f}")
+
+
+def _num(x, digits: int = 6) -> Safe:
+    return Safe(printer.number(x, digits))
+
+
+def _pnum(x, digits: int = 6) -> Safe:
+    text = printer.number(x, digits)
+    return Safe(f"({text})" if text.startswith("-") else text)
+
+
+@functools.cache
+def environment(kind: str = "tex") -> jinja2.Environment:
+    """The shared environment; kind "tex" escapes text for LaTeX, "md" for Markdown."""
+    if kind not in ("tex", "md"):
+        raise ValueError(f"kind must be 'tex' or 'md', got {kind!r}")
+    env = jinja2.Environment(
+        block_start_string=r"\BLOCK{", block_end_string="}",
+        variable_start_string=r"\VAR{", variable_end_string="}",
+        comment_start_string=r"\#{", comment_end_string="}",
+        line_statement_prefix=None, line_comment_prefix=None,
+        trim_blocks=True, lstrip_blocks=True, autoescape=False,
+        keep_trailing_newline=True, undefined=jinja2.StrictUndefined,
+        finalize=_finalize,
+        loader=jinja2.FileSystemLoader(str(templates_dir())),
+    )
+    env.filters.update({
+        "e": (lambda s: Safe(escape.tex_text(s))) if kind == "tex" else (lambda s: Safe(escape.md_text(s))),
+        "math": _math,
+        "factor": _factor,
+        "name": lambda n: Safe(printer.name(str(n))),
+        "num": _num,
+        "pnum": _pnum,
+        "glyph": _glyph,
+        "cm": _cm,
+        "ident": _ident,
+        "raw": lambda s: Safe(s) if isinstance(s, Safe) else _finalize(s),
+    })
+    return env
+
+
+def render(template_name: str, kind: str = "tex", **context) -> str:
+    return environment(kind).get_template(template_name).render(**context)
+
+
+def render_section(solution) -> str:
+    """One problem's section of the report (LaTeX, no preamble)."""
+    return render("_problem.tex", p=problem_view(solution))
+
+
+def render_body(sections, title: str = REPORT_TITLE, failed: int = 0) -> str:
+    return render("report.tex", title=title, sections=[Safe(s) for s in sections], failed=failed)
+
+
+def render_report(solutions, title: str = REPORT_TITLE) -> str:
+    """The complete .tex for `solutions` (a pure function: no files, no processes)."""
+    from .pdf import document
+    sections = [render_section(s) for s in solutions]
+    failed = sum(1 for s in solutions if not s.report.ok)
+    return document(render_body(sections, title, failed))
