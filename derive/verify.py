@@ -1,0 +1,716 @@
+"""Verify a student's expression for a gradient, and say exactly what is wrong.
+
+    verify(solution, wrt, answer_text) -> Verdict(correct, diagnosis, counterexample, reference, ...)
+
+Equivalence: the answer may use any named quantity of the problem (graph nodes such as sigy, o_k,
+h_j, δ_k). Named quantities are functions of the independent inputs, so both sides are compared
+as functions of the inputs:
+  * numerically, at many random points of the inputs in 50-digit mpmath (the forward pass gives
+    every named quantity, the derivation's own local derivatives give the reference gradient),
+    skipping points where either side is undefined, huge, or at a kink of relu/abs/max;
+    one point of disagreement decides "wrong";
+  * symbolically, for small graphs, by `simplify(answer - reference) == 0` with everything
+    substituted back to the inputs, under a time budget (inconclusive results are reported).
+"correct" needs agreement at every point and no symbolic contradiction.
+
+Diagnosis: the answer is compared with mutations of the reference computed the same way, each a
+common mistake named in the problem's terms: a sign error, a factor 2 (a loss without ½), a
+missing or repeated chain-rule factor ∂c/∂p of one edge of the graph, a missing path of a quantity
+used several times (a missing sum over the next layer), a wrong quantity or index, the gradient of
+another quantity. Every wrong verdict carries a counterexample with both values.
+"""
+from __future__ import annotations
+
+import random
+import re
+import signal
+import threading
+from dataclasses import dataclass, field
+from fractions import Fraction
+
+import mpmath
+import sympy as sp
+
+from . import numeric
+from .backward import _ancestors
+from .errors import DeriveError, ParseError
+from .latex_input import alias, parse_answer, resolve_known
+from .ops import FUNCTIONS, relu
+from .parse import number, symbol
+from .steps import partial
+
+POINTS = 30  # random points for the numeric comparison
+DIGITS = numeric.PRECISION
+REL_TOL = mpmath.mpf("1e-20")
+ABS_TOL = mpmath.mpf("1e-35")
+HUGE = mpmath.mpf("1e12")  # values beyond this are treated as a singularity and resampled
+KINK = mpmath.mpf("1e-6")  # relu/abs/max arguments closer to the kink than this are resampled
+SYMBOLIC_SECONDS = 2.0
+SYMBOLIC_NODES = 60  # graphs larger than this skip the symbolic comparison
+MAX_ATTEMPTS = 400
+
+
+class VerifyError(DeriveError):
+    """An answer that cannot be read or a NAME the problem does not have (exit code 2)."""
+
+
+@dataclass(frozen=True)
+class Verdict:
+    correct: bool
+    diagnosis: list
+    counterexample: dict | None
+    reference: sp.Expr  # the expected gradient in the problem's named quantities
+    wrt: str
+    label: str  # "∂f/∂x"
+    answer: sp.Expr
+    method: str  # how equivalence was decided
+    points: int  # random points compared
+
+    def to_json(self) -> dict:
+        return {"correct": self.correct, "diagnosis": list(self.diagnosis),
+                "counterexample": self.counterexample, "wrt": self.wrt, "gradient": self.label,
+                "reference": text(self.reference), "answer": text(self.answer),
+                "method": self.method, "points": self.points}
+
+
+def text(expr) -> str:
+    """Plain text of an expression for messages: a·b, x^2."""
+    return sp.sstr(expr, order="none").replace("**", "^")
+
+
+# ---------------------------------------------------------------- what is being verified
+
+@dataclass
+class Instance:
+    """One concrete gradient the answer must equal: the graph node and how answer symbols map."""
+    bindings: dict
+    node: str
+    to_graph: object  # callable: answer expr -> expr in graph symbols
+    generic: dict = field(default_factory=dict)  # concrete node name -> name in the answer's terms
+
+
+@dataclass
+class Target:
+    wrt: str
+    label: str
+    reference: sp.Expr
+    names: dict  # name a student may type -> SymPy object in the answer
+    instances: list
+    half_loss: bool = False  # the loss has a ½ (a factor 2 is "a loss without ½")
+    indices: tuple = ()
+    ranges: dict = field(default_factory=dict)
+    summable: object = None  # callable (index, body_expr) -> expr, for sum_k(...)
+
+
+def scalar_targets(solution) -> dict:
+    d = solution.derivation
+    out = d.graph.output
+    names = {n.name: n.symbol for n in d.graph.nodes}
+    targets = {}
+    for g in d.steps:
+        if g.node == out:
+            continue
+        ref = g.closed if g.closed is not None else g.expr
+        targets[g.node] = Target(g.node, f"∂{out}/∂{g.node}", ref, names,
+                                 [Instance({}, g.node, lambda e: e)])
+    return targets
+
+
+def targets_of(solution) -> dict:
+    if solution.problem.kind == "scalar":
+        return scalar_targets(solution)
+    from . import verify_networks
+    return verify_networks.targets(solution)
+
+
+# ---------------------------------------------------------------- reading the answer
+
+def _check_numbers(ast):
+    kind = ast[0]
+    if kind == "num":
+        m = re.fullmatch(r"(\d*)\.?(\d*)(?:[eE]([+-]?\d+))?", ast[1])
+        if len(m.group(1)) + len(m.group(2)) > 40 or (m.group(3) and abs(int(m.group(3))) > 100):
+            raise ParseError(f"the number {ast[1][:20]} is too large or too long to be meant")
+    elif kind == "call":
+        for a in ast[2]:
+            _check_numbers(a)
+    elif kind == "sum":
+        _check_numbers(ast[2])
+    elif kind != "name":
+        for child in ast[1:]:
+            _check_numbers(child)
+
+
+def _split_name(name: str, known) -> list[str] | None:
+    """'xz' -> ['x', 'z'] when every part is a known name without subscripts (implicit product)."""
+    plain = [k for k in known if "_" not in k and "^" not in k]
+    best: dict[int, list[str]] = {0: []}
+    for i in range(1, len(name) + 1):
+        for k in plain:
+            j = i - len(k)
+            if j >= 0 and j in best and name[j:i] == k:
+                best[i] = best[j] + [k]
+                break
+    return best.get(len(name))
+
+
+def answer_expr(target: Target, answer_text: str) -> sp.Expr:
+    try:
+        ast = parse_answer(answer_text, frozenset(target.names))
+        _check_numbers(ast)
+    except ParseError as e:
+        raise VerifyError(f"cannot read the answer: {e}") from None
+    return _to_expr(ast, target)
+
+
+def _name(name: str, target: Target):
+    known = resolve_known(name, target.names)
+    if known is not None:
+        return target.names[known]
+    if name == "e":
+        return sp.E
+    if name in ("pi", "π"):
+        return sp.pi
+    parts = _split_name(name, target.names)
+    if parts and len(parts) > 1:
+        return sp.Mul(*(target.names[p] for p in parts))
+    shown = ", ".join(sorted(target.names, key=lambda s: (len(s), s)))
+    raise VerifyError(f"the answer uses {name!r}, which is not a quantity of this problem; "
+                      f"it may use: {shown}")
+
+
+def _to_expr(ast, target: Target):
+    kind = ast[0]
+    if kind == "num":
+        return number(ast[1])
+    if kind == "name":
+        return _name(ast[1], target)
+    if kind == "neg":
+        return -_to_expr(ast[1], target)
+    if kind == "call":
+        constructor = next(f for f, _, op in FUNCTIONS.values() if op == ast[1])
+        return constructor(*(_to_expr(a, target) for a in ast[2]))
+    if kind == "sum":
+        if target.summable is None:
+            raise VerifyError(f"a sum over {ast[1]} only makes sense in a network problem with "
+                              "indexed quantities")
+        return target.summable(ast[1], _to_expr(ast[2], target))
+    a, b = _to_expr(ast[1], target), _to_expr(ast[2], target)
+    if kind == "pow":
+        if b.is_Number and abs(b) > 1000:
+            raise VerifyError(f"cannot read the answer: the exponent {b} is too large")
+        if a.is_Number and b.is_Number and abs(a) > 1 and abs(b) > 64:
+            raise VerifyError(f"cannot read the answer: the power {a}^{b} is too large")
+    return {"add": sp.Add, "sub": lambda x, y: x - y, "mul": sp.Mul, "div": lambda x, y: x / y,
+            "pow": sp.Pow}[kind](a, b)
+
+
+# ---------------------------------------------------------------- numbers at random points
+
+def _finite(v) -> bool:
+    return isinstance(v, mpmath.mpf) and mpmath.isfinite(v) and abs(v) < HUGE
+
+
+def close(a, b) -> bool:
+    return abs(a - b) <= REL_TOL * max(abs(a), abs(b)) + ABS_TOL
+
+
+def _kink_args(expr):
+    for f in expr.atoms(relu, sp.Abs, sp.Heaviside, sp.sign):
+        yield [f.args[0]]
+    for f in expr.atoms(sp.Max, sp.Min):
+        yield list(f.args)
+
+
+def near_kink(expr, env) -> bool:
+    for args in _kink_args(expr):
+        vals = [numeric.evaluate(a, env) for a in args]
+        if len(vals) == 1 and abs(vals[0]) < KINK:
+            return True
+        if len(vals) > 1 and any(abs(a - b) < KINK for i, a in enumerate(vals) for b in vals[i + 1:]):
+            return True
+    return False
+
+
+class Sample:
+    """One point of the inputs: every node value, every local derivative and every gradient."""
+
+    def __init__(self, engine, point: dict):
+        self.engine, self.point = engine, point
+        graph = engine.graph
+        self.values = numeric.forward(graph, point)
+        self.env = {graph.node(n).symbol: v for n, v in self.values.items()}
+        self.local = {}
+        for g in engine.steps:
+            for c in g.contributions:
+                self.local[(g.node, c.via)] = numeric.evaluate(c.local.expr, self.env)
+        self.grads = self.sweep()
+        for n, v in self.grads.items():
+            self.env[partial(engine.out, n)] = v
+
+    def valid(self) -> bool:
+        if not all(_finite(v) for v in self.values.values()):
+            return False
+        if not all(_finite(v) for v in self.local.values()) or not all(_finite(v) for v in self.grads.values()):
+            return False
+        return not any(near_kink(n.expr, self.env) for n in self.engine.graph.steps)
+
+    def sweep(self, change: dict | None = None, stop: str | None = None) -> dict:
+        """Reverse mode at this point; `change` maps an edge (node, consumer) to a new local value,
+        or names a node whose gradient is forced ("seed", node) -> value."""
+        change = change or {}
+        grads = {}
+        for g in self.engine.steps:
+            if ("seed", g.node) in change:
+                grads[g.node] = change[("seed", g.node)]
+            elif not g.contributions:
+                grads[g.node] = mpmath.mpf(1)
+            else:
+                total = mpmath.mpf(0)
+                for c in g.contributions:
+                    local = change.get((g.node, c.via), self.local[(g.node, c.via)])
+                    total += grads[c.via] * local
+                grads[g.node] = total
+            if g.node == stop:
+                break
+        return grads
+
+
+class Engine:
+    """The derivation's graph and records, evaluated at random points of its inputs."""
+
+    def __init__(self, derivation, base: dict, seed: int = 0):
+        self.derivation = derivation
+        self.graph = derivation.graph
+        self.out = self.graph.output
+        self.steps = derivation.steps
+        self.base = {k: Fraction(v) for k, v in base.items()}
+        self.rng = random.Random(seed)
+        self.samples: list[Sample] = []
+        self.attempts = 0
+
+    def _random_point(self, i: int) -> dict:
+        point = {}
+        for name, v in self.base.items():
+            if i % 2:
+                r = self.rng.uniform(-4, 4)
+            else:
+                r = float(v) + self.rng.uniform(-1, 1) * max(1.0, abs(float(v))) / 2
+            point[name] = Fraction(round(r, 4)).limit_denominator(10**6)
+        return point
+
+    def sample(self, i: int) -> Sample | None:
+        """The i-th valid point (0 is the problem's own point when valid), or None."""
+        with mpmath.workdps(DIGITS):
+            while len(self.samples) <= i and self.attempts < MAX_ATTEMPTS:
+                point = self.base if self.attempts == 0 else self._random_point(self.attempts)
+                self.attempts += 1
+                mp_point = {k: numeric.to_mp(v) for k, v in point.items()}
+                try:
+                    s = Sample(self, mp_point)
+                    if s.valid():
+                        s.fractions = point
+                        self.samples.append(s)
+                except (ZeroDivisionError, ValueError, OverflowError, TypeError):
+                    continue
+        return self.samples[i] if i < len(self.samples) else None
+
+
+def _value(expr, sample):
+    try:
+        with mpmath.workdps(DIGITS):
+            if near_kink(expr, sample.env):
+                return "kink"
+            v = numeric.evaluate(expr, sample.env)
+    except (ZeroDivisionError, ValueError, OverflowError, TypeError):
+        return None
+    return v if _finite(v) else None
+
+
+# ---------------------------------------------------------------- symbolic comparison
+
+class _OutOfTime(BaseException):
+    pass
+
+
+def symbolic_zero(expr: sp.Expr, seconds: float = SYMBOLIC_SECONDS):
+    """True if simplify proves expr == 0, False if it proves a nonzero constant, None otherwise
+    (inconclusive or out of time). Time-limited with SIGALRM in the main thread only."""
+    if threading.current_thread() is not threading.main_thread() or not hasattr(signal, "setitimer"):
+        return None
+
+    def alarm(signum, frame):
+        raise _OutOfTime
+
+    old = signal.signal(signal.SIGALRM, alarm)
+    signal.setitimer(signal.ITIMER_REAL, seconds)
+    try:
+        e = expr.rewrite(sp.exp)
+        if e == 0:
+            return True
+        s = sp.simplify(e)
+        if s == 0:
+            return True
+        if s.is_number and s.is_zero is False:
+            return False
+        return None
+    except _OutOfTime:
+        return None
+    except Exception:  # SymPy gave up on something exotic: inconclusive, numbers decide
+        return None
+    finally:
+        signal.setitimer(signal.ITIMER_REAL, 0)
+        signal.signal(signal.SIGALRM, old)
+
+
+def _in_inputs(graph):
+    full = {}
+    for node in graph.nodes:
+        if not node.is_input:
+            full[node.symbol] = node.expr.xreplace(full)
+    return full
+
+
+# ---------------------------------------------------------------- mutations (common mistakes)
+
+def _edges_toward(engine, node: str):
+    """Edges (p, c) on some path from `node` to the output."""
+    desc, stack = {node}, [node]
+    while stack:
+        for c in engine.graph.consumers(stack.pop()):
+            if c not in desc:
+                desc.add(c)
+                stack.append(c)
+    relevant = _ancestors(engine.graph, engine.out)
+    return [(g.node, c) for g in engine.steps if g.node in desc
+            for c in g.contributions if c.via in relevant], desc
+
+
+def _mutations(engine, target: Target, inst: Instance) -> dict:
+    """label -> function(sample) -> the mutated gradient at that sample (None when undefined)."""
+    out, wrt = engine.out, inst.node
+    gname = inst.generic.get
+    show = _show_factory(inst)
+    edges, desc = _edges_toward(engine, wrt)
+    muts: dict = {}
+    consumers = {}
+    for p, c in edges:
+        consumers.setdefault(p, []).append(c)
+
+    for p, c in edges:
+        local = c.local.expr
+        lab = f"∂{gname(c.via, c.via)}/∂{gname(p, p)} = {show(local)}"
+        e = (p, c.via)
+        if local != 1:
+            muts[f"missing factor {lab}"] = sweep_one(e)
+            muts[f"the factor {lab} appears twice"] = sweep_square(e)
+            muts[f"sign error in the factor {lab}"] = sweep_neg(e)
+        if len(consumers[p]) > 1:
+            muts[f"{gname(p, p)} is used {len(consumers[p])} times: missing the contribution through "
+                 f"{gname(c.via, c.via)} (∂{out}/∂{gname(c.via, c.via)} · {show(local)})"] = sweep_drop(e)
+            others = [(p, o.via) for o in consumers[p] if o is not c]
+            muts[f"{gname(p, p)} is used {len(consumers[p])} times: only the contribution through "
+                 f"{gname(c.via, c.via)} was counted; the contributions of every use must be added"] = \
+                sweep_only(others)
+    # the chain stopped early: only the local derivatives below some node, upstream gradient missing
+    for n in desc:
+        if n not in (wrt, out) and n in _ancestors(engine.graph, out):
+            muts[f"missing the upstream gradient ∂{out}/∂{gname(n, n)}: the chain stops at "
+                 f"{gname(n, n)}"] = sweep_seed(n)
+    return muts
+
+
+def _show_factory(inst):
+    def show(expr):
+        if inst.generic:
+            expr = expr.xreplace({symbol(k): symbol(v) for k, v in inst.generic.items()})
+        return text(expr)
+    return show
+
+
+def sweep_one(e):
+    return ("set", e, lambda v: mpmath.mpf(1))
+
+
+def sweep_square(e):
+    return ("set", e, lambda v: v * v)
+
+
+def sweep_neg(e):
+    return ("set", e, lambda v: -v)
+
+
+def sweep_drop(e):
+    return ("set", e, lambda v: mpmath.mpf(0))
+
+
+def sweep_only(edges):
+    return ("many", tuple(edges), lambda v: mpmath.mpf(0))
+
+
+def sweep_seed(n):
+    return ("seed", n, None)
+
+
+def _apply(spec, sample, wrt):
+    kind, what, fn = spec
+    if kind == "set":
+        change = {what: fn(sample.local[what])}
+    elif kind == "many":
+        change = {e: fn(sample.local[e]) for e in what}
+    else:
+        change = {("seed", what): mpmath.mpf(1)}
+    return sample.sweep(change, stop=wrt)[wrt]
+
+
+# ---------------------------------------------------------------- the verdict
+
+def verify(solution, wrt: str, answer_text: str, seed: int = 0, points: int = POINTS) -> Verdict:
+    """Decide whether `answer_text` is ∂output/∂wrt of the solved problem, and diagnose it."""
+    targets = targets_of(solution)
+    key = resolve_known(wrt, targets) or _concrete_key(wrt, targets)
+    if key is None:
+        raise VerifyError(f"--wrt {wrt!r} is not a quantity with a gradient in this problem; "
+                          f"expected one of: {', '.join(targets)}")
+    target = targets[key]
+    answer = answer_expr(target, answer_text)
+    engine = Engine(solution.derivation, solution.problem.inputs, seed)
+    with mpmath.workdps(DIGITS):
+        return _decide(engine, target, answer, points)
+
+
+def _concrete_key(wrt, targets):
+    compact = re.sub(r"\s", "", wrt)
+    return compact if compact in targets else None
+
+
+def _decide(engine, target: Target, answer: sp.Expr, points: int) -> Verdict:
+    insts = target.instances
+    graph_answers = [inst.to_graph(answer) for inst in insts]
+    expected, got, used = [], [], []  # per used sample: per-instance values
+    undefined = 0
+    i = 0
+    while len(used) < points:
+        s = engine.sample(i)
+        i += 1
+        if s is None:
+            break
+        e_vals = [s.grads[inst.node] for inst in insts]
+        g_vals = [_value(ga, s) for ga in graph_answers]
+        if any(v == "kink" for v in g_vals):
+            continue
+        if any(v is None for v in g_vals):
+            undefined += 1
+            continue
+        expected.append(e_vals)
+        got.append(g_vals)
+        used.append(s)
+    if len(used) < min(points, 5):
+        if undefined:
+            return _wrong(target, answer, engine, used, expected, got,
+                          ["the answer is undefined (division by zero or not a real number) at points "
+                           "where the gradient exists"], "numeric", undefined_sample=engine.sample(0))
+        raise VerifyError("could not find enough points where the problem is defined to compare")
+    mismatch = [(j, k) for j in range(len(used)) for k in range(len(insts))
+                if not close(expected[j][k], got[j][k])]
+    numeric_ok = not mismatch and undefined <= len(used) // 2
+    method = f"numeric ({len(used)} random points, {DIGITS} digits)"
+    if numeric_ok:
+        proved = _symbolic(engine, target, insts, graph_answers)
+        if proved is False:
+            return _wrong(target, answer, engine, used, expected, got,
+                          ["symbolic simplification shows the difference is a nonzero constant"],
+                          "symbolic")
+        method += "; symbolic: " + {True: "simplify(answer − reference) = 0",
+                                    None: "inconclusive within the time budget"}[proved]
+        return Verdict(True, [], None, target.reference, target.wrt, target.label, answer, method,
+                       len(used))
+    if not mismatch:
+        return _wrong(target, answer, engine, used, expected, got,
+                      ["the answer is undefined (not a real number) at most points where the gradient "
+                       "exists"], method)
+    diagnosis = diagnose(engine, target, answer, graph_answers, used, expected, got)
+    return _wrong(target, answer, engine, used, expected, got, diagnosis, method, mismatch=mismatch)
+
+
+def _symbolic(engine, target, insts, graph_answers):
+    if len(engine.graph.nodes) > SYMBOLIC_NODES:
+        return None
+    full = _in_inputs(engine.graph)
+    verdicts = []
+    for inst, ga in zip(insts, graph_answers):
+        g = engine.derivation.gradient(inst.node)
+        if g.closed is None:
+            return None
+        verdicts.append(symbolic_zero((ga - g.closed).xreplace(full)))
+        if verdicts[-1] is not True:
+            return verdicts[-1]
+    return True
+
+
+def _wrong(target, answer, engine, used, expected, got, diagnosis, method, mismatch=None,
+           undefined_sample=None):
+    cx = None
+    if mismatch:
+        # prefer the problem's own point when the answer is already wrong there
+        j, k = mismatch[0]
+        cx = _counterexample(target, answer, used[j], target.instances[k], expected[j][k], got[j][k])
+    elif undefined_sample is not None:
+        inst = target.instances[0]
+        cx = _counterexample(target, answer, undefined_sample, inst,
+                             undefined_sample.grads[inst.node], None)
+    elif used:
+        inst = target.instances[0]
+        cx = _counterexample(target, answer, used[0], inst, expected[0][0], got[0][0])
+    return Verdict(False, diagnosis, cx, target.reference, target.wrt, target.label, answer, method,
+                   len(used))
+
+
+def _num(v):
+    if v is None:
+        return None
+    return float(v)
+
+
+def _counterexample(target, answer, sample, inst, expected, got) -> dict:
+    point = {k: _num(numeric.to_mp(v)) for k, v in sample.fractions.items()}
+    names = sorted({str(s) for s in inst.to_graph(answer).free_symbols} | {inst.node})
+    quantities = {inst.generic.get(n, n): _num(sample.values[n]) for n in names if n in sample.values}
+    cx = {"point": point, "expected": _num(expected), "got": _num(got), "quantities": quantities,
+          "own_point": sample is sample.engine.samples[0] and sample.fractions == sample.engine.base}
+    if inst.bindings:
+        cx["instance"] = dict(inst.bindings)
+        cx["element"] = inst.node
+    return cx
+
+
+def diagnose(engine, target, answer, graph_answers, used, expected, got) -> list[str]:
+    """The first common mistake that reproduces the answer at every compared point."""
+    insts = target.instances
+    quick = list(range(min(4, len(used))))
+
+    def matches(fn, rows=None) -> bool:
+        for j in (quick if rows is None else rows):
+            for k, inst in enumerate(insts):
+                v = fn(used[j], k, inst)
+                if v is None or not close(v, got[j][k]):
+                    return False
+        return True
+
+    def confirmed(fn) -> bool:
+        return matches(fn) and matches(fn, range(len(used)))
+
+    out = engine.out
+    scale = [("sign error: the answer is the negative of the gradient", -1)]
+    if target.half_loss:
+        scale += [("a factor of 2: the loss L = ½Σ(t − o)² has a ½ that cancels the 2 from the square", 2),
+                  ("a factor ½ too many (the ½ of the loss is already cancelled by the square)",
+                   Fraction(1, 2))]
+    else:
+        scale += [("off by a factor of 2", 2), ("off by a factor of ½", Fraction(1, 2))]
+
+    def ref(c):
+        return lambda s, k, inst: s.grads[inst.node] * numeric.to_mp(c)
+
+    for label, c in scale:
+        if confirmed(ref(c)):
+            return [label]
+
+    muts_per_inst = [_mutations(engine, target, inst) for inst in insts]
+    common = [lab for lab in muts_per_inst[0] if all(lab in m for m in muts_per_inst[1:])]
+
+    def mut(lab, c=1):
+        def fn(s, k, inst):
+            try:
+                with mpmath.workdps(DIGITS):
+                    return _apply(muts_per_inst[k][lab], s, inst.node) * numeric.to_mp(c)
+            except (ZeroDivisionError, ValueError):
+                return None
+        return fn
+
+    identity = lambda s, k, inst: s.grads[inst.node]  # noqa: E731
+    common = [lab for lab in common if not all(
+        mut(lab)(used[j], k, inst) is not None and close(mut(lab)(used[j], k, inst), identity(used[j], k, inst))
+        for j in quick for k, inst in enumerate(insts))]
+    for lab in common:
+        if confirmed(mut(lab)):
+            return [lab]
+    for other in _other_gradients(engine, target, insts):
+        if confirmed(lambda s, k, inst, o=other: s.grads[o[k]]):
+            name = insts[0].generic.get(other[0], other[0]) if len(insts) == 1 else _generic_of(other, insts)
+            return [f"this is ∂{out}/∂{name}, not {target.label}"]
+    for lab, fn in _substitutions(engine, target, insts):
+        if confirmed(fn):
+            return [lab]
+    for slabel, c in scale:
+        for lab in common:
+            if confirmed(mut(lab, c)):
+                return [slabel, lab]
+    ratio = _constant_ratio(used, expected, got)
+    if ratio is not None:
+        return [f"off by a constant factor: the answer is {ratio} times the gradient"]
+    for n in engine.graph.nodes:
+        label = insts[0].generic.get(n.name, n.name) if len(insts) == 1 else None
+        if label is None:
+            break
+        if confirmed(lambda s, k, inst, n=n.name: s.grads[inst.node] * s.values[n]):
+            return [f"an extra factor {label}: the answer is {label} × {target.label}"]
+        if confirmed(lambda s, k, inst, n=n.name: s.grads[inst.node] / s.values[n]
+                     if s.values[n] != 0 else None):
+            return [f"a missing factor {label}: the answer is {target.label} / {label}"]
+    return [f"the answer is not {target.label}, and no single common mistake (sign, factor 2, a missing "
+            "or repeated chain-rule factor, a missing path, a wrong quantity) explains the difference"]
+
+
+def _generic_of(other, insts):
+    return insts[0].generic.get(other[0], other[0])
+
+
+def _other_gradients(engine, target, insts):
+    """Per instance, the same-position node of other quantities (scalar: every other node)."""
+    if len(insts) == 1:
+        for g in engine.steps:
+            if g.node not in (insts[0].node, engine.out):
+                yield (g.node,)
+    else:
+        from . import verify_networks
+        yield from verify_networks.other_gradients(target)
+
+
+def _substitutions(engine, target, insts):
+    """The reference with one quantity replaced by another: the wrong input or the wrong index."""
+    if len(insts) != 1:
+        from . import verify_networks
+        yield from verify_networks.substitutions(engine, target)
+        return
+    inst = insts[0]
+    ref = engine.derivation.gradient(inst.node).closed
+    if ref is None:
+        return
+    names = [n.name for n in engine.graph.nodes if n.name != engine.out]
+    for s in sorted(ref.free_symbols, key=str):
+        for m in names:
+            if m == s.name:
+                continue
+            expr = ref.xreplace({s: symbol(m)})
+            yield (f"the wrong quantity: {m} where {s.name} belongs",
+                   lambda smp, k, i, e=expr: _value_or_none(e, smp))
+
+
+def _value_or_none(expr, sample):
+    v = _value(expr, sample)
+    return None if isinstance(v, str) else v
+
+
+def _constant_ratio(used, expected, got):
+    ratios = []
+    for e_row, g_row in zip(expected, got):
+        for e, g in zip(e_row, g_row):
+            if abs(e) > ABS_TOL * 1e10:
+                ratios.append(g / e)
+    if len(ratios) < 3 or not all(close(r, ratios[0]) for r in ratios):
+        return None
+    r = Fraction(str(mpmath.nstr(ratios[0], 15))).limit_denominator(1000)
+    if abs(float(r) - float(ratios[0])) < 1e-12:
+        return str(r)
+    return mpmath.nstr(ratios[0], 8)
