@@ -51,11 +51,12 @@ def at_values(expr, values: dict, extra: dict | None = None) -> Safe:
 
 
 def math(expr, **settings) -> Safe:
-    return Safe(printer.latex(expr, **settings))
+    """Products with a visible dot: `num invden` would read as one word."""
+    return Safe(printer.latex(expr, **{"mul_symbol": "dot", **settings}))
 
 
 def factor(expr) -> Safe:
-    text = printer.latex(expr)
+    text = printer.latex(expr, mul_symbol="dot")
     return Safe(f"\\left({text}\\right)" if isinstance(expr, sp.Add) or text.startswith("-") else text)
 
 
