@@ -6,6 +6,7 @@ notation; nothing patches the printed strings afterwards.
     names       w_kj -> w_{kj}, a^2_1 -> a^{2}_{1}, delta^l_j -> \\delta^{l}_{j}, m1 -> m_{1},
                 sigy -> \\mathit{sigy}, net_k -> \\mathit{net}_{k}, σ/sigma -> \\sigma
     gradients   the symbol "∂f/∂q" (steps.partial) -> \\frac{\\partial f}{\\partial q}
+                (setting gradient="slash": \\partial f/\\partial q, for tables and running text)
     functions   sigmoid -> \\sigma(.), relu -> \\operatorname{relu}(.), Heaviside -> \\mathbf{1}[. > 0]
     matrices    HadamardProduct -> \\odot, Transpose -> ^{\\mathsf{T}}
     numbers     Floats with `digits` significant digits, 1.5 \\times 10^{-7} for small/large ones
@@ -134,6 +135,7 @@ class DerivePrinter(LatexPrinter):
         **LatexPrinter._default_settings,
         "order": "none",
         "digits": 6,  # significant digits of printed Floats
+        "gradient": "frac",  # gradient symbols: "frac" (display) or "slash" (tables, running text)
     }
 
     def __init__(self, settings=None):
@@ -141,6 +143,8 @@ class DerivePrinter(LatexPrinter):
         digits = self._settings["digits"]
         if not isinstance(digits, int) or not 1 <= digits <= 30:
             raise ValueError(f"'digits' must be an int from 1 to 30, got {digits!r}")
+        if self._settings["gradient"] not in ("frac", "slash"):
+            raise ValueError(f"'gradient' must be 'frac' or 'slash', got {self._settings['gradient']!r}")
 
     # ---- names
     def _print_Symbol(self, expr, style="plain"):
@@ -150,6 +154,8 @@ class DerivePrinter(LatexPrinter):
         parts = split_partial(expr)
         if parts:
             num, den = parts
+            if self._settings["gradient"] == "slash":
+                return f"\\partial {name(num)}/\\partial {name(den)}"
             return f"\\frac{{\\partial {name(num)}}}{{\\partial {name(den)}}}"
         return name(expr.name)
 

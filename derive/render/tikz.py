@@ -10,8 +10,9 @@ an exercise; `Figure.summary` is True when the graph was too big and only a per-
 summary is drawn (the template then shows one box per column).
 
 Inputs sit one column left of their first consumer (so a bias used late in the graph is next
-to its gate), and each column is ordered by the barycentre of its neighbours to keep wires
-short. Big graphs stay within the page: the template scales the picture to the line width,
+to its gate). An edge that skips columns gets a waypoint in each column it crosses (a slot of
+its own, so it never runs through a node), and each column is ordered by the barycentre of
+its neighbours to keep wires short and crossings few. Big graphs stay within the page: the template scales the picture to the line width,
 and above `MAX_NODES` nodes a per-column summary replaces the full drawing.
 """
 from __future__ import annotations
@@ -22,7 +23,7 @@ import sympy as sp
 
 MAX_NODES = 40  # above this, draw the per-column summary instead of every node
 DX = 2.5  # cm between columns
-DY = 1.75  # cm between rows
+DY = 2.0  # cm between rows (value label + node + gradient label)
 
 OP_GLYPH = {  # the gate's operation as a short LaTeX glyph, shown under its name
     "add": "+", "sub": "-", "mul": r"\times", "div": r"\div", "neg": r"-x", "inv": r"1/x",
@@ -54,9 +55,16 @@ class FigColumn:
 
 
 @dataclass(frozen=True)
+class FigEdge:
+    src: str  # node id
+    dst: str  # node id
+    via: tuple[tuple[float, float], ...]  # waypoints (cm) of an edge that skips columns
+
+
+@dataclass(frozen=True)
 class Figure:
     nodes: tuple[FigNode, ...]
-    edges: tuple[tuple[str, str], ...]  # (parent id, child id)
+    edges: tuple[FigEdge, ...]
     columns: tuple[FigColumn, ...]
     summary: bool
     output: str
@@ -83,30 +91,60 @@ def columns_of(graph) -> dict[str, int]:
     return col
 
 
-def _order(graph, col: dict[str, int]) -> list[list[str]]:
-    """Rows within each column: barycentre sweeps, starting from the topological order."""
+def _layers(graph, col: dict[str, int]):
+    """Columns of real nodes plus one waypoint per skipped column of each long edge.
+
+    Returns (cols, up, down, chains): cols lists the vertices of each column (node names, or
+    ("via", parent, child, column) tuples for waypoints); up/down map each vertex to its
+    neighbours in the previous/next column; chains maps (parent, child) to its waypoints.
+    """
     ncols = max(col.values()) + 1
-    cols: list[list[str]] = [[] for _ in range(ncols)]
+    cols: list[list] = [[] for _ in range(ncols)]
+    up: dict = {}
+    down: dict = {}
     for n in graph.nodes:
         cols[col[n.name]].append(n.name)
+        up.setdefault(n.name, [])
+        down.setdefault(n.name, [])
+    chains = {}
+    for n in graph.nodes:
+        for p in n.parents:
+            prev, chain = p, []
+            for c in range(col[p] + 1, col[n.name]):
+                v = ("via", p, n.name, c)
+                cols[c].append(v)
+                up[v], down[v] = [prev], []
+                down[prev].append(v)
+                chain.append(v)
+                prev = v
+            down[prev].append(n.name)
+            up[n.name].append(prev)
+            chains[(p, n.name)] = chain
+    return cols, up, down, chains
 
-    def pos(name):
-        c = cols[col[name]]
-        return (c.index(name) - (len(c) - 1) / 2)
+
+def _order(cols, up, down, sweeps: int = 3) -> list[list]:
+    """Rows within each column: barycentre sweeps, starting from the topological order."""
+    where = {}
+
+    def index():
+        for c in cols:
+            for k, v in enumerate(c):
+                where[v] = k - (len(c) - 1) / 2
 
     def sweep(indices, neighbours):
         for i in indices:
+            index()
             keyed = []
-            for k, name in enumerate(cols[i]):
-                ns = [m for m in neighbours(name) if m in col]
-                bary = sum(pos(m) for m in ns) / len(ns) if ns else pos(name)
-                keyed.append((bary, k, name))
-            cols[i] = [name for _, _, name in sorted(keyed)]
+            for k, v in enumerate(cols[i]):
+                ns = neighbours[v]
+                bary = sum(where[m] for m in ns) / len(ns) if ns else where[v]
+                keyed.append((bary, k, v))
+            cols[i] = [v for _, _, v in sorted(keyed, key=lambda t: (t[0], t[1]))]
 
-    parents = lambda n: graph.node(n).parents  # noqa: E731
-    for _ in range(2):
-        sweep(range(1, ncols), parents)
-        sweep(range(ncols - 2, -1, -1), graph.consumers)
+    for _ in range(sweeps):
+        sweep(range(1, len(cols)), up)
+        sweep(range(len(cols) - 2, -1, -1), down)
     return cols
 
 
@@ -114,22 +152,32 @@ def layout(derivation, values: bool = True, gradients: bool = True) -> Figure:
     """Positions and labels of every node of `derivation.graph` (or a per-column summary)."""
     graph = derivation.graph
     col = columns_of(graph)
-    cols = _order(graph, col)
-    height = max(len(c) for c in cols) * DY
-    width = len(cols) * DX
     grads = {g.node: g.value for g in derivation.steps}
     if len(graph.nodes) > MAX_NODES:
-        summary = tuple(FigColumn(i * DX, len(c), tuple(c[:3])) for i, c in enumerate(cols))
-        return Figure((), (), summary, True, graph.output, width, 2 * DY)
-    nodes = []
-    ids = {n.name: f"n{i}" for i, n in enumerate(graph.nodes)}
+        ncols = max(col.values()) + 1
+        names = [[n.name for n in graph.nodes if col[n.name] == i] for i in range(ncols)]
+        summary = tuple(FigColumn(round(i * DX * 1.4, 3), len(c), tuple(c[:3]))
+                        for i, c in enumerate(names))
+        return Figure((), (), summary, True, graph.output, ncols * DX * 1.4, 2 * DY)
+    cols, up, down, chains = _layers(graph, col)
+    cols = _order(cols, up, down)
+    pos = {}
     for i, c in enumerate(cols):
-        for k, name in enumerate(c):
-            n = graph.node(name)
+        for k, v in enumerate(c):
+            pos[v] = (round(i * DX, 3), round(-(k - (len(c) - 1) / 2) * DY, 3))
+    ids = {n.name: f"n{i}" for i, n in enumerate(graph.nodes)}
+    nodes = []
+    for c in cols:
+        for v in c:
+            if isinstance(v, tuple):
+                continue
+            n = graph.node(v)
             nodes.append(FigNode(
-                ids[name], name, round(i * DX, 3), round(-(k - (len(c) - 1) / 2) * DY, 3),
-                n.op if n.op in OP_GLYPH else None, _power(n), n.is_input, name == graph.output,
-                derivation.values[name] if values else None,
-                grads.get(name) if gradients else None))
-    edges = tuple((ids[p], ids[n.name]) for n in graph.nodes for p in n.parents)
-    return Figure(tuple(nodes), edges, (), False, graph.output, width, height)
+                ids[v], v, *pos[v],
+                n.op if n.op in OP_GLYPH else None, _power(n), n.is_input, v == graph.output,
+                derivation.values[v] if values else None,
+                grads.get(v) if gradients else None))
+    edges = tuple(FigEdge(ids[p], ids[n.name], tuple(pos[w] for w in chains[(p, n.name)]))
+                  for n in graph.nodes for p in n.parents)
+    height = max(len(c) for c in cols) * DY
+    return Figure(tuple(nodes), edges, (), False, graph.output, len(cols) * DX, height)
