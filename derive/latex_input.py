@@ -172,7 +172,7 @@ class _Latex:
                 self.error("only square roots are supported (\\sqrt{...})")
             return f"(({self.sub(self.group())})^(1/2))"
         if name in _FUNCS:
-            return " " + _FUNCS[name]
+            return self.function(_FUNCS[name])
         if name in _TEXT:
             return " " + re.sub(r"\s", "", self.sub(self.group()))
         if name == "sum":
@@ -181,6 +181,31 @@ class _Latex:
         if letter:
             return " " + letter
         self.error(f"unsupported LaTeX command \\{name}")
+
+    def function(self, fname: str) -> str:
+        """\\log x stays a name for the parser; \\tanh^{2}{(u)} (SymPy's style) is (tanh(u))^(2)."""
+        while self.i < len(self.s) and self.s[self.i].isspace():
+            self.i += 1
+        if not self.s.startswith("^", self.i):
+            return " " + fname + " "
+        self.i += 1
+        power = self.sub(self.group())
+        while self.i < len(self.s) and self.s[self.i].isspace():
+            self.i += 1
+        if self.s.startswith("{", self.i):
+            arg = "(" + self.sub(self.group()) + ")"
+        elif self.s.startswith(("(", "\\left"), self.i):
+            start, depth = self.i, 0
+            while self.i < len(self.s):
+                ch = self.s[self.i]
+                self.i += 1
+                depth += (ch == "(") - (ch == ")")
+                if ch == ")" and depth == 0:
+                    break
+            arg = self.sub(self.s[start:self.i])
+        else:
+            self.error(f"\\{fname}^{{...}} needs its argument in braces or parentheses")
+        return f" ({fname}{arg})^({power})"
 
     def sum(self) -> str:
         index = None

@@ -412,6 +412,13 @@ def _mutations(engine, target: Target, inst: Instance) -> dict:
             muts[f"{gname(p, p)} is used {len(consumers[p])} times: only the contribution through "
                  f"{gname(c.via, c.via)} was counted; the contributions of every use must be added"] = \
                 sweep_only(others)
+    # the chain went past the quantity: an extra local derivative ∂wrt/∂p below it
+    for p in engine.graph.node(wrt).parents:
+        local = engine.derivation.gradient(p).contributions
+        c = next((c for c in local if c.via == wrt), None)
+        if c is not None and c.local.expr != 1:
+            muts[f"an extra factor ∂{gname(wrt, wrt)}/∂{gname(p, p)} = {show(c.local.expr)}: the chain "
+                 f"went past {gname(wrt, wrt)}"] = ("times", (p, wrt), None)
     # the chain stopped early: only the local derivatives below some node, upstream gradient missing
     for n in desc:
         if n not in (wrt, out) and n in _ancestors(engine.graph, out):
@@ -458,6 +465,8 @@ def _apply(spec, sample, wrt):
         change = {what: fn(sample.local[what])}
     elif kind == "many":
         change = {e: fn(sample.local[e]) for e in what}
+    elif kind == "times":
+        return sample.grads[wrt] * sample.local[what]
     else:
         change = {("seed", what): mpmath.mpf(1)}
     return sample.sweep(change, stop=wrt)[wrt]
@@ -585,7 +594,7 @@ def _counterexample(target, answer, sample, inst, expected, got) -> dict:
 
 
 def diagnose(engine, target, answer, graph_answers, used, expected, got) -> list[str]:
-    """The first common mistake that reproduces the answer at every compared point."""
+    """The common mistakes that reproduce the answer at every compared point (single ones first)."""
     insts = target.instances
     quick = list(range(min(4, len(used))))
 
@@ -612,10 +621,6 @@ def diagnose(engine, target, answer, graph_answers, used, expected, got) -> list
     def ref(c):
         return lambda s, k, inst: s.grads[inst.node] * numeric.to_mp(c)
 
-    for label, c in scale:
-        if confirmed(ref(c)):
-            return [label]
-
     muts_per_inst = [_mutations(engine, target, inst) for inst in insts]
     common = [lab for lab in muts_per_inst[0] if all(lab in m for m in muts_per_inst[1:])]
 
@@ -628,20 +633,26 @@ def diagnose(engine, target, answer, graph_answers, used, expected, got) -> list
                 return None
         return fn
 
-    identity = lambda s, k, inst: s.grads[inst.node]  # noqa: E731
-    common = [lab for lab in common if not all(
-        mut(lab)(used[j], k, inst) is not None and close(mut(lab)(used[j], k, inst), identity(used[j], k, inst))
-        for j in quick for k, inst in enumerate(insts))]
-    for lab in common:
-        if confirmed(mut(lab)):
-            return [lab]
+    def same_as_reference(fn) -> bool:
+        return all(fn(used[j], k, inst) is not None and close(fn(used[j], k, inst), used[j].grads[inst.node])
+                   for j in quick for k, inst in enumerate(insts))
+
+    common = [lab for lab in common if not same_as_reference(mut(lab))]
+    singles = [(label, ref(c)) for label, c in scale]
+    singles += [(lab, mut(lab)) for lab in common]
     for other in _other_gradients(engine, target, insts):
-        if confirmed(lambda s, k, inst, o=other: s.grads[o[k]]):
-            name = insts[0].generic.get(other[0], other[0]) if len(insts) == 1 else _generic_of(other, insts)
-            return [f"this is ∂{out}/∂{name}, not {target.label}"]
-    for lab, fn in _substitutions(engine, target, insts):
-        if confirmed(fn):
-            return [lab]
+        name = _generic_of(other, insts)
+        singles.append((f"this is ∂{out}/∂{name}, not {target.label}",
+                        lambda s, k, inst, o=other: s.grads[o[k]]))
+    singles += list(_substitutions(engine, target, insts))
+    found = []
+    for label, fn in singles:
+        if label not in found and confirmed(fn):
+            found.append(label)
+    if scale[0][0] in found:  # one global sign error explains any sign error of a single factor
+        found = [f for f in found if not f.startswith("sign error in the factor")]
+    if found:
+        return found[:4]
     for slabel, c in scale:
         for lab in common:
             if confirmed(mut(lab, c)):
