@@ -14,6 +14,7 @@ answer, from which the answer key typesets the full worked solution:
   forward   fill in the forward value of every gate on the drawn graph
   gates     fill in every gate's gradient (upstream × local, summed over consumers)
   symbolic  derive a named gradient as a chain of factors, then in the graph's names
+  rule      (networks) derive a gradient in index form, e.g. ∂L/∂w_kj = δ_k h_j
   numeric   compute that gradient at the given values, factor by factor
   update    one gradient-descent step w' = w − η ∂f/∂w
 
@@ -39,7 +40,7 @@ from .pipeline import Solution, solve
 from .steps import Chain, Gradient, partial
 
 LEVELS = ("full", "hints", "blanks")
-KINDS = ("forward", "gates", "symbolic", "numeric", "update")
+KINDS = ("forward", "gates", "symbolic", "rule", "numeric", "update")
 
 MAX_REDRAWS = 400  # per variant; a problem that cannot be made clean in this many draws is an error
 INT_RANGE = 5  # integers are drawn from ±1 .. ±INT_RANGE
@@ -54,6 +55,7 @@ VALUE_LIMIT = 100  # any forward value or gradient larger than this in magnitude
 LEARNING_RATES = (Fraction(1, 10), Fraction(1, 5), Fraction(1, 2))
 FIGURE_LIMIT = 14  # graphs with more nodes get no fill-in-the-figure items
 PARAMETER_PREFIXES = ("w", "b", "θ", "theta")
+TARGET_ARRAYS = ("t", "y", "T")  # network data the loss compares with: kept as the file gives them
 
 
 # ---------------------------------------------------------------- variants
@@ -70,6 +72,11 @@ class Variant:
     @property
     def derivation(self):
         return self.solution.derivation
+
+    @property
+    def values(self) -> dict:
+        """Every input of the graph -> its exact value (a network's are its array elements)."""
+        return dict(self.problem.inputs)
 
     @property
     def graph(self):
@@ -98,6 +105,26 @@ def is_nice(value) -> bool:
 
 def draw_values(problem, rng: random.Random) -> dict:
     return {name: nice_value(v, rng) for name, v in problem.values.items()}
+
+
+def draw_arrays(problem, rng: random.Random) -> dict:
+    """A network's arrays with new one-decimal values in ±0.1 .. ±1.0; targets are kept."""
+    def draw(a):
+        if isinstance(a, tuple):
+            return tuple(draw(v) for v in a)
+        k = rng.randint(1, 10)
+        return Fraction(k if rng.random() < 0.5 else -k, 10)
+    return {name: a if name in TARGET_ARRAYS else draw(a) for name, a in problem.arrays.items()}
+
+
+def candidate_of(problem, rng: random.Random):
+    """The problem with freshly drawn values (not yet checked)."""
+    if problem.kind == "scalar":
+        return dataclasses.replace(problem, values=draw_values(problem, rng))
+    if problem.kind == "network":
+        return dataclasses.replace(problem, arrays=draw_arrays(problem, rng), seeded=False)
+    raise DeriveError(f"{problem.source}: worksheets draw variants of scalar circuits and networks, "
+                      f"not of {problem.kind!r} problems")
 
 
 def degeneracies(graph, values: dict) -> tuple[str, ...]:
@@ -184,18 +211,13 @@ def solution_problems(solution) -> tuple[str, ...]:
 
 def draw_variant(problem, seed: int, version: int, max_redraws: int = MAX_REDRAWS) -> Variant:
     """The problem with nice, non-degenerate values for this seed and version, solved and proven."""
-    if problem.kind != "scalar":
-        raise DeriveError(f"{problem.source}: worksheets draw variants of scalar circuits only, "
-                          f"not of {problem.kind!r} problems")
     key = f"{seed}:{version}:{problem_key(problem)}"
     rng = random.Random(key)
-    graph = problem.graph()
     rejected: list[str] = []
     for _ in range(max_redraws + 1):
-        values = draw_values(problem, rng)
-        reasons = degeneracies(graph, values)
+        candidate = candidate_of(problem, rng)
+        reasons = degeneracies(candidate.graph(), candidate.inputs)
         if not reasons:
-            candidate = dataclasses.replace(problem, values=values)
             solution = solve(candidate)
             reasons = solution_problems(solution)
             if not reasons:
@@ -248,6 +270,17 @@ class ChainAnswer:
 
 
 @dataclass(frozen=True)
+class RuleAnswer:
+    """A network's gradient in index form (networks.IndexRule) and one element it covers.
+
+    `instance` is (bindings, node, concrete expr, value) for the element the sheet asks about.
+    """
+    output: str
+    rule: object  # networks.IndexRule
+    instance: tuple
+
+
+@dataclass(frozen=True)
 class UpdateAnswer:
     """w' = w − η ∂f/∂w, as a SymPy equation, and its numbers."""
     target: str
@@ -282,9 +315,9 @@ class Exercise:
     number: int  # 1-based over the whole sheet; the answer key uses the same numbers
     kind: str
     variant: Variant
-    target: str | None  # the input a symbolic/numeric/update item asks about
+    target: str | None  # the input a symbolic/rule/numeric/update item asks about
     given: tuple[tuple[str, Fraction], ...]  # values stated in the prompt (inputs, η)
-    answer: object  # ForwardAnswer | GatesAnswer | ChainAnswer | UpdateAnswer
+    answer: object  # ForwardAnswer | GatesAnswer | ChainAnswer | RuleAnswer | UpdateAnswer
     hints: tuple[Hint, ...]
 
 
@@ -308,7 +341,9 @@ def is_parameter(name: str) -> bool:
 
 def choose_kinds(problem) -> tuple[str, ...]:
     """The exercise kinds that suit a problem: figure items for small graphs, an update
-    item when the graph has parameters (w…, b…, θ…)."""
+    item when the graph has parameters (w…, b…, θ…); for a network, its index-form rule."""
+    if problem.kind == "network":
+        return ("rule", "numeric", "update")
     graph = problem.graph()
     kinds = []
     if len(graph.nodes) <= FIGURE_LIMIT:
@@ -320,8 +355,13 @@ def choose_kinds(problem) -> tuple[str, ...]:
 
 
 def choose_target(variant: Variant, rng: random.Random) -> str:
-    """An input that reaches the output: a parameter when there is one, else one used twice."""
+    """An input that reaches the output: a parameter when there is one, else one used twice.
+    For a network: a weight of the output layer."""
     d = variant.derivation
+    extra = variant.solution.extra
+    if extra is not None and getattr(extra, "chains", None):
+        last = [p for p in extra.params if p.upper().startswith("W")][-1]
+        return rng.choice([c.node for c in extra.chains if c.param == last])
     reach = [n for n in d.graph.inputs if any(g.node == n for g in d.steps)]
     if not reach:
         raise DeriveError(f"{variant.problem.source}: no input reaches the output")
@@ -340,17 +380,31 @@ def forward_answer(variant: Variant) -> ForwardAnswer:
 
 def chain_answer(variant: Variant, target: str) -> ChainAnswer:
     d = variant.derivation
-    c = chain_of(d, target)
+    extra = variant.solution.extra
+    given = [pc.chain for pc in getattr(extra, "chains", ()) if pc.node == target]
+    c = given[0] if given else chain_of(d, target)
     g = d.gradient(target)
     product = math.prod(f.value for f in c.factors)
     _agree(product, g.value, f"the factors of ∂{d.output}/∂{target}")
     return ChainAnswer(d.output, target, g.symbol, c, g, g.closed, product)
 
 
+def rule_answer(variant: Variant, target: str) -> RuleAnswer:
+    """The index-form rule that covers `target` (∂L/∂w_kj for an output-layer weight)."""
+    for rule in variant.solution.extra.rules:
+        for inst in rule.instances:
+            if inst[1] == target:
+                if not rule.checked:
+                    raise DeriveError(f"internal check failed: the rule for {rule.target} is unproven")
+                _agree(float(inst[3]), variant.derivation.gradient(target).value, f"the rule {rule.target}")
+                return RuleAnswer(variant.derivation.output, rule, inst)
+    raise DeriveError(f"{variant.problem.source}: no index-form rule covers {target}")
+
+
 def update_answer(variant: Variant, target: str, eta: Fraction) -> UpdateAnswer:
     d = variant.derivation
     g = d.gradient(target)
-    w = variant.problem.values[target]
+    w = variant.values[target]
     new = sp.Symbol(f"{target}'", real=True)
     eta_symbol = sp.Symbol("η", real=True)
     rule = sp.Eq(new, sp.Symbol(target, real=True) - eta_symbol * g.symbol, evaluate=False)
@@ -374,6 +428,9 @@ def hints_for(kind: str, variant: Variant, answer) -> tuple[Hint, ...]:
         fanouts = tuple(Hint("fanout", node=g.node, nodes=tuple(c.via for c in g.contributions))
                         for g in answer.gradients if g.is_fanout)
         return rules + fanouts
+    if kind == "rule":
+        return (Hint("chain", node=answer.output, wrt=answer.rule.target,
+                     factors=tuple((str(a), str(b)) for a, b, _ in answer.rule.factors)),)
     if kind in ("symbolic", "numeric"):
         hints = [Hint("chain", node=answer.output, wrt=answer.target,
                       factors=tuple((f.num, f.den) for f in answer.chain.factors))]
@@ -389,7 +446,7 @@ def hints_for(kind: str, variant: Variant, answer) -> tuple[Hint, ...]:
 
 def exercises_for(variant: Variant, kinds, first_number: int, rng: random.Random) -> list[Exercise]:
     """The items on one variant, numbered from `first_number`."""
-    given = tuple(variant.problem.values.items())
+    given = tuple(variant.values.items())
     target = choose_target(variant, rng)
     eta = rng.choice(LEARNING_RATES)
     items = []
@@ -406,6 +463,10 @@ def exercises_for(variant: Variant, kinds, first_number: int, rng: random.Random
             answer = chain_answer(variant, target)
             if kind == "symbolic":
                 item_given = ()
+        elif kind == "rule":
+            item_target = target
+            answer = rule_answer(variant, target)
+            item_given = ()
         elif kind == "update":
             item_target = target
             answer = update_answer(variant, target, eta)

@@ -122,6 +122,21 @@ def chain_view(answer, values: dict, grads: dict) -> dict:
     }
 
 
+def rule_view(answer) -> dict:
+    """A network's index-form rule: the chain in generic names, the formula, one instance."""
+    rule = answer.rule
+    _, node, concrete, value = answer.instance
+    return {
+        "lhs": math(rule.lhs),
+        "factors": [{"symbol": math(partial(str(a), str(b))), "expr": factor(e)} for a, b, e in rule.factors],
+        "expr": math(rule.expr),
+        "node": node,
+        "instance_symbol": math(partial(answer.output, node)),
+        "instance": math(concrete),
+        "value": value,
+    }
+
+
 def update_view(answer) -> dict:
     new_name = Safe(printer.name(answer.target) + "'")
     rule = math(answer.rule, symbol_names={answer.new_symbol: new_name})
@@ -168,6 +183,8 @@ def item_view(e) -> dict:
     elif e.kind in ("symbolic", "numeric"):
         grads = {g.symbol: g.value for g in e.variant.derivation.steps}
         v["chain"] = chain_view(e.answer, values, grads)
+    elif e.kind == "rule":
+        v["rule"] = rule_view(e.answer)
     elif e.kind == "update":
         v["step"] = update_view(e.answer)
         v["eta"] = e.answer.eta
@@ -187,7 +204,7 @@ def variant_view(variant, exercises, level: str) -> dict:
         "title": p.title,
         "description": p.description,
         "steps": [{"name": n.name, "expr": math(n.expr)} for n in variant.graph.steps],
-        "given": list(p.values.items()),
+        "given": list(variant.values.items()),
         "output": variant.graph.output,
         "figure": worksheet_figure,
         "answer_figure": figure_view(variant, True, True) if figure_items else None,
