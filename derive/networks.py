@@ -617,8 +617,8 @@ def local_derivative(built: Built, node: Node, parent: str) -> sp.Expr:
     """
     p = symbol(parent)
     e = node.expr
-    if node.op in ("affine", "add") and e.is_Add:
-        return sp.Add(*[sp.diff(a, p) for a in e.args if p in a.free_symbols])
+    if node.op in ("affine", "add"):
+        return sp.Add(*[_linear_derivative(a, p) for a in _terms_with(node, p)])
     d = sp.diff(e, p)
     if node.op in ("softmax", "softmax_cross_entropy"):
         n = built.meta[node.name][3]
@@ -632,11 +632,39 @@ def local_derivative(built: Built, node: Node, parent: str) -> sp.Expr:
     return d
 
 
+_TERMS: dict = {}
+
+
+def _terms_with(node: Node, p: sp.Symbol) -> list:
+    """The terms of an affine sum that hold `p` (indexed once per node: O(terms), not O(terms²))."""
+    key = (node.name, node.expr)
+    if key not in _TERMS:
+        if len(_TERMS) > 200_000:
+            _TERMS.clear()
+        index: dict = {}
+        for a in (node.expr.args if node.expr.is_Add else (node.expr,)):
+            for s in a.free_symbols:
+                index.setdefault(s, []).append(a)
+        _TERMS[key] = index
+    return _TERMS[key].get(p, [])
+
+
+def _linear_derivative(term, p):
+    """d(term)/dp: for c·p (c free of p) SymPy's as_independent gives c; anything else, sp.diff."""
+    coeff, rest = term.as_independent(p, as_Add=False)
+    return coeff if rest == p else sp.diff(term, p)
+
+
 def _softmax_names(d, total, outs: dict) -> sp.Expr:
     """exp(net_j) / Σ_k exp(net_k) -> o_j, then factor: o_k(1 − o_k), −o_j o_k, ..."""
     s = sp.Dummy("S", positive=True)
     d = d.xreplace({total: s})
-    d = d.xreplace({sp.exp(symbol(z)): symbol(o) * s for z, o in outs.items()})
+    named = {symbol(z): symbol(o) for z, o in outs.items()}
+
+    def as_output(e):  # exp(c·net_j) = (o_j · S)^c
+        c, z = e.args[0].as_coeff_Mul()
+        return (named[z] * s) ** c if z in named else e
+    d = d.replace(lambda e: isinstance(e, sp.exp), as_output)
     d = sp.expand_log(sp.cancel(d), force=True)
     assert s not in d.free_symbols, d
     return sp.factor(d)
@@ -718,7 +746,20 @@ def reverse(graph: Graph, values: dict, wanted, local, closed_limit=60) -> Deriv
             closed = sp.Add(*(c.local.expr * steps[c.via].closed for c in contributions))
         steps[name] = Gradient(name, sym, tuple(contributions), expr, closed, total)
     ordered = tuple(steps[n.name] for n in reversed(graph.nodes) if n.name in steps)
-    return Derivation(graph, dict(values), ordered, _kinks(graph, values))
+    return IndexedDerivation(graph, dict(values), ordered, _kinks(graph, values))
+
+
+@dataclass(frozen=True)
+class IndexedDerivation(Derivation):
+    """A Derivation whose `gradient(name)` is a dictionary look-up (big networks ask it often)."""
+
+    def __post_init__(self):
+        object.__setattr__(self, "_by_node", {g.node: g for g in self.steps})
+
+    def gradient(self, name: str) -> Gradient:
+        return self._by_node[name]
+
+    __hash__ = object.__hash__
 
 
 def _kinks(graph, values) -> tuple:
@@ -734,7 +775,7 @@ def _kinks(graph, values) -> tuple:
 
 # ---------------------------------------------------------------- numeric proof
 
-def check_batched(derivation: Derivation, inputs: dict, wanted, chunk=256, h="1e-6") -> CheckReport:
+def check_batched(derivation: Derivation, inputs: dict, wanted, chunk=1024, h="1e-5") -> CheckReport:
     """Central differences for every wanted leaf, in numpy long double, many leaves per pass.
 
     Each pass perturbs `chunk` leaves: leaf i carries an array that is +h in column i and −h in
@@ -874,6 +915,17 @@ def _indexed(shape_like, prefix=()):
 # ---------------------------------------------------------------- index form
 
 _LETTER = {}
+_SYMBOLS: dict = {}
+
+
+def _sym(name: str) -> sp.Symbol:
+    """parse.symbol, memoised (rules build many thousands of names)."""
+    s = _SYMBOLS.get(name)
+    if s is None:
+        if len(_SYMBOLS) > 500_000:
+            _SYMBOLS.clear()
+        s = _SYMBOLS[name] = symbol(name)
+    return s
 
 
 def letter(s: str) -> sp.Symbol:
@@ -904,8 +956,8 @@ class Resolver:
         return {0: "l", -1: "l-1", 1: "l+1"}[m - r]
 
     def _letter(self, m: int, r: int) -> str:
-        if self.nm.nielsen:
-            return "j" if m == r else "k"
+        if self.nm.nielsen:  # j: layer l, k: layer l − 1, i: layer l + 1 (summed over)
+            return {0: "j", -1: "k", 1: "i"}[m - r]
         return ({0: "i", 1: "k"} if self.D == 1 else {0: "i", 1: "j", 2: "k"})[m]
 
     def base(self, role: str, m: int, r: int) -> str:
@@ -957,9 +1009,9 @@ class Resolver:
         return role, by_letter[unit_letters[0]]
 
     def concrete(self, base: str, indices, bind) -> sp.Symbol:
-        letters = [str(i) for i in indices]
+        letters = [i.name if i.is_Symbol else "" for i in indices]
         role, m = self.layer_of(base, letters, bind)
-        vals = [int(i) if not isinstance(i, sp.Symbol) else bind[str(i)] for i in indices]
+        vals = [int(i) if not i.is_Symbol else bind[i.name] for i in indices]
         n = None
         if self.batch > 1 and role in self.PER_SAMPLE:
             n, vals = vals[0], vals[1:]
@@ -967,7 +1019,7 @@ class Resolver:
         name = {"act": lambda: nm.act(m, vals[0], n), "net": lambda: nm.net(m, vals[0], n),
                 "w": lambda: nm.weight(m, vals[0], vals[1]), "b": lambda: nm.bias(m, vals[0]),
                 "delta": lambda: nm.delta(m, vals[0], n), "target": lambda: nm.target(vals[0], n)}[role]()
-        return symbol(name)
+        return _sym(name)
 
     def size(self, upper, bind) -> int:
         if upper.is_Integer:
@@ -1003,10 +1055,10 @@ def _conc(expr, bind: dict, resolver) -> sp.Expr:
         for var, lo, hi in reversed(expr.limits):
             lo_v = int(lo) if lo.is_Integer else resolver.size(lo, bind)
             hi_v = int(hi) if hi.is_Integer else resolver.size(hi, bind)
-            terms = [_conc(body, {**bind, str(var): v}, resolver) for v in range(lo_v, hi_v + 1)]
+            terms = [_conc(body, {**bind, var.name: v}, resolver) for v in range(lo_v, hi_v + 1)]
             return sp.Add(*terms, evaluate=False) if len(terms) > 1 else terms[0]
     if isinstance(expr, sp.Indexed):
-        return resolver.concrete(str(expr.base.label), expr.indices, bind)
+        return resolver.concrete(expr.base.label.name, expr.indices, bind)
     if expr.is_Atom:
         return expr
     args = [_conc(a, bind, resolver) for a in expr.args]
@@ -1209,7 +1261,7 @@ def vector_rules(built: Built, d: Derivation, rules_=()) -> tuple[VectorRule, ..
         if m == D:
             if act == "softmax":
                 res = Resolver(built)
-                (f,) = [r for r in rules_ if r.target.startswith("delta") and "l" not in r.ranges]
+                f = rules_[0]  # the output layer's δ rule comes first
                 rhs = _to_matrix(f.expr, res, n_m, N)
                 add("BP1", M(f"delta^{L}", n_m), rhs, "δ^L for a softmax output, from the index form")
             else:
