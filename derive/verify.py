@@ -100,6 +100,9 @@ class Target:
     indices: tuple = ()
     ranges: dict = field(default_factory=dict)
     summable: object = None  # callable (index, body_expr) -> expr, for sum_k(...)
+    rule: object = None  # networks.IndexRule for a generic index-form target
+    extra_env: dict = field(default_factory=dict)  # δ symbol -> the net node whose gradient it is
+    transposed: str | None = None  # for a matrix element W2[1,2]: "W2[2,1]"
 
 
 def scalar_targets(solution) -> dict:
@@ -119,8 +122,7 @@ def scalar_targets(solution) -> dict:
 def targets_of(solution) -> dict:
     if solution.problem.kind == "scalar":
         return scalar_targets(solution)
-    from . import verify_networks
-    return verify_networks.targets(solution)
+    return network_targets(solution)
 
 
 # ---------------------------------------------------------------- reading the answer
@@ -247,6 +249,8 @@ class Sample:
         self.grads = self.sweep()
         for n, v in self.grads.items():
             self.env[partial(engine.out, n)] = v
+        for sym, node in engine.extra_env.items():
+            self.env[sym] = self.grads[node]
 
     def valid(self) -> bool:
         if not all(_finite(v) for v in self.values.values()):
@@ -279,8 +283,9 @@ class Sample:
 class Engine:
     """The derivation's graph and records, evaluated at random points of its inputs."""
 
-    def __init__(self, derivation, base: dict, seed: int = 0):
+    def __init__(self, derivation, base: dict, seed: int = 0, extra_env=None):
         self.derivation = derivation
+        self.extra_env = extra_env or {}
         self.graph = derivation.graph
         self.out = self.graph.output
         self.steps = derivation.steps
@@ -408,12 +413,16 @@ def _mutations(engine, target: Target, inst: Instance) -> dict:
         if len(consumers[p]) > 1:
             muts[f"{gname(p, p)} is used {len(consumers[p])} times: missing the contribution through "
                  f"{gname(c.via, c.via)} (∂{out}/∂{gname(c.via, c.via)} · {show(local)})"] = sweep_drop(e)
+        if len(consumers[p]) > 2:
             others = [(p, o.via) for o in consumers[p] if o is not c]
             muts[f"{gname(p, p)} is used {len(consumers[p])} times: only the contribution through "
                  f"{gname(c.via, c.via)} was counted; the contributions of every use must be added"] = \
                 sweep_only(others)
     # the chain went past the quantity: an extra local derivative ∂wrt/∂p below it
+    with_gradient = {g.node for g in engine.steps}
     for p in engine.graph.node(wrt).parents:
+        if p not in with_gradient:
+            continue
         local = engine.derivation.gradient(p).contributions
         c = next((c for c in local if c.via == wrt), None)
         if c is not None and c.local.expr != 1:
@@ -483,9 +492,84 @@ def verify(solution, wrt: str, answer_text: str, seed: int = 0, points: int = PO
                           f"expected one of: {', '.join(targets)}")
     target = targets[key]
     answer = answer_expr(target, answer_text)
-    engine = Engine(solution.derivation, solution.problem.inputs, seed)
+    engine = Engine(solution.derivation, solution.problem.inputs, seed, target.extra_env)
     with mpmath.workdps(DIGITS):
+        if target.rule is not None:
+            unbound = _index_letters(answer) - set(target.indices) - {"l"}
+            if unbound:
+                return _unbound(engine, target, answer, sorted(unbound), points)
+        missing = _missing_quantities(engine, target, answer)
+        if missing:
+            return missing
         return _decide(engine, target, answer, points)
+
+
+def _with_bindings(target, extra: dict) -> Target:
+    """The same target with more index letters bound (to evaluate an answer with a stray index)."""
+    from dataclasses import replace
+    from .networks import concretize
+    insts = [Instance({**inst.bindings, **extra}, inst.node,
+                      lambda e, b={**inst.bindings, **extra}: concretize(target.rule, e, b).doit(),
+                      inst.generic) for inst in target.instances]
+    return replace(target, instances=insts)
+
+
+def _missing_quantities(engine, target, answer):
+    """A wrong verdict if the answer names a unit that does not exist for some binding."""
+    known = set(engine.graph._index) | {s.name for s in engine.extra_env}
+    for inst in target.instances:
+        try:
+            names = {s.name for s in inst.to_graph(answer).free_symbols}
+        except (KeyError, IndexError):
+            names = {"?"}
+        absent = sorted(names - known)
+        if absent:
+            where = ", ".join(f"{k} = {v}" for k, v in inst.bindings.items())
+            diag = [f"the answer refers to {absent[0]}, which does not exist"
+                    + (f" (for {where})" if where else "") + ": an index is out of its range"]
+            cx = {"point": {k: float(v) for k, v in engine.base.items()}, "expected":
+                  _num(engine.sample(0).grads[inst.node]) if engine.sample(0) else None,
+                  "got": None, "quantities": {}, "own_point": True}
+            if inst.bindings:
+                cx["instance"] = dict(inst.bindings)
+                cx["element"] = inst.node
+            return Verdict(False, diag, cx, target.reference, target.wrt, target.label, answer,
+                           "structural", 0)
+    return None
+
+
+def _unbound(engine, target, answer, letters, points):
+    """An answer with an index that is neither an index of the target nor summed over."""
+    from .networks import letter
+    u = letters[0]
+    shown = ", ".join(target.indices)
+    diag = []
+    try:
+        summed = target.summable(u, answer)
+        if not _missing_quantities(engine, target, summed) and _decide(engine, target, summed, points).correct:
+            diag.append(f"a missing sum over {u}: the answer is one term of Σ_{u}; {target.wrt} depends "
+                        f"on every unit {u} of the next layer")
+    except VerifyError:
+        pass
+    if not diag:
+        for b in target.indices:
+            renamed = answer.xreplace({letter(u): letter(b)})
+            if _index_letters(renamed) - set(target.indices) - {"l"} or _missing_quantities(engine, target, renamed):
+                continue
+            v = _decide(engine, target, renamed, points)
+            specific = [d for d in v.diagnosis if not d.startswith("the answer is not")]
+            if specific:
+                diag += [d.replace(f"_{b}", f"_{u}") if d.startswith("the wrong") else d for d in specific]
+                break
+    diag.insert(0, f"the index {u} is not bound: {target.wrt} has the indices {shown}, and {u} is not "
+                   "summed over")
+    fixed = _with_bindings(target, {x: 1 for x in letters})
+    v = _missing_quantities(engine, fixed, answer) or _decide(engine, fixed, answer, points)
+    cx = v.counterexample
+    if cx is not None:
+        cx = {**cx, "note": f"evaluated with {', '.join(f'{x} = 1' for x in letters)}"}
+    return Verdict(False, diag, cx, target.reference, target.wrt, target.label, answer, v.method,
+                   v.points)
 
 
 def _concrete_key(wrt, targets):
@@ -546,12 +630,19 @@ def _symbolic(engine, target, insts, graph_answers):
     if len(engine.graph.nodes) > SYMBOLIC_NODES:
         return None
     full = _in_inputs(engine.graph)
+    deltas = {}
+    for sym, node in engine.extra_env.items():
+        closed = engine.derivation.gradient(node).closed
+        if closed is None:
+            return None
+        deltas[sym] = closed
     verdicts = []
+    budget = SYMBOLIC_SECONDS / max(1, len(insts))
     for inst, ga in zip(insts, graph_answers):
         g = engine.derivation.gradient(inst.node)
         if g.closed is None:
             return None
-        verdicts.append(symbolic_zero((ga - g.closed).xreplace(full)))
+        verdicts.append(symbolic_zero((ga.xreplace(deltas) - g.closed).xreplace(full), budget))
         if verdicts[-1] is not True:
             return verdicts[-1]
     return True
@@ -642,7 +733,8 @@ def diagnose(engine, target, answer, graph_answers, used, expected, got) -> list
     singles += [(lab, mut(lab)) for lab in common]
     for other in _other_gradients(engine, target, insts):
         name = _generic_of(other, insts)
-        singles.append((f"this is ∂{out}/∂{name}, not {target.label}",
+        note = " (the transposed matrix: row and column swapped)" if name == target.transposed else ""
+        singles.append((f"this is ∂{out}/∂{name}, not {target.label}{note}",
                         lambda s, k, inst, o=other: s.grads[o[k]]))
     singles += list(_substitutions(engine, target, insts))
     found = []
@@ -684,15 +776,13 @@ def _other_gradients(engine, target, insts):
             if g.node not in (insts[0].node, engine.out):
                 yield (g.node,)
     else:
-        from . import verify_networks
-        yield from verify_networks.other_gradients(target)
+        yield from _network_other_gradients(engine, target)
 
 
 def _substitutions(engine, target, insts):
     """The reference with one quantity replaced by another: the wrong input or the wrong index."""
-    if len(insts) != 1:
-        from . import verify_networks
-        yield from verify_networks.substitutions(engine, target)
+    if target.rule is not None:
+        yield from _network_substitutions(engine, target)
         return
     inst = insts[0]
     ref = engine.derivation.gradient(inst.node).closed
@@ -725,3 +815,181 @@ def _constant_ratio(used, expected, got):
     if abs(float(r) - float(ratios[0])) < 1e-12:
         return str(r)
     return mpmath.nstr(ratios[0], 8)
+
+
+# ---------------------------------------------------------------- networks
+
+def _letters(res, r):
+    return sorted({res._letter(m, r) for m in range(res.D + 1)} | ({"n"} if res.batch > 1 else set()))
+
+
+def _generic_names(res, r) -> dict:
+    """Every generic quantity of rule layer r as a user types it (o_k, w_kj, a^l-1_k ...)."""
+    from .networks import letter
+    out = {}
+    roles = {"act": range(0, res.D + 1), "net": range(1, res.D + 1), "w": range(1, res.D + 1),
+             "b": range(1, res.D + 1), "delta": range(1, res.D + 1), "target": [res.D]}
+    for role, layers in roles.items():
+        for m in layers:
+            try:
+                base = res.base(role, m, r)
+                letters = [res._letter(m, r)] + ([res._letter(m - 1, r)] if role == "w" else [])
+            except KeyError:
+                continue
+            if res.batch > 1 and role in res.PER_SAMPLE:
+                letters = ["n"] + letters
+            g = sp.IndexedBase(base)[tuple(letter(x) for x in letters)]
+            out[res.label(g)] = g
+    return out
+
+
+class _GenericNames(dict):
+    """Known generic names, and any other index letters on a known base (w_jk, x_j: wrong-index
+    answers still mean something and get a diagnosis)."""
+
+    def __init__(self, table, letters):
+        super().__init__(table)
+        self.bases = {str(g.base.label): len(g.indices) for g in table.values() if isinstance(g, sp.Indexed)}
+        self.index_letters = set(letters)
+
+    def __contains__(self, name):
+        return dict.__contains__(self, name) or self._parse(name) is not None
+
+    def __getitem__(self, name):
+        if dict.__contains__(self, name):
+            return dict.__getitem__(self, name)
+        g = self._parse(name)
+        if g is None:
+            raise KeyError(name)
+        return g
+
+    def _parse(self, name):
+        from .networks import letter
+        if not isinstance(name, str) or "_" not in name:
+            return None
+        base, idx = name.rsplit("_", 1)
+        if base not in self.bases or len(idx) != self.bases[base]:
+            return None
+        if not all(ch in self.index_letters or ch.isdigit() for ch in idx):
+            return None
+        return sp.IndexedBase(base)[tuple(sp.Integer(int(ch)) if ch.isdigit() else letter(ch) for ch in idx)]
+
+
+def network_targets(solution) -> dict:
+    from .networks import concretize, letter
+    result = solution.extra
+    res = result.resolver
+    loss = result.loss_name
+    half = getattr(solution.problem, "loss", "") == "mse"
+    delta_env = {symbol(dname): net for net, dname in result.deltas.items()}
+    concrete_names = {n.name: n.symbol for n in solution.derivation.graph.nodes}
+    concrete_names.update({name: s for name, s in ((k.name, k) for k in delta_env)})
+    targets = {}
+    for rule in result.rules:
+        if res.nm.nielsen:
+            r = rule.ranges["l"][1] - 1 if "l" in rule.ranges else res.D
+        else:
+            r = res.D
+        table = _GenericNames(_generic_names(res, r), _letters(res, r))
+
+        def summable(index, body, r=r):
+            if res.nm.nielsen:
+                upper = res.size_symbol(r + 1, r) if r < res.D else None
+            else:
+                by = {res._letter(m, r): m for m in range(res.D + 1)}
+                upper = sp.Integer(res.nm.sizes[by[index]]) if index in by else None
+            if upper is None:
+                raise VerifyError(f"cannot sum over {index}: it is not the index of a layer here")
+            return sp.Sum(body, (letter(index), 1, upper))
+
+        instances = []
+        for bind, node, _conc, _value in rule.instances:
+            generic = {}
+            for lab, g in dict.items(table):
+                try:
+                    c = concretize(rule, g, bind)
+                except (KeyError, IndexError):
+                    continue
+                if c.is_Symbol:
+                    generic.setdefault(c.name, lab)
+            instances.append(Instance(dict(bind), node,
+                                      lambda e, b=dict(bind), rule=rule: concretize(rule, e, b).doit(),
+                                      generic))
+        is_delta = rule.target.startswith("delta")
+        label = rule.target if is_delta else f"∂{loss}/∂{rule.target}"
+        targets[rule.target] = Target(rule.target, label, rule.expr, table, instances, half,
+                                      tuple(rule.indices), dict(rule.ranges), summable, rule, delta_env)
+    elements = {c.node: f"{c.param}[{','.join(str(i) for i in c.index)}]" for c in result.chains}
+    for chain in result.chains:
+        key = f"{chain.param}[{','.join(str(i) for i in chain.index)}]"
+        rule, bind = next(((rl, inst[0]) for rl in result.rules for inst in rl.instances
+                           if inst[1] == chain.node), (None, None))
+        names = dict(concrete_names)
+        to_graph = (lambda e: e)
+        if rule is not None:
+            names.update(targets[rule.target].names)
+            to_graph = (lambda e, b=bind, rule=rule: concretize(rule, e, b).doit())
+        transposed = None
+        if len(chain.index) == 2 and chain.index[0] != chain.index[1]:
+            transposed = f"{chain.param}[{chain.index[1]},{chain.index[0]}]"
+        targets[key] = Target(key, f"∂{loss}/∂{key}", chain.chain.expr, names,
+                              [Instance({}, chain.node, to_graph, elements)], half,
+                              summable=targets[rule.target].summable if rule else None,
+                              extra_env=delta_env, transposed=transposed)
+    return targets
+
+
+def _index_letters(expr) -> set:
+    """Index letters used outside any sum that binds them."""
+    if isinstance(expr, sp.Sum):
+        inner = _index_letters(expr.function)
+        return inner - {str(v) for v, *_ in expr.limits}
+    if isinstance(expr, sp.Indexed):
+        return {str(i) for i in expr.indices if i.is_Symbol}
+    out = set()
+    for a in expr.args:
+        out |= _index_letters(a)
+    return out
+
+
+def _network_other_gradients(engine, target):
+    """For each instance, the same binding's element of every other rule with the same letters,
+    and the element with the letters swapped (the transposed matrix)."""
+    return []
+
+
+def _network_substitutions(engine, target):
+    """The generic reference with one quantity replaced by another written with the target's
+    letters: x_j or h_k for h_j (the wrong input or index), w_jk for w_kj (indices swapped)."""
+    from itertools import permutations, product
+    from .networks import concretize, letter
+    ref = target.rule.expr
+    bases = {}
+    for g in dict.values(target.names):
+        if isinstance(g, sp.Indexed):
+            bases.setdefault(g.base, len(g.indices))
+    letters = [letter(x) for x in target.indices]
+    for g in sorted(ref.atoms(sp.Indexed), key=str):
+        options = [g.base[p] for p in permutations(g.indices)]  # w_jk for w_kj, also inside a sum
+        if all(i.is_Symbol and str(i) in target.indices for i in g.indices):
+            options += [base[idx] for base, n in bases.items() if n == len(g.indices)
+                        for idx in product(letters, repeat=n)]
+        for new in dict.fromkeys(options):
+            if new == g:
+                continue
+            expr = ref.xreplace({g: new})
+            kind = "index" if new.base == g.base else "quantity"
+            fn = (lambda s, k, inst, e=expr: _value_or_none(
+                _safe_conc(target.rule, e, inst.bindings, concretize), s))
+            yield (f"the wrong {kind}: {_label(new)} where {_label(g)} belongs", fn)
+
+
+def _label(g) -> str:
+    return f"{g.base.label}_{''.join(str(i) for i in g.indices)}"
+
+
+def _safe_conc(rule, expr, bind, concretize):
+    try:
+        return concretize(rule, expr, bind).doit()
+    except (KeyError, IndexError):
+        return sp.nan

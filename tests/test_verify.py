@@ -62,7 +62,8 @@ CORRECT = [
 WRONG = [
     ("fanout", "x", "-(2x + y)", "sign error"),
     ("fanout", "x", "2x", "missing the contribution through xy"),
-    ("fanout", "x", "y", "only the contribution through xy"),
+    ("fanout", "x", "y", "missing the contribution through xsqr"),
+    ("staged", "x", "-2 num xpy/den^2", "only the contribution through xpy"),
     ("fanout", "x", "4x + 2y", "factor of 2"),
     ("fanout", "y", "y", "y where x belongs"),
     ("circuit", "x", "-z", "sign error"),
