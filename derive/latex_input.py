@@ -67,7 +67,7 @@ class _Latex:
     """One pass over LaTeX source, writing the plain syntax."""
 
     def __init__(self, text: str, known=frozenset()):
-        self.s, self.i, self.known = text, 0, known
+        self.s, self.i, self.known = text, 0, known  # any container: `name in known`
 
     def error(self, message: str):
         raise ParseError(message, self.s, min(self.i, len(self.s) - 1) if self.s else None)
@@ -383,8 +383,9 @@ def parse_answer(text: str, known=frozenset()):
     including oversized or too deeply nested input, before any real work.
     """
     _check_size(text)
-    plain = _Latex(text, frozenset(known)).run() if is_latex(text) else text
-    plain, table = _protect_layered(plain, frozenset(known))
+    known = known if isinstance(known, (set, frozenset, dict)) else frozenset(known)
+    plain = _Latex(text, known).run() if is_latex(text) else text
+    plain, table = _protect_layered(plain, known)
     plain = _mark_sums(plain)
     if len(plain) > 2 * MAX_LENGTH:
         raise ParseError("the answer is too long once translated")

@@ -158,7 +158,7 @@ def _split_name(name: str, known) -> list[str] | None:
 
 def answer_expr(target: Target, answer_text: str) -> sp.Expr:
     try:
-        ast = parse_answer(answer_text, frozenset(target.names))
+        ast = parse_answer(answer_text, target.names)
         _check_numbers(ast)
     except ParseError as e:
         raise VerifyError(f"cannot read the answer: {e}") from None
@@ -820,7 +820,13 @@ def _constant_ratio(used, expected, got):
 # ---------------------------------------------------------------- networks
 
 def _letters(res, r):
-    return sorted({res._letter(m, r) for m in range(res.D + 1)} | ({"n"} if res.batch > 1 else set()))
+    out = {"n"} if res.batch > 1 else set()
+    for m in range(res.D + 1):
+        try:
+            out.add(res._letter(m, r))
+        except KeyError:
+            continue
+    return sorted(out)
 
 
 def _generic_names(res, r) -> dict:
