@@ -984,7 +984,7 @@ class Resolver:
 
     def size_symbol(self, m: int, r: int):
         if self.nm.nielsen:
-            return sp.Symbol("n^" + self._sup(m, r), integer=True, positive=True)
+            return sp.Symbol("m^" + self._sup(m, r), integer=True, positive=True)
         return sp.Integer(self.nm.sizes[m])
 
     # concrete side -------------------------------------------------------
