@@ -51,6 +51,8 @@ def expected_results():
         "A 2-D sigmoid neuron, gate by gate": neuron,
         "A 2-D sigmoid neuron with a sigmoid gate": neuron,
         "Staged backpropagation": [f_staged, dfx, dfy],
+        # Matt Mazur's hand computation: total error, ∂E/∂w5 (W2[1,1]) and ∂E/∂w1 (W1[1,1])
+        "2-2-2 sigmoid network": [0.298371109, 0.082167041, 0.000438568],
     }
 
 

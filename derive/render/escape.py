@@ -36,8 +36,9 @@ def _tex_char(ch: str) -> str:
         return ""
     if code < 128:
         return ch
-    # Latin letters with accents are covered by inputenc utf8 + T1; anything else is shown by code.
-    if code < 0x250 and unicodedata.category(ch).startswith("L"):
+    # Latin-1 (½, °, é, ...) and Latin letters with accents are covered by inputenc utf8 + T1 +
+    # textcomp; anything else is shown by its code point rather than breaking the build.
+    if code <= 0xFF or (code < 0x250 and unicodedata.category(ch).startswith("L")):
         return ch
     return rf"\texttt{{[U+{code:04X}]}}"
 

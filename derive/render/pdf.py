@@ -38,6 +38,8 @@ PACKAGES = (
 )
 PREAMBLE = r"""
 \usetikzlibrary{arrows.meta,positioning}
+\pgfdeclarelayer{background}
+\pgfsetlayers{background,main}
 \definecolor{fwd}{RGB}{0,128,64}
 \definecolor{bwd}{RGB}{200,30,30}
 \definecolor{bad}{RGB}{200,0,0}

@@ -24,6 +24,7 @@ import math
 import re
 
 import sympy as sp
+from sympy.core.function import AppliedUndef
 from sympy.printing.latex import LatexPrinter
 
 from ..steps import split_partial
@@ -32,7 +33,7 @@ GREEK = {
     "alpha", "beta", "gamma", "delta", "epsilon", "varepsilon", "zeta", "eta", "theta", "vartheta",
     "iota", "kappa", "lambda", "mu", "nu", "xi", "pi", "rho", "sigma", "tau", "upsilon", "phi",
     "varphi", "chi", "psi", "omega", "Gamma", "Delta", "Theta", "Lambda", "Xi", "Pi", "Sigma",
-    "Upsilon", "Phi", "Psi", "Omega",
+    "Upsilon", "Phi", "Psi", "Omega", "nabla",
 }
 # Greek letters written as unicode characters -> the LaTeX command's name
 UNICODE_GREEK = {
@@ -96,7 +97,13 @@ def _base(text: str) -> tuple[str, str | None]:
 
 
 def name(text: str) -> str:
-    """LaTeX for a name: a base and any number of _sub and ^sup parts, in any order."""
+    """LaTeX for a name: a base and any number of _sub and ^sup parts, in any order.
+
+    Trailing primes mark a derivative (sigma' -> \\sigma').
+    """
+    stripped = text.rstrip("'")
+    if stripped != text and stripped:
+        return name(stripped) + "'" * (len(text) - len(stripped))
     tokens = re.split(r"([_^])", text)
     base, extra_sub = _base(tokens[0])
     subs, sups = ([extra_sub] if extra_sub else []), []
@@ -184,6 +191,21 @@ class DerivePrinter(LatexPrinter):
     def _print_Heaviside(self, expr, exp=None):
         body = f"\\mathbf{{1}}\\left[{self._print(expr.args[0])} > 0\\right]"
         return f"{body}^{{{exp}}}" if exp else body
+
+    def _print_Function(self, expr, exp=None):
+        """Undefined functions (sigma', f) print their name in derive's notation."""
+        if isinstance(expr, AppliedUndef):
+            args = ", ".join(self._print(a) for a in expr.args)
+            head = name(expr.func.__name__)
+            return f"{head}\\left({args}\\right)" + (f"^{{{exp}}}" if exp else "")
+        return super()._print_Function(expr, exp)
+
+    def _print_ElementwiseApplyFunction(self, expr):
+        """f applied elementwise to a matrix symbol, written f(Z) as in Nielsen's σ'(z^l)."""
+        fn, arg = expr.function, expr.expr
+        if isinstance(fn, sp.Lambda) and len(fn.variables) == 1 and isinstance(arg, sp.MatrixSymbol):
+            return self._print(fn.expr.xreplace({fn.variables[0]: sp.Symbol(arg.name)}))
+        return super()._print_ElementwiseApplyFunction(expr)
 
     # ---- numbers
     def _print_Float(self, expr):

@@ -10,6 +10,7 @@ raw float cannot reach the output by accident.
 
 Filters (tex environment)
     e        user text -> LaTeX text, every special character literal   (escape.tex_text)
+    te       user text -> LaTeX text in both environments (for \\text{...} inside math in Markdown)
     math     SymPy expression -> LaTeX math                             (printer.latex)
     factor   like math, parenthesised when it is a sum (for products)
     name     a node/parameter name -> LaTeX math (w_kj -> w_{kj})
@@ -78,7 +79,7 @@ def _factor(expr) -> Safe:
     if isinstance(expr, sp.Add) or (isinstance(expr, sp.Number) and expr < 0) or text.startswith("-"):
         return Safe(f"\\left({text}\\right)")
     p = printer.DerivePrinter()
-    return Safe(p.parenthesize(expr, PRECEDENCE["Mul"]))
+    return Safe(p.parenthesize(expr, PRECEDENCE["Mul"], strict=True))
 
 
 def _glyph(node) -> Safe:
@@ -126,6 +127,7 @@ def environment(kind: str = "tex") -> jinja2.Environment:
     env.filters.update({
         "e": (lambda s: Safe(escape.tex_text(s))) if kind == "tex" else (lambda s: Safe(escape.md_text(s))),
         "math": _math,
+        "te": lambda s: Safe(escape.tex_text(s)),
         "factor": _factor,
         "name": lambda n: Safe(printer.name(str(n))),
         "num": _num,
