@@ -214,3 +214,53 @@ def test_cli_text_names_the_mistake_and_the_counterexample():
     assert "sign error" in r.output
     assert "x = -2, y = 5, z = -4" in r.output and "expected ∂f/∂x = -4" in r.output
     assert "gives 4" in r.output
+
+
+# ---------------------------------------------------------------- batch mode: feedback report
+
+ANSWERS = r'''
+[[answer]]
+student = 'Ada \input{/etc/passwd} $x$ 50% #1'
+wrt = "x"
+answer = "2x + y"
+
+[[answer]]
+student = "Bob"
+wrt = "x"
+answer = "2x"
+
+[[answer]]
+student = "Cy"
+wrt = "x"
+answer = "__import__('os')"
+'''
+
+
+def test_batch_feedback_markdown_and_pdf(tmp_path):
+    import shutil
+    import subprocess
+    answers = tmp_path / "answers.toml"
+    answers.write_text(ANSWERS, encoding="utf-8")
+    out = tmp_path / "fb"
+    if not shutil.which("latexmk"):
+        pytest.skip("latexmk is not installed (make tex installs it)")
+    r = run("fanout", "--answers", str(answers), "-o", str(out))
+    assert r.exit_code == 0, r.output
+    md = (out / "feedback.md").read_text(encoding="utf-8")
+    assert "1 of 3 answers correct" in md
+    assert "missing the contribution through xy" in md and "expected 8, the answer gives 6" in md
+    assert "Could not check" in md and "unexpected character" in md
+    text = subprocess.run(["pdftotext", str(out / "feedback.pdf"), "-"], capture_output=True,
+                          text=True, timeout=60).stdout
+    assert r"Ada \input{/etc/passwd} $x$ 50% #1" in text  # user text printed literally
+    assert "Wrong." in text and "Counterexample at x = 3, y = 2" in text
+
+
+def test_batch_input_errors_name_the_file_and_entry(tmp_path):
+    bad = tmp_path / "bad.toml"
+    bad.write_text('[[answer]]\nstudent = "A"\nwrt = "x"\n', encoding="utf-8")
+    r = run("fanout", "--answers", str(bad), "-o", str(tmp_path / "o"))
+    assert r.exit_code == 2 and "[[answer]] #1: answer: expected a string" in r.output
+    assert not (tmp_path / "o").exists()
+    bad.write_text("not toml [", encoding="utf-8")
+    assert run("fanout", "--answers", str(bad), "-o", str(tmp_path / "o")).exit_code == 2
