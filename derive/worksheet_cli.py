@@ -25,8 +25,9 @@ from .render.tex import Safe, render
 from .steps import partial
 
 # Built-in problems that make good worksheet items (the scalar circuits; the gate-by-gate
-# neuron is the same function as neuron_sigmoid with a 13-node figure, so it is left out).
-WORKSHEET_BUILTINS = ("circuit", "fanout", "neuron_sigmoid", "staged")
+# neuron is the same function as neuron_sigmoid with a 13-node figure, so it is left out;
+# the 2-2-2 network gives the index-form ∂L/∂w_kj item).
+WORKSHEET_BUILTINS = ("circuit", "fanout", "neuron_sigmoid", "staged", "mlp_222")
 
 
 # ---------------------------------------------------------------- printing helpers
@@ -138,7 +139,7 @@ def rule_view(answer) -> dict:
 
 
 def update_view(answer) -> dict:
-    new_name = Safe(printer.name(answer.target) + "'")
+    new_name = Safe("{" + printer.name(answer.target) + "}'")
     rule = math(answer.rule, symbol_names={answer.new_symbol: new_name})
     return {
         "rule": rule,
@@ -160,7 +161,7 @@ def hint_view(h, output: str) -> dict:
         v["lhs"] = math(partial(h.node, h.wrt))
         v["factors"] = [math(partial(a, b)) for a, b in h.factors]
     elif h.kind == "update":
-        v["expr"] = math(h.expr, symbol_names={h.expr.lhs: Safe(printer.name(h.node) + "'")})
+        v["expr"] = math(h.expr, symbol_names={h.expr.lhs: Safe("{" + printer.name(h.node) + "}'")})
     elif h.kind == "fanout":
         v["terms"] = [Safe(printer.latex(partial(output, c)) + " " + printer.latex(partial(c, h.node)))
                       for c in h.nodes]

@@ -101,7 +101,7 @@ def test_key_shows_independently_computed_answers(chosen):
         sheet = ws.build_sheet(chosen, seed, 1)
         _, answers = render_sheet(sheet)
         for e in sheet.exercises:
-            g, vals = e.variant.graph, e.variant.problem.values
+            g, vals = e.variant.graph, e.variant.values
             text = section(answers, e.number)
             if e.kind == "numeric":
                 assert "= " + printed(oracle_gradient(g, vals, e.target)) in text, (seed, e.number)
