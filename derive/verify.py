@@ -615,7 +615,8 @@ def _decide(engine, target: Target, answer: sp.Expr, points: int) -> Verdict:
                           ["symbolic simplification shows the difference is a nonzero constant"],
                           "symbolic")
         method += "; symbolic: " + {True: "simplify(answer − reference) = 0",
-                                    None: "inconclusive within the time budget"}[proved]
+                                    None: "inconclusive within the time budget",
+                                    "skipped": f"skipped (more than {SYMBOLIC_NODES} nodes)"}[proved]
         return Verdict(True, [], None, target.reference, target.wrt, target.label, answer, method,
                        len(used))
     if not mismatch:
@@ -628,20 +629,20 @@ def _decide(engine, target: Target, answer: sp.Expr, points: int) -> Verdict:
 
 def _symbolic(engine, target, insts, graph_answers):
     if len(engine.graph.nodes) > SYMBOLIC_NODES:
-        return None
+        return "skipped"
     full = _in_inputs(engine.graph)
     deltas = {}
     for sym, node in engine.extra_env.items():
         closed = engine.derivation.gradient(node).closed
         if closed is None:
-            return None
+            return "skipped"
         deltas[sym] = closed
     verdicts = []
     budget = SYMBOLIC_SECONDS / max(1, len(insts))
     for inst, ga in zip(insts, graph_answers):
         g = engine.derivation.gradient(inst.node)
         if g.closed is None:
-            return None
+            return "skipped"
         verdicts.append(symbolic_zero((ga.xreplace(deltas) - g.closed).xreplace(full), budget))
         if verdicts[-1] is not True:
             return verdicts[-1]

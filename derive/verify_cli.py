@@ -121,6 +121,11 @@ def batch(sol, entries) -> list[dict]:
     return results
 
 
+def _instance(cx) -> str:
+    inst = cx.get("instance")
+    return (" (for " + ", ".join(f"{k} = {v}" for k, v in inst.items()) + ")") if inst else ""
+
+
 def _md_math(expr) -> str:
     from .render.printer import latex
     return f"${latex(expr)}$"
@@ -150,6 +155,7 @@ def feedback_markdown(sol, results) -> str:
         cx = v.counterexample
         if cx:
             where = ", ".join(f"{md_text(k)} = {_number(x)}" for k, x in cx["point"].items())
+            where += _instance(cx)
             lines.append(f"- Counterexample at {where}: expected {_number(cx['expected'])}, "
                          f"the answer gives {_number(cx['got'])}.")
         lines.append("")
@@ -178,7 +184,7 @@ def feedback_tex(sol, results) -> str:
         items = [tex_text(d) for d in v.diagnosis]
         cx = v.counterexample
         if cx:
-            where = ", ".join(f"{k} = {_number(x)}" for k, x in cx["point"].items())
+            where = ", ".join(f"{k} = {_number(x)}" for k, x in cx["point"].items()) + _instance(cx)
             items.append(tex_text(f"Counterexample at {where}: expected {_number(cx['expected'])}, "
                                   f"the answer gives {_number(cx['got'])}."))
         parts.append("\\begin{itemize}\n" + "\n".join(rf"\item {i}" for i in items) + "\n\\end{itemize}")
