@@ -18,6 +18,7 @@ from ..pipeline import solve
 from .. import problem as problems
 
 FORMATS = ("pdf", "tex", "md")
+KIND_ORDER = {"scalar": 0, "network": 1, "layers": 2}  # simple to complex, for --builtin
 
 
 def _fail(message: str, code: int = 2):
@@ -32,14 +33,19 @@ def _format_of(path: Path, given: str | None) -> str:
     return suffix if suffix in FORMATS else "pdf"
 
 
-def build(files, out: Path, fmt: str, echo=lambda line: click.echo(line, err=True)) -> bool:
+def build(files, out: Path, fmt: str, echo=lambda line: click.echo(line, err=True),
+          builtin_order: bool = False) -> bool:
     """Load, solve and render `files` into `out`; returns True when every check passed.
+
+    builtin_order: put scalar circuits first, then networks, then matrix layers (stable).
 
     Raises DeriveError (bad input, LaTeX failure) before anything is written for bad input.
     """
     from . import markdown, pdf, tex
 
     loaded = [problems.load(f) for f in files]  # bad input fails before any work
+    if builtin_order:
+        loaded.sort(key=lambda p: KIND_ORDER.get(p.kind, len(KIND_ORDER)))
     sections, solutions = [], []
     for i, p in enumerate(loaded, 1):
         start = time.perf_counter()
@@ -97,7 +103,7 @@ def register(main):
         if fmt == "md" and out.suffix.lower() != ".md":
             out = out.with_suffix(".md")
         try:
-            ok = build(files, out, fmt)
+            ok = build(files, out, fmt, builtin_order=builtin and len(files) == len(problems.builtin_names()))
         except LatexMissing as e:
             click.echo(f"derive: warning: {e}", err=True)
             sys.exit(0)

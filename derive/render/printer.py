@@ -175,9 +175,15 @@ class DerivePrinter(LatexPrinter):
         return self._print(expr.label)
 
     def _print_Indexed(self, expr):
-        indices = [self._print(i) for i in expr.indices]
-        joiner = "" if all(len(str(i)) == 1 for i in expr.indices) else ","
-        return f"{{{self._print(expr.base)}}}_{{{joiner.join(indices)}}}"
+        """w[k, j] -> w_{kj}; delta^l[j] -> \\delta^{l}_{j} (indices joined with the base's own)."""
+        label = expr.base.label
+        simple = all(isinstance(i, (sp.Symbol, sp.Integer)) for i in expr.indices)
+        if isinstance(label, sp.Symbol) and simple:
+            idx = [str(i) for i in expr.indices]
+            joiner = "" if all(len(i) == 1 for i in idx) else ","
+            return name(f"{label.name}_{joiner.join(idx)}")
+        indices = ",".join(self._print(i) for i in expr.indices)
+        return f"{{{self._print(expr.base)}}}_{{{indices}}}"
 
     # ---- functions
     def _print_sigmoid(self, expr, exp=None):

@@ -12,7 +12,8 @@ Filters (tex environment)
     e        user text -> LaTeX text, every special character literal   (escape.tex_text)
     te       user text -> LaTeX text in both environments (for \\text{...} inside math in Markdown)
     math     SymPy expression -> LaTeX math                             (printer.latex)
-    factor   like math, parenthesised when it is a sum (for products)
+    factor   like math, parenthesised when it is a sum (for products); factor(mul_symbol="dot")
+             writes every product with a centred dot (numbers substituted into a formula)
     name     a node/parameter name -> LaTeX math (w_kj -> w_{kj})
     num      a number -> LaTeX math, 6 significant digits; num(4) for 4
     pnum     like num, in parentheses when negative (for products)
@@ -74,11 +75,12 @@ def _math(expr, **settings) -> Safe:
     return Safe(printer.latex(expr, **settings))
 
 
-def _factor(expr) -> Safe:
-    text = printer.latex(expr)
+def _factor(expr, **settings) -> Safe:
+    """`expr` as one factor of a product: parenthesised when it is a sum or negative."""
+    text = printer.latex(expr, **settings)
     if isinstance(expr, sp.Add) or (isinstance(expr, sp.Number) and expr < 0) or text.startswith("-"):
         return Safe(f"\\left({text}\\right)")
-    p = printer.DerivePrinter()
+    p = printer.DerivePrinter(settings)
     return Safe(p.parenthesize(expr, PRECEDENCE["Mul"], strict=True))
 
 

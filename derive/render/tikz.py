@@ -21,7 +21,8 @@ from dataclasses import dataclass
 
 import sympy as sp
 
-MAX_NODES = 40  # above this, draw the per-column summary instead of every node
+MAX_NODES = 40  # above this (after leaving inputs out), draw the per-column summary
+MAX_ROWS = 10  # nodes in one column above which the inputs (weights, data) are left out
 DX = 2.5  # cm between columns
 DY = 2.0  # cm between rows (value label + node + gradient label)
 
@@ -70,6 +71,7 @@ class Figure:
     output: str
     width: float  # cm, before scaling
     height: float
+    inputs_omitted: bool = False  # the inputs were left out to keep the figure readable
 
 
 def _power(node):
@@ -102,13 +104,14 @@ def _layers(graph, col: dict[str, int]):
     cols: list[list] = [[] for _ in range(ncols)]
     up: dict = {}
     down: dict = {}
-    for n in graph.nodes:
+    drawn = [n for n in graph.nodes if n.name in col]
+    for n in drawn:
         cols[col[n.name]].append(n.name)
         up.setdefault(n.name, [])
         down.setdefault(n.name, [])
     chains = {}
-    for n in graph.nodes:
-        for p in n.parents:
+    for n in drawn:
+        for p in (p for p in n.parents if p in col):
             prev, chain = p, []
             for c in range(col[p] + 1, col[n.name]):
                 v = ("via", p, n.name, c)
@@ -149,11 +152,25 @@ def _order(cols, up, down, sweeps: int = 3) -> list[list]:
 
 
 def layout(derivation, values: bool = True, gradients: bool = True) -> Figure:
-    """Positions and labels of every node of `derivation.graph` (or a per-column summary)."""
+    """Positions and labels of the nodes of `derivation.graph`.
+
+    Every node when the graph is small; without the inputs when a column would hold more than
+    MAX_ROWS nodes (a network's weights and data: their values are in the forward table);
+    a per-column summary when even that has more than MAX_NODES nodes.
+    """
     graph = derivation.graph
     col = columns_of(graph)
     grads = {g.node: g.value for g in derivation.steps}
-    if len(graph.nodes) > MAX_NODES:
+    omitted = False
+    if _tallest(col) > MAX_ROWS or len(col) > MAX_NODES:
+        gates = {n.name: col[n.name] for n in graph.steps}
+        if not gates:
+            gates = col
+        low = min(gates.values())
+        gates = {k: v - low for k, v in gates.items()}
+        col, omitted = gates, gates is not col
+    if len(col) > MAX_NODES or _tallest(col) > 2 * MAX_ROWS:
+        col = columns_of(graph)
         ncols = max(col.values()) + 1
         names = [[n.name for n in graph.nodes if col[n.name] == i] for i in range(ncols)]
         summary = tuple(FigColumn(round(i * DX * 1.4, 3), len(c), tuple(c[:3]))
@@ -178,6 +195,13 @@ def layout(derivation, values: bool = True, gradients: bool = True) -> Figure:
                 derivation.values[v] if values else None,
                 grads.get(v) if gradients else None))
     edges = tuple(FigEdge(ids[p], ids[n.name], tuple(pos[w] for w in chains[(p, n.name)]))
-                  for n in graph.nodes for p in n.parents)
+                  for n in graph.nodes if n.name in col for p in n.parents if p in col)
     height = max(len(c) for c in cols) * DY
-    return Figure(tuple(nodes), edges, (), False, graph.output, len(cols) * DX, height)
+    return Figure(tuple(nodes), edges, (), False, graph.output, len(cols) * DX, height, omitted)
+
+
+def _tallest(col: dict) -> int:
+    counts: dict[int, int] = {}
+    for c in col.values():
+        counts[c] = counts.get(c, 0) + 1
+    return max(counts.values(), default=0)

@@ -250,8 +250,15 @@ def network_view(solution) -> dict:
     arrays = []
     for param, values in extra.gradients.items():
         arrays.append((partial(extra.loss_name, param), _matrix(values)))
+    groups = []  # consecutive chains instantiating the same general rule share one boxed line
+    for c in chains:
+        if groups and sp.srepr(groups[-1]["general"]) == sp.srepr(c.general):
+            groups[-1]["chains"].append(c)
+        else:
+            groups.append({"general_lhs": c.general_lhs, "general": c.general, "chains": [c]})
     return {
         "notation": extra.notation,
+        "chain_groups": tuple(groups),
         "loss_name": extra.loss_name,
         "loss": extra.loss,
         "description": _network_description(solution.problem),
