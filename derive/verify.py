@@ -226,7 +226,7 @@ def _kink_args(expr):
 
 def near_kink(expr, env) -> bool:
     for args in _kink_args(expr):
-        vals = [numeric.evaluate(a, env) for a in args]
+        vals = [numeric.evaluate(a, env, SafeMP) for a in args]
         if len(vals) == 1 and abs(vals[0]) < KINK:
             return True
         if len(vals) > 1 and any(abs(a - b) < KINK for i, a in enumerate(vals) for b in vals[i + 1:]):
@@ -321,12 +321,27 @@ class Engine:
         return self.samples[i] if i < len(self.samples) else None
 
 
+class SafeMP(numeric.MP):
+    """mpmath with a ceiling: exp of a huge argument (an answer like exp(exp(exp(exp(x)))) ) is
+    infinite rather than a number with a billion-digit exponent, so evaluation stays fast."""
+
+    @staticmethod
+    def exp(x):
+        return mpmath.exp(x) if abs(x) < 10_000 else mpmath.inf
+
+    @staticmethod
+    def pow(b, e):
+        if b != 0 and abs(e * mpmath.log(abs(b))) > 10_000:
+            return mpmath.inf
+        return mpmath.power(b, e)
+
+
 def _value(expr, sample):
     try:
         with mpmath.workdps(DIGITS):
             if near_kink(expr, sample.env):
                 return "kink"
-            v = numeric.evaluate(expr, sample.env)
+            v = numeric.evaluate(expr, sample.env, SafeMP)
     except (ZeroDivisionError, ValueError, OverflowError, TypeError):
         return None
     return v if _finite(v) else None
@@ -601,7 +616,7 @@ def _decide(engine, target: Target, answer: sp.Expr, points: int) -> Verdict:
     if len(used) < min(points, 5):
         if undefined:
             return _wrong(target, answer, engine, used, expected, got,
-                          ["the answer is undefined (division by zero or not a real number) at points "
+                          ["the answer is undefined (division by zero, not a real number, or overflowing) at points "
                            "where the gradient exists"], "numeric", undefined_sample=engine.sample(0))
         raise VerifyError("could not find enough points where the problem is defined to compare")
     mismatch = [(j, k) for j in range(len(used)) for k in range(len(insts))

@@ -178,6 +178,13 @@ def test_unreadable_input_is_refused_quickly(answer, phrase):
     assert time.perf_counter() - start < 1.0  # a guard against a hang, not a benchmark
 
 
+@pytest.mark.parametrize("answer", ["exp(exp(exp(exp(x))))", "exp(exp(exp(exp(exp(exp(x))))))",
+                                    "relu(exp(exp(exp(exp(y)))))", "x^(x^(x^x))"])
+def test_explosive_answers_are_judged_not_hung(answer):
+    v = verify(solved("fanout"), "x", answer)
+    assert not v.correct and v.counterexample is not None
+
+
 def test_unknown_wrt_lists_the_valid_names():
     with pytest.raises(VerifyError) as err:
         verify(solved("staged"), "nope", "1")
