@@ -900,7 +900,10 @@ class _GenericNames(dict):
 def network_targets(solution) -> dict:
     from .networks import concretize, letter
     result = solution.extra
-    res = result.resolver
+    res = getattr(result, "resolver", None)
+    if res is None or getattr(solution.problem, "kind", "") != "network":
+        raise VerifyError("verify checks scalar circuits and [network] problems; matrix-layer "
+                          "([layers]) problems are not supported yet")
     loss = result.loss_name
     half = getattr(solution.problem, "loss", "") == "mse"
     delta_env = {symbol(dname): net for net, dname in result.deltas.items()}
