@@ -153,9 +153,7 @@ class _Parser:
                 )
             return ("name", value)
         if value == "(":
-            self.enter()
-            node = self.expr()
-            self.depth -= 1
+            node = self.expr()  # expr() counts this level of nesting
             self.expect(")")
             return node
         found = "the end of the expression" if kind == "end" else repr(value)

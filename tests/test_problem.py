@@ -64,6 +64,13 @@ def test_bad_files_name_file_key_and_expectation(text, key, fragment):
     assert fragment in message
 
 
+def test_nesting_limit_counts_each_parenthesis_once():
+    from derive.parse import MAX_DEPTH
+    assert parse("(" * (MAX_DEPTH - 1) + "x" + ")" * (MAX_DEPTH - 1)) == ("name", "x")
+    with pytest.raises(ParseError, match="nested too deeply"):
+        parse("(" * (MAX_DEPTH + 1) + "x" + ")" * (MAX_DEPTH + 1))
+
+
 def test_duplicate_step_after_staging_is_refused():
     from derive.graph import build_graph
     with pytest.raises(Exception, match="defined twice"):
