@@ -6,11 +6,14 @@ import re
 
 import jinja2
 import pytest
+from hypothesis import HealthCheck, assume, given, settings
+from hypothesis import strategies as st
 import sympy as sp
 from click.testing import CliRunner
 
 from derive import problem
 from derive.check import Check, CheckReport
+from derive.errors import DeriveError
 from derive.cli import main
 from derive.ops import relu, sigmoid
 from derive.pipeline import solve
@@ -204,3 +207,37 @@ def test_cli_exit_1_when_a_check_fails(tmp_path, monkeypatch):
     assert res.exit_code == 1
     assert "CHECK FAILED" in res.stderr
     assert "check failed" in out.read_text()
+
+
+# ---------------------------------------------------------------- property: rendering never raises
+
+_leaf = st.sampled_from(["x", "y", "z", "w_1", "2", "0.5"])
+
+
+def _expr(children):
+    binary = st.tuples(children, st.sampled_from(["+", "-", "*", "/"]), children).map(
+        lambda t: f"({t[0]} {t[1]} {t[2]})")
+    unary = st.tuples(st.sampled_from(["sigmoid", "tanh", "exp", "relu"]), children).map(
+        lambda t: f"{t[0]}({t[1]})")
+    return binary | unary | children.map(lambda c: f"({c})**2")
+
+
+expressions = st.recursive(_leaf, _expr, max_leaves=6)
+
+
+@settings(max_examples=30, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(expressions, st.sampled_from([-1.5, 0.25, 2.0]))
+def test_rendering_random_graphs_never_raises(text, value):
+    used = [n for n in ("x", "y", "z", "w_1") if n in text]
+    if not used:
+        text, used = f"{text} * x", ["x"]
+    values = "\n".join(f"{n} = {value + i}" for i, n in enumerate(used))
+    try:
+        p = problem.loads(f'[graph]\nf = "{text}"\n[values]\n{values}\n', "random.toml")
+        sol = solve(p)
+    except (DeriveError, ZeroDivisionError, ValueError, OverflowError):
+        assume(False)  # the engine refused this graph (1/0, ...): not rendering's business
+    out = tex.render_section(sol)
+    md = render_markdown([sol])
+    assert out == tex.render_section(sol)
+    assert r"\VAR" not in out and r"\VAR" not in md

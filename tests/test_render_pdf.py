@@ -29,6 +29,16 @@ needs_latex = pytest.mark.skipif(
 INJECT = r"Evil \input{/etc/passwd} \write18{touch pwned} $5 & 100% #1 a_b x^2 ~ {c}"
 
 
+BIG_NETWORK = """title = "Deep network 4-8-8-8-3"
+[network]
+layers = [4, 8, 8, 8, 3]
+activations = ["tanh", "tanh", "tanh", "softmax"]
+loss = "softmax_cross_entropy"
+notation = "nielsen"
+seed = 3
+"""
+
+
 def sigma(v):
     return 1 / (1 + math.exp(-v))
 
@@ -74,7 +84,10 @@ def report_pdf(tmp_path_factory):
     evil.write_text(
         "title = " + json.dumps(INJECT) + "\ndescription = " + json.dumps(INJECT) +
         '\n[graph]\nq = "x + y"\nf = "q * z"\n[values]\nx = -2\ny = 5\nz = -4\n', encoding="utf-8")
-    sols = [solve(p) for p in problem.load_builtins()] + [solve(problem.load(str(evil)))]
+    big = folder / "big.toml"  # too big to write out in full: exercises every limit of the report
+    big.write_text(BIG_NETWORK, encoding="utf-8")
+    sols = [solve(p) for p in problem.load_builtins()] + [solve(problem.load(str(evil))),
+                                                            solve(problem.load(str(big)))]
     out = folder / "report.pdf"
     pdf.compile_pdf(tex.render_report(sols), out)
     return out
@@ -96,6 +109,16 @@ def test_pdf_has_every_title_and_result(report_pdf):
         result = section[section.index("Result"):section.index("Numeric check")]
         for v in numbers:
             assert shown(v) in result, f"{title}: {shown(v)} not in its Result: {result!r}"
+
+
+@needs_latex
+def test_big_network_is_cut_with_notes(report_pdf):
+    text = " ".join(pdf_text(report_pdf).split())
+    section = text[text.index("Deep network 4-8-8-8-3"):]
+    assert "more nodes are not listed" in section
+    assert "too many nodes to draw one by one" in section
+    assert "Shown: 12 of" in section
+    assert "more checks are not listed" in section
 
 
 @needs_latex

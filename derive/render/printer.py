@@ -185,6 +185,14 @@ class DerivePrinter(LatexPrinter):
         indices = ",".join(self._print(i) for i in expr.indices)
         return f"{{{self._print(expr.base)}}}_{{{indices}}}"
 
+    def _print_Pow(self, expr, **kwargs):
+        """An indexed base that already has a superscript is parenthesised: (a^{l}_{j})^{2}."""
+        if isinstance(expr.base, sp.Indexed) and expr.exp.is_Integer and expr.exp > 0:
+            base = self._print(expr.base)
+            if "^" in base:
+                return f"\\left({base}\\right)^{{{self._print(expr.exp)}}}"
+        return super()._print_Pow(expr, **kwargs)
+
     # ---- functions
     def _print_sigmoid(self, expr, exp=None):
         body = f"\\sigma\\left({self._print(expr.args[0])}\\right)"

@@ -173,9 +173,9 @@ def layout(derivation, values: bool = True, gradients: bool = True) -> Figure:
         col = columns_of(graph)
         ncols = max(col.values()) + 1
         names = [[n.name for n in graph.nodes if col[n.name] == i] for i in range(ncols)]
-        summary = tuple(FigColumn(round(i * DX * 1.4, 3), len(c), tuple(c[:3]))
+        summary = tuple(FigColumn(round(i * DX, 3), len(c), tuple(c[:2]))
                         for i, c in enumerate(names))
-        return Figure((), (), summary, True, graph.output, ncols * DX * 1.4, 2 * DY)
+        return Figure((), (), summary, True, graph.output, ncols * DX, 2 * DY)
     cols, up, down, chains = _layers(graph, col)
     cols = _order(cols, up, down)
     pos = {}

@@ -139,6 +139,8 @@ def problem_view(solution, figure: bool = True) -> dict:
                 "them is checked in the table that follows.")
         backward = backward[:MAX_STEPS] + tuple(flagged)
     forward = forward_rows(d)
+    if len(forward) > MAX_ROWS:  # the computed nodes matter most; inputs are in the definition
+        forward = tuple(r for r in forward if r.expr is not None) + tuple(r for r in forward if r.expr is None)
     checks, checks_cut = _limited_checks(check_rows(r))
     view = {
         "title": p.title,
