@@ -100,9 +100,9 @@ def test_pdf_has_every_title_and_result(report_pdf):
     expected = expected_results()
     starts = {}
     for title in expected:
-        m = re.search(r"^\f?\d+\s+" + re.escape(title), text, re.M)  # "5    Staged backprop..."
-        assert m, f"no section titled {title!r}"
-        starts[title] = m.start()
+        found = list(re.finditer(r"^\f?\d+\s+" + re.escape(title), text, re.M))
+        assert len(found) == 2, f"{title!r}: expected a contents line and a section heading"
+        starts[title] = found[-1].start()  # "5    Staged backprop..." (the first is the contents)
     bounds = sorted(starts.values()) + [len(text)]
     for title, numbers in expected.items():
         section = text[starts[title]:bounds[bounds.index(starts[title]) + 1]]
@@ -146,6 +146,15 @@ def test_latex_error_is_one_message_and_earlier_outputs_survive(tmp_path):
     assert (tmp_path / "r.tex").read_text() == "earlier tex"
     assert (tmp_path / "r.failed.tex").exists()
     assert not [p for p in tmp_path.iterdir() if p.name.startswith(".derive-latex-")]
+
+
+@needs_latex
+def test_latex_time_limit(tmp_path):
+    out = tmp_path / "r.pdf"
+    looping = pdf.document("\\def\\loop{\\loop}\\loop")  # never finishes on its own
+    with pytest.raises(LatexError, match="did not finish"):
+        pdf.compile_pdf(looping, out, timeout=2)
+    assert not out.exists()
 
 
 def test_missing_latex_writes_tex_and_names_packages(tmp_path, monkeypatch):

@@ -14,6 +14,8 @@ Filters (tex environment)
     math     SymPy expression -> LaTeX math                             (printer.latex)
     factor   like math, parenthesised when it is a sum (for products); factor(mul_symbol="dot")
              writes every product with a centred dot (numbers substituted into a formula)
+    lines    like factor, but a long sum breaks over align rows (right of an & only)
+    matrix   a SymPy Matrix of numbers (fewer digits when it is wide)
     name     a node/parameter name -> LaTeX math (w_kj -> w_{kj})
     num      a number -> LaTeX math, 6 significant digits; num(4) for 4
     pnum     like num, in parentheses when negative (for products)
@@ -84,6 +86,47 @@ def _factor(expr, **settings) -> Safe:
     return Safe(p.parenthesize(expr, PRECEDENCE["Mul"], strict=True))
 
 
+LINE_TERMS = 4  # terms per row when a long sum is broken over align rows
+
+
+def _split_sum(expr, settings) -> str:
+    p = printer.DerivePrinter(settings)
+    pieces = []
+    for i, term in enumerate(expr.args):  # the written order
+        text = p._print(term)
+        if i == 0:
+            pieces.append(text)
+        elif text.startswith("-"):
+            pieces.append("- " + text[1:].lstrip())
+        else:
+            pieces.append("+ " + text)
+    rows = [" ".join(pieces[i:i + LINE_TERMS]) for i in range(0, len(pieces), LINE_TERMS)]
+    return "\\Bigl(" + " \\\\ &\\qquad ".join(rows) + "\\Bigr)"
+
+
+def _long(expr) -> bool:
+    return isinstance(expr, sp.Add) and len(expr.args) > LINE_TERMS
+
+
+def _lines(expr, **settings) -> Safe:
+    """Like `factor`, but a long sum (alone or inside a product) breaks over align rows.
+
+    Only for the right of an `&` in align*/aligned: the rows continue as `\\\\ &\\qquad ...`.
+    """
+    if _long(expr):
+        return Safe(_split_sum(expr, settings))
+    if isinstance(expr, sp.Mul) and any(_long(a) for a in expr.args):
+        joiner = " \\cdot " if settings.get("mul_symbol") == "dot" else " "
+        return Safe(joiner.join(_split_sum(a, settings) if _long(a) else _factor(a, **settings)
+                                for a in expr.args))
+    return _factor(expr, **settings)
+
+
+def _matrix(m) -> Safe:
+    """A matrix of numbers: 6 significant digits; 4 above 4 columns, 3 above 6 (to fit the line)."""
+    return Safe(printer.latex(m, digits=6 if m.cols <= 4 else 4 if m.cols <= 6 else 3))
+
+
 def _glyph(node) -> Safe:
     """The op glyph of a tikz.FigNode (x^{2} for a square gate)."""
     if node.power is not None:
@@ -131,6 +174,8 @@ def environment(kind: str = "tex") -> jinja2.Environment:
         "math": _math,
         "te": lambda s: Safe(escape.tex_text(s)),
         "factor": _factor,
+        "lines": _lines,
+        "matrix": _matrix,
         "name": lambda n: Safe(printer.name(str(n))),
         "num": _num,
         "pnum": _pnum,
