@@ -168,7 +168,9 @@ def layout(derivation, values: bool = True, gradients: bool = True) -> Figure:
             gates = col
         low = min(gates.values())
         gates = {k: v - low for k, v in gates.items()}
-        col, omitted = gates, gates is not col
+        wired = sum(1 for n in graph.steps for p in n.parents if p in gates)
+        if wired >= len(gates) - 1:  # still one connected picture without the inputs
+            col, omitted = gates, True
     if len(col) > MAX_NODES or _tallest(col) > 2 * MAX_ROWS:
         col = columns_of(graph)
         ncols = max(col.values()) + 1
@@ -178,10 +180,11 @@ def layout(derivation, values: bool = True, gradients: bool = True) -> Figure:
         return Figure((), (), summary, True, graph.output, ncols * DX, 2 * DY)
     cols, up, down, chains = _layers(graph, col)
     cols = _order(cols, up, down)
+    xs = _column_x(cols, down)
     pos = {}
     for i, c in enumerate(cols):
         for k, v in enumerate(c):
-            pos[v] = (round(i * DX, 3), round(-(k - (len(c) - 1) / 2) * DY, 3))
+            pos[v] = (round(xs[i], 3), round(-(k - (len(c) - 1) / 2) * DY, 3))
     ids = {n.name: f"n{i}" for i, n in enumerate(graph.nodes)}
     nodes = []
     for c in cols:
@@ -197,7 +200,16 @@ def layout(derivation, values: bool = True, gradients: bool = True) -> Figure:
     edges = tuple(FigEdge(ids[p], ids[n.name], tuple(pos[w] for w in chains[(p, n.name)]))
                   for n in graph.nodes if n.name in col for p in n.parents if p in col)
     height = max(len(c) for c in cols) * DY
-    return Figure(tuple(nodes), edges, (), False, graph.output, len(cols) * DX, height, omitted)
+    return Figure(tuple(nodes), edges, (), False, graph.output, xs[-1] + DX, height, omitted)
+
+
+def _column_x(cols, down) -> list[float]:
+    """x of each column: DX apart, wider where many wires cross a gap (up to 2.5 DX)."""
+    xs = [0.0]
+    for c in cols[:-1]:
+        wires = sum(len(down[v]) for v in c)
+        xs.append(xs[-1] + DX * min(2.5, max(1.0, wires / 10)))
+    return xs
 
 
 def _tallest(col: dict) -> int:
