@@ -141,6 +141,8 @@ class DerivePrinter(LatexPrinter):
     _default_settings = {
         **LatexPrinter._default_settings,
         "order": "none",
+        # a thin space between factors, so multi-letter names stay apart (num\,invden, not numinvden)
+        "mul_symbol": r"\,",
         "digits": 6,  # significant digits of printed Floats
         "gradient": "frac",  # gradient symbols: "frac" (display) or "slash" (tables, running text)
     }
