@@ -25,7 +25,6 @@ elements, symbolically and numerically.
 from __future__ import annotations
 
 import time
-from pathlib import Path
 
 import numpy as np
 import sympy as sp
@@ -33,7 +32,7 @@ import sympy as sp
 from .errors import ProblemError
 from .graph import Graph, Node
 from .parse import symbol
-from .problem import text_key
+from .problem import header
 from .steps import Chain, Factor, partial
 
 STACKS = (("affine",), ("softmax_with_loss",), ("affine", "softmax_with_loss"))
@@ -41,12 +40,7 @@ STACKS = (("affine",), ("softmax_with_loss",), ("affine", "softmax_with_loss"))
 
 def load_layers(data: dict, source: str):
     from .networks import NetworkProblem, _array, _shape
-    known = {"title", "description", "layers", "values"}
-    for key in data:
-        if key not in known:
-            raise ProblemError(source, key, f"unknown key; expected one of {', '.join(sorted(known))}")
-    title = text_key(data, "title", source, Path(source.split(" ")[0]).stem)
-    description = text_key(data, "description", source)
+    title, description = header(data, source, "layers")
     spec = data["layers"]
     if not isinstance(spec, dict):
         raise ProblemError(source, "[layers]", 'expected a table with stack = ["affine", ...]')

@@ -48,7 +48,6 @@ import itertools
 import time
 import weakref
 from fractions import Fraction
-from pathlib import Path
 
 import mpmath
 import numpy as np
@@ -60,7 +59,7 @@ from .errors import DeriveError, ProblemError
 from .graph import Graph, Node
 from .ops import relu, sigmoid
 from .parse import symbol
-from .problem import number, text_key
+from .problem import header, number, text_key
 from .steps import Chain, Contribution, Derivation, Factor, Gradient, LocalGradient, partial
 
 NOTATIONS = ("mitchell", "nielsen")
@@ -225,12 +224,7 @@ def load(data: dict, source: str, kind: str) -> NetworkProblem:
     if kind == "layers":
         from .matrix import load_layers
         return load_layers(data, source)
-    known = {"title", "description", "network", "values"}
-    for key in data:
-        if key not in known:
-            raise ProblemError(source, key, f"unknown key; expected one of {', '.join(sorted(known))}")
-    title = text_key(data, "title", source, Path(source.split(" ")[0]).stem)
-    description = text_key(data, "description", source)
+    title, description = header(data, source, "network")
     net = data["network"]
     if not isinstance(net, dict):
         raise ProblemError(source, "[network]", "expected a table with layers, activations, loss, notation")

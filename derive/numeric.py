@@ -156,7 +156,7 @@ def evaluate(expr: sp.Expr, env: dict, lib=MP):
         cache[e] = v
         return v
 
-    return ev(sp.sympify(expr))
+    return ev(expr if isinstance(expr, sp.Basic) else sp.Float(expr))
 
 
 def to_mp(value) -> mpmath.mpf:

@@ -96,6 +96,16 @@ def text_key(data: dict, key: str, source: str, default: str = "") -> str:
     return value
 
 
+def header(data: dict, source: str, table: str, extra=()) -> tuple[str, str]:
+    """Refuse unknown top-level keys; return (title, description). Shared by every problem kind."""
+    known = {"title", "description", table, "values", *extra}
+    for key in data:
+        if key not in known:
+            raise ProblemError(source, key, f"unknown key; expected one of {', '.join(sorted(known))}")
+    title = text_key(data, "title", source, Path(source.split(" ")[0]).stem)
+    return title, text_key(data, "description", source)
+
+
 def number(value, source: str, key: str) -> Fraction:
     """A finite TOML number as an exact Fraction (0.1 -> 1/10)."""
     if isinstance(value, bool) or not isinstance(value, (int, float)):
@@ -112,12 +122,7 @@ def check_name(name: str, source: str, key: str) -> None:
 
 
 def load_scalar(data: dict, source: str) -> ScalarProblem:
-    known = {"title", "description", "output", "stage", "graph", "values"}
-    for key in data:
-        if key not in known:
-            raise ProblemError(source, key, f"unknown key; expected one of {', '.join(sorted(known))}")
-    title = text_key(data, "title", source, Path(source.split(" ")[0]).stem)
-    description = text_key(data, "description", source)
+    title, description = header(data, source, "graph", ("output", "stage"))
     table = data["graph"]
     if not isinstance(table, dict) or not table:
         raise ProblemError(source, "[graph]", 'expected a table of steps such as q = "x + y"')

@@ -34,7 +34,7 @@ import sympy as sp
 from . import numeric
 from .backward import _ancestors
 from .errors import DeriveError, ParseError
-from .latex_input import alias, parse_answer, resolve_known
+from .latex_input import parse_answer, resolve_known
 from .ops import FUNCTIONS, relu
 from .parse import number, symbol
 from .steps import partial

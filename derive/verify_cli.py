@@ -23,8 +23,13 @@ MAX_ANSWERS = 2000
 
 
 def _fail(message: str, code: int = 2):
-    click.echo(f"derive: error: {message}", err=True)
-    sys.exit(code)
+    from .cli import fail  # imported late: cli imports this module when it registers commands
+    fail(message, code)
+
+
+def _solve_cli(file):
+    from .cli import _solve
+    return _solve(file)
 
 
 def _number(x) -> str:
@@ -49,16 +54,6 @@ def describe(verdict: Verdict, answer_text: str) -> str:
                      f"your answer gives {_number(cx['got'])}")
     lines.append(f"  ({verdict.method})")
     return "\n".join(lines)
-
-
-def _solve(file):
-    from .cli import load_or_fail
-    from .pipeline import solve
-    p = load_or_fail(file)
-    try:
-        return solve(p)
-    except DeriveError as e:
-        _fail(f"{p.source}: {e}")
 
 
 def run_one(sol, wrt, answer, as_json):
@@ -216,7 +211,7 @@ def register(main):
                 _fail("use either --wrt/--answer or --answers, not both")
             if not out_dir:
                 _fail("--answers needs -o DIR for the feedback report")
-            sol = _solve(file)
+            sol = _solve_cli(file)
             try:
                 entries = read_answers(answers_file)
             except DeriveError as e:
@@ -232,7 +227,7 @@ def register(main):
             return
         if wrt is None or answer is None:
             _fail("expected --wrt NAME and --answer TEXT (or --answers FILE -o DIR)")
-        sol = _solve(file)
+        sol = _solve_cli(file)
         run_one(sol, wrt, answer, as_json)
 
     return verify_cmd
