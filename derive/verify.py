@@ -363,7 +363,9 @@ def symbolic_zero(expr: sp.Expr, seconds: float = SYMBOLIC_SECONDS):
         raise _OutOfTime
 
     old = signal.signal(signal.SIGALRM, alarm)
-    signal.setitimer(signal.ITIMER_REAL, seconds)
+    # The alarm repeats every 50 ms: one raised where Python swallows exceptions (a gc
+    # callback, say) is raised again until it lands in simplify.
+    signal.setitimer(signal.ITIMER_REAL, seconds, 0.05)
     try:
         e = expr.rewrite(sp.exp)
         if e == 0:
