@@ -241,3 +241,23 @@ def test_rendering_random_graphs_never_raises(text, value):
     md = render_markdown([sol])
     assert out == tex.render_section(sol)
     assert r"\VAR" not in out and r"\VAR" not in md
+
+
+def test_network_chains_substitute_upstream_gradients_with_numbers():
+    """An affine weight's chain names ∂L/∂y_nm; the numbers line must show their values."""
+    from derive import problem as problems
+    from derive.pipeline import solve
+    from derive.render.view import network_view
+    from derive.steps import split_partial
+    view = network_view(solve(problems.load("affine_layer")))
+    assert view["chains"]
+    for chain in view["chains"]:
+        for f in chain.factors:
+            assert not [s for s in f.substituted.free_symbols if split_partial(s)], f.substituted
+
+
+def test_row_of_ones_prints_as_a_column_sum():
+    import sympy as sp
+    from derive.render.printer import latex
+    G = sp.MatrixSymbol("G", 2, 3)
+    assert latex(sp.MatMul(sp.OneMatrix(1, 2), G)).startswith(r"\mathbf{1}^{\top}")

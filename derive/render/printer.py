@@ -228,6 +228,11 @@ class DerivePrinter(LatexPrinter):
         return number(expr, self._settings["digits"])
 
     # ---- matrices
+    def _print_OneMatrix(self, expr):
+        """A row of ones multiplies to column sums: 1ᵀ ∂L/∂Y; a column of ones is 1."""
+        rows, _ = expr.shape
+        return r"\mathbf{1}^{\top}" if rows == 1 else r"\mathbf{1}"
+
     def _print_HadamardProduct(self, expr):
         return r" \odot ".join(self.parenthesize(a, 50) for a in expr.args)
 

@@ -210,6 +210,8 @@ def _printable_values(solution) -> dict:
     d, extra = solution.derivation, solution.extra
     env = {d.graph.node(n).symbol: sp.Float(v, 6) for n, v in d.values.items()}
     grads = {g.node: g.value for g in d.steps}
+    for g in d.steps:  # upstream gradients that a factor names (∂L/∂y_11 of an affine layer)
+        env[g.symbol] = sp.Float(g.value, 6)
     for net, delta in (extra.deltas or {}).items():
         if net in grads:
             env[symbol(delta)] = sp.Float(grads[net], 6)
