@@ -18,6 +18,10 @@ common mistake named in the problem's terms: a sign error, a factor 2 (a loss wi
 missing or repeated chain-rule factor ∂c/∂p of one edge of the graph, a missing path of a quantity
 used several times (a missing sum over the next layer), a wrong quantity or index, the gradient of
 another quantity. Every wrong verdict carries a counterexample with both values.
+
+[layers] problems (Affine, Softmax-with-Loss): --wrt a whole matrix (X, W, B, A) is checked in
+matrix form by derive.verify_matrix; an element (W[1,2] or w_12) goes through the same engine as
+above, with random draws whose target rows sum to 1.
 """
 from __future__ import annotations
 
@@ -73,6 +77,16 @@ class Verdict:
                 "method": self.method, "points": self.points}
 
 
+@dataclass(frozen=True)
+class MatrixVerdict(Verdict):
+    """A verdict on a matrix-form answer; the answer as the student's matrices (not SymPy)."""
+    answer_text: str = ""
+    answer_tex: str = ""
+
+    def to_json(self) -> dict:
+        return {**super().to_json(), "answer": self.answer_text}
+
+
 def text(expr) -> str:
     """Plain text of an expression for messages: a·b, x^2."""
     return sp.sstr(expr, order="none").replace("**", "^")
@@ -122,6 +136,9 @@ def scalar_targets(solution) -> dict:
 def targets_of(solution) -> dict:
     if solution.problem.kind == "scalar":
         return scalar_targets(solution)
+    if solution.problem.kind == "layers":  # the elements; whole matrices go through verify_matrix
+        from .verify_matrix import layout
+        return layer_element_targets(solution, layout(solution))
     return network_targets(solution)
 
 
@@ -283,8 +300,9 @@ class Sample:
 class Engine:
     """The derivation's graph and records, evaluated at random points of its inputs."""
 
-    def __init__(self, derivation, base: dict, seed: int = 0, extra_env=None):
+    def __init__(self, derivation, base: dict, seed: int = 0, extra_env=None, draw=None):
         self.derivation = derivation
+        self.draw = draw  # optional (rng, i) -> point, for inputs with constraints (targets summing to 1)
         self.extra_env = extra_env or {}
         self.graph = derivation.graph
         self.out = self.graph.output
@@ -295,6 +313,8 @@ class Engine:
         self.attempts = 0
 
     def _random_point(self, i: int) -> dict:
+        if self.draw is not None:
+            return self.draw(self.rng, i)
         point = {}
         for name, v in self.base.items():
             if i % 2:
@@ -502,14 +522,27 @@ def _apply(spec, sample, wrt):
 
 def verify(solution, wrt: str, answer_text: str, seed: int = 0, points: int = POINTS) -> Verdict:
     """Decide whether `answer_text` is ∂output/∂wrt of the solved problem, and diagnose it."""
-    targets = targets_of(solution)
+    draw = None
+    if getattr(solution.problem, "kind", "") == "layers":
+        from .verify_matrix import Draws, layout, verify_matrix
+        lay = layout(solution)
+        if re.sub(r"\s", "", wrt) in lay.grads:
+            return verify_matrix(solution, re.sub(r"\s", "", wrt), answer_text, seed)
+        targets = layer_element_targets(solution, lay)
+        draw = Draws.draw_for(solution, lay)
+        matrices = ", ".join(lay.grads)
+    else:
+        targets = targets_of(solution)
+        matrices = ""
     key = resolve_known(wrt, targets) or _concrete_key(wrt, targets)
     if key is None:
+        listed = ", ".join(targets) if not matrices else \
+            f"a matrix ({matrices}) or one element ({', '.join(list(targets)[:4])}, ...)"
         raise VerifyError(f"--wrt {wrt!r} is not a quantity with a gradient in this problem; "
-                          f"expected one of: {', '.join(targets)}")
+                          f"expected {'one of: ' if not matrices else ''}{listed}")
     target = targets[key]
     answer = answer_expr(target, answer_text)
-    engine = Engine(solution.derivation, solution.problem.inputs, seed, target.extra_env)
+    engine = Engine(solution.derivation, solution.problem.inputs, seed, target.extra_env, draw)
     with mpmath.workdps(DIGITS):
         if target.rule is not None:
             unbound = _index_letters(answer) - set(target.indices) - {"l"}
@@ -519,6 +552,30 @@ def verify(solution, wrt: str, answer_text: str, seed: int = 0, points: int = PO
         if missing:
             return missing
         return _decide(engine, target, answer, points)
+
+
+def layer_element_targets(solution, lay) -> dict:
+    """Each element of a [layers] problem's matrices, as W[1,2] and as its leaf name w_12."""
+    d = solution.derivation
+    names = {n.name: n.symbol for n in d.graph.nodes}
+    for rows in lay.nodes.get("dY", []):  # the upstream leaves g_nm, also written dY_nm
+        for g in rows:
+            names["dY_" + g.split("_", 1)[1]] = symbol(g)
+    targets = {}
+    for key in lay.grads:
+        rows = lay.nodes[key]
+        for r, row in enumerate(rows, 1):
+            for c, leaf in enumerate(row, 1):
+                element = f"{key}[{c}]" if key == "B" else f"{key}[{r},{c}]"
+                g = d.gradient(leaf)
+                swapped = rows[c - 1][r - 1] if key != "B" and r != c and c <= len(rows) \
+                    and r <= len(row) else None
+                t = Target(element, f"∂{d.graph.output}/∂{element}",
+                           g.closed if g.closed is not None else g.expr, names,
+                           [Instance({}, leaf, lambda e: e)], transposed=swapped)
+                targets[element] = t
+                targets[leaf] = t
+    return targets
 
 
 def _with_bindings(target, extra: dict) -> Target:
@@ -904,8 +961,8 @@ def network_targets(solution) -> dict:
     result = solution.extra
     res = getattr(result, "resolver", None)
     if res is None or getattr(solution.problem, "kind", "") != "network":
-        raise VerifyError("verify checks scalar circuits and [network] problems; matrix-layer "
-                          "([layers]) problems are not supported yet")
+        raise VerifyError("expected a [network] problem (scalar circuits and [layers] problems have "
+                          "their own targets)")
     loss = result.loss_name
     half = getattr(solution.problem, "loss", "") == "mse"
     delta_env = {symbol(dname): net for net, dname in result.deltas.items()}

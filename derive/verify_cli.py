@@ -33,7 +33,15 @@ def _solve_cli(file):
 
 
 def _number(x) -> str:
+    if isinstance(x, list):  # a matrix (rows) or a vector of a matrix-layer counterexample
+        return "[" + ", ".join(_number(v) for v in x) + "]"
     return "undefined" if x is None else f"{x:.10g}"
+
+
+def _answer_tex(v) -> str:
+    """The answer in LaTeX: a matrix verdict carries its own (printed from the parsed matrices)."""
+    from .render.printer import latex
+    return getattr(v, "answer_tex", "") or latex(v.answer)
 
 
 def describe(verdict: Verdict, answer_text: str) -> str:
@@ -52,6 +60,8 @@ def describe(verdict: Verdict, answer_text: str) -> str:
         lines.append(f"  counterexample{inst} at {where}{own}:")
         lines.append(f"    expected {verdict.label} = {_number(cx['expected'])}, "
                      f"your answer gives {_number(cx['got'])}")
+        if cx.get("quantities") and cx.get("shapes"):
+            lines.append("    where " + ", ".join(f"{k} = {_number(v)}" for k, v in cx["quantities"].items()))
     lines.append(f"  ({verdict.method})")
     return "\n".join(lines)
 
@@ -121,9 +131,8 @@ def _instance(cx) -> str:
     return (" (for " + ", ".join(f"{k} = {v}" for k, v in inst.items()) + ")") if inst else ""
 
 
-def _md_math(expr) -> str:
-    from .render.printer import latex
-    return f"${latex(expr)}$"
+def _md_math(v) -> str:
+    return f"${_answer_tex(v)}$"
 
 
 def feedback_markdown(sol, results) -> str:
@@ -142,10 +151,10 @@ def feedback_markdown(sol, results) -> str:
             lines += [f"**Could not check:** {md_text(r['error'])}", ""]
             continue
         if v.correct:
-            lines += [f"**Correct.** {_md_math(v.answer)} equals {md_text(v.label)}. "
+            lines += [f"**Correct.** {_md_math(v)} equals {md_text(v.label)}. "
                       f"({md_text(v.method)})", ""]
             continue
-        lines += [f"**Wrong.** {_md_math(v.answer)} is not {md_text(v.label)}.", ""]
+        lines += [f"**Wrong.** {_md_math(v)} is not {md_text(v.label)}.", ""]
         lines += [f"- {md_text(d)}" for d in v.diagnosis]
         cx = v.counterexample
         if cx:
@@ -159,7 +168,6 @@ def feedback_markdown(sol, results) -> str:
 
 def feedback_tex(sol, results) -> str:
     from .render.escape import tex_text
-    from .render.printer import latex
     parts = [rf"\section*{{Feedback: {tex_text(sol.problem.title)}}}"]
     n_ok = sum(1 for r in results if r["verdict"] and r["verdict"].correct)
     parts.append(rf"{n_ok} of {len(results)} answers correct.")
@@ -171,10 +179,10 @@ def feedback_tex(sol, results) -> str:
             parts.append(rf"\textbf{{Could not check:}} {tex_text(r['error'])}")
             continue
         if v.correct:
-            parts.append(rf"\textbf{{Correct.}} $\displaystyle {latex(v.answer)}$ equals "
+            parts.append(rf"\textbf{{Correct.}} $\displaystyle {_answer_tex(v)}$ equals "
                          rf"{tex_text(v.label)}. {{\small ({tex_text(v.method)})}}")
             continue
-        parts.append(rf"\textbf{{\color{{bad}}Wrong.}} $\displaystyle {latex(v.answer)}$ "
+        parts.append(rf"\textbf{{\color{{bad}}Wrong.}} $\displaystyle {_answer_tex(v)}$ "
                      rf"is not {tex_text(v.label)}.")
         items = [tex_text(d) for d in v.diagnosis]
         cx = v.counterexample
