@@ -355,12 +355,14 @@ def diagnose(ast, key, lay, draws, got0) -> list:
         if ast[0] == "sub" and ast[1] == ("name", "T") and ast[2] == ("name", "Y") and \
                 confirmed(lambda j: -ans(j)):
             found.append("sign error: T − Y where Y − T belongs (∂L/∂A = Y − T)")
-        scales = [(-1, f"sign error: the answer is −{lab}"), (0.5, "off by a factor of 2"),
-                  (2, "off by a factor of ½")]
+        scales = {-1: f"sign error: the answer is −{lab}", 0.5: "off by a factor of 2",
+                  2: "off by a factor of ½"}
         if n > 1:
-            scales += [(n, f"divided by the batch size N = {n}: this loss is summed over the batch, "
-                           "not averaged"),
-                       (1 / n, f"multiplied by the batch size N = {n}")]
+            batch = {n: f"divided by the batch size N = {n}: this loss is summed over the batch, "
+                        "not averaged", 1 / n: f"multiplied by the batch size N = {n}"}
+            for c, text in batch.items():
+                scales[c] = f"{scales[c]} — {text}" if c in scales else text
+        scales = list(scales.items())
         for c, text in scales:
             if not found and confirmed(lambda j, c=c: c * ans(j)):
                 found.append(text)
