@@ -546,8 +546,6 @@ def _words(word: str, names, at: int, err) -> list:
         return [("func", MATRIX_FUNCTIONS[word], at)]
     if word == "axis":
         return [("axis", word, at)]
-    if word == "T":  # transpose(...) written T(...)? only as a name of the problem
-        pass
     best = {0: []}
     for end in range(1, len(word) + 1):
         for n in sorted(names, key=len, reverse=True):

@@ -207,7 +207,8 @@ def register(main):
     @main.command("verify")
     @click.argument("file")
     @click.option("--wrt", help="The quantity differentiated: a leaf or node (x, sigy), a generic "
-                  "index form (w_kj, delta_j, w^l_jk) or an element (W2[1,2]).")
+                  "index form (w_kj, delta_j, w^l_jk), an element (W2[1,2]) or, for [layers] problems, a "
+                  "whole matrix (W) answered in matrix form (X^T dY).")
     @click.option("--answer", help="The student's expression: plain math or LaTeX.")
     @click.option("--json", "as_json", is_flag=True, help="Print the verdict as JSON.")
     @click.option("--answers", "answers_file", help="Batch mode: a TOML file of [[answer]] tables.")

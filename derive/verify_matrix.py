@@ -77,7 +77,7 @@ def shape_text(shape) -> str:
 _PREC = {"add": 1, "sub": 1, "mul": 2, "div": 2, "neg": 3, "T": 4}
 
 
-def show(ast, up: str = "dY", outer: int = 0) -> str:
+def show(ast, outer: int = 0) -> str:
     """Plain text: Xᵀ·dY, colsum(dY), Y − T."""
     kind = ast[0]
     if kind == "num":
@@ -90,13 +90,13 @@ def show(ast, up: str = "dY", outer: int = 0) -> str:
         return f"{ast[1]}({show(ast[2])})"
     p = _PREC[kind]
     if kind == "T":
-        inner = show(ast[1], up, 5)
+        inner = show(ast[1], 5)
         s = inner + "ᵀ"
     elif kind == "neg":
-        s = "−" + show(ast[1], up, p)
+        s = "−" + show(ast[1], p)
     else:
         sym = {"add": " + ", "sub": " − ", "mul": "·", "div": "/"}[kind]
-        s = show(ast[1], up, p) + sym + show(ast[2], up, p + (kind in ("sub", "div")))
+        s = show(ast[1], p) + sym + show(ast[2], p + (kind in ("sub", "div")))
     return f"({s})" if p < outer or (kind == "T" and outer > 4) else s
 
 
