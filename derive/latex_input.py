@@ -417,6 +417,7 @@ The result is a small tuple AST: ("name", "X"), ("num", "2"), ("T", a), ("neg", 
 ("add"|"sub"|"mul"|"div", a, b), ("call", "colsum"|"rowsum"|"sum"|"softmax", a), ("ones",).
 """
 
+MAX_MATRIX_TOKENS = 120
 MATRIX_FUNCTIONS = {"colsum": "colsum", "colsums": "colsum", "sum_rows": "colsum", "sumrows": "colsum",
                     "rowsum": "rowsum", "rowsums": "rowsum", "sum_cols": "rowsum", "sumcols": "rowsum",
                     "sum": "sum", "softmax": "softmax", "transpose": "transpose"}
@@ -657,6 +658,9 @@ def parse_matrix_answer(text: str, names) -> tuple:
     toks = _matrix_tokens(text, tuple(names))
     if not toks:
         raise ParseError("the answer is empty")
+    if len(toks) > MAX_MATRIX_TOKENS:
+        raise ParseError(f"the answer is too long for a matrix form ({len(toks)} symbols, at most "
+                         f"{MAX_MATRIX_TOKENS})")
     p = _MatrixParser(toks, text)
     node = p.expr()
     if p.peek()[0] is not None:

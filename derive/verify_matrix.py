@@ -27,6 +27,8 @@ from .latex_input import parse_matrix_answer
 
 DRAWS = 20
 REL = 1e-9
+MAX_NODES = 60  # a matrix answer longer than this is refused (the edit search grows with its size)
+PAIR_NODES = 25  # two-edit diagnoses only for answers up to this size
 
 
 class ShapeError(Exception):
@@ -394,6 +396,8 @@ def diagnose(ast, key, lay, draws, got0) -> list:
         return found[:3]
     # two edits at once (X dYᵀ for Xᵀ dY), only among the transposes and swaps
     small = [(t, e) for t, e in edits if not t.startswith(("the wrong matrix", "a missing term"))]
+    if sum(1 for _ in _paths(ast)) > PAIR_NODES:
+        small = []
     for i, (t1, _) in enumerate(small):
         for t2, _ in small[i + 1:]:
             both = _two_edits(ast, t1, t2, names)
@@ -466,6 +470,10 @@ def verify_matrix(solution, key: str, answer_text: str, seed: int = 0, points: i
         ast = parse_matrix_answer(answer_text, lay.names)
     except ParseError as e:
         raise VerifyError(f"cannot read the answer: {e}") from None
+    size = sum(1 for _ in _paths(ast))
+    if size > MAX_NODES:
+        raise VerifyError(f"cannot read the answer: it has {size} parts; a matrix answer has at most "
+                          f"{MAX_NODES} (names, numbers, operations)")
     if any(node == ("name", f"d{key}") for _, node in _paths(ast)):
         raise VerifyError(f"the answer uses d{key} = {label(key)}, the gradient it should express; "
                           f"write it with {', '.join(n for n in lay.names if n != f'd{key}')}")

@@ -225,3 +225,11 @@ def test_batch_feedback_for_layers(tmp_path):
     text = subprocess.run(["pdftotext", str(out / "feedback.pdf"), "-"], capture_output=True,
                           text=True, timeout=60).stdout
     assert "Wrong." in text and "Counterexample at X = [[1, 2, 3]" in text
+
+
+def test_oversized_matrix_answers_are_refused():
+    s = sol("affine_layer")
+    for big in ["X" + "+X" * 900, "(X^T dY)" + " X^T X" * 100, "-" * 1500 + "X^T dY",
+                "(" * 70 + "X" + ")" * 70]:
+        with pytest.raises(VerifyError, match="too long|at most|nested too deeply"):
+            verify(s, "W", big)
