@@ -99,7 +99,7 @@ def _join(*idx, wide=False):
 
 
 def build_layers(p):
-    from .networks import Built
+    from .networks import Built, _indexed
     a = p.arrays
     affine = p.stack[0] == "affine"
     swl = p.stack[-1] == "softmax_with_loss"
@@ -175,17 +175,9 @@ def build_layers(p):
         parents = tuple(x for n in range(N) for m in range(M) for x in (g[n][m], outs[n][m]))
         steps.append(Node("L", expr, parents, "upstream"))
     graph = Graph(tuple(leaves) + tuple(steps), "L")
-    wanted = tuple(x for k in params for _, x in _flat(param_nodes[k]))
+    wanted = tuple(x for k in params for _, x in _indexed(param_nodes[k]))
     b = Built(graph, inputs, tuple(params), param_nodes, wanted, None, meta, softmax, True)
     return b
-
-
-def _flat(nested, prefix=()):
-    if isinstance(nested, tuple):
-        for i, v in enumerate(nested, 1):
-            yield from _flat(v, prefix + (i,))
-    else:
-        yield prefix, nested
 
 
 def local_derivative(b, node, parent: str):
@@ -288,22 +280,10 @@ def _matrix_rules(b, d) -> tuple:
 
 
 def solve_layers(problem):
-    from .networks import (NetworkResult, ParamChain, _nested, build, forward_values, prove,
-                           reverse)
+    from .networks import NetworkResult, _nested, derive_and_prove
     from .pipeline import Solution
-    timings = {}
-    t0 = time.perf_counter()
-    b = build(problem)
-    values = forward_values(b.graph, b.inputs)
-    timings["build"] = time.perf_counter() - t0
-    t0 = time.perf_counter()
-    d = reverse(b.graph, values, b.wanted, lambda node, parent: local_derivative(b, node, parent))
-    chains = tuple(ParamChain(k, idx, leaf, _chain(d, leaf), sp.S.Zero)
-                   for k in b.params for idx, leaf in _flat(b.param_nodes[k]))
-    timings["backward"] = time.perf_counter() - t0
-    t0 = time.perf_counter()
-    report = prove(d, b.inputs, b.wanted)
-    timings["check"] = time.perf_counter() - t0
+    b, d, chains, report, timings = derive_and_prove(
+        problem, local_derivative, lambda b, d, leaf: _chain(d, leaf))
     t0 = time.perf_counter()
     vrules = _matrix_rules(b, d)
     timings["rules"] = time.perf_counter() - t0

@@ -1299,25 +1299,36 @@ def _to_matrix(expr, res: Resolver, rows: int, cols: int):
 
 # ---------------------------------------------------------------- the whole flow
 
-def solve(problem):
-    """problem -> per-unit graph -> reverse mode -> proof -> chains, index and vector rules."""
-    from .pipeline import Solution
-    if problem.kind == "layers":
-        from .matrix import solve_layers
-        return solve_layers(problem)
+def derive_and_prove(problem, local, chain_of):
+    """build -> forward -> reverse mode -> per-element chains -> proof, each stage timed.
+
+    Shared by MLPs and matrix layers; `local(b, node, parent)` gives local derivatives and
+    `chain_of(b, d, leaf)` one parameter element's Chain.
+    """
     timings = {}
     t0 = time.perf_counter()
     b = build(problem)
     values = forward_values(b.graph, b.inputs)
     timings["build"] = time.perf_counter() - t0
     t0 = time.perf_counter()
-    d = reverse(b.graph, values, b.wanted, lambda node, parent: local_derivative(b, node, parent))
-    chains = tuple(ParamChain(name, idx, leaf, param_chain(b, d, leaf), sp.S.Zero)
+    d = reverse(b.graph, values, b.wanted, lambda node, parent: local(b, node, parent))
+    chains = tuple(ParamChain(name, idx, leaf, chain_of(b, d, leaf), sp.S.Zero)
                    for name in b.params for idx, leaf in _indexed(b.param_nodes[name]))
     timings["backward"] = time.perf_counter() - t0
     t0 = time.perf_counter()
     report = prove(d, b.inputs, b.wanted)
     timings["check"] = time.perf_counter() - t0
+    return b, d, chains, report, timings
+
+
+def solve(problem):
+    """problem -> per-unit graph -> reverse mode -> proof -> chains, index and vector rules."""
+    from .pipeline import Solution
+    if problem.kind == "layers":
+        from .matrix import solve_layers
+        return solve_layers(problem)
+    b, d, chains, report, timings = derive_and_prove(
+        problem, local_derivative, lambda b, d, leaf: param_chain(b, d, leaf))
     t0 = time.perf_counter()
     rules = index_rules(b, d)
     general = {}
