@@ -274,3 +274,15 @@ def test_an_exact_zero_gradient_is_not_failed_by_round_off():
     report = check(backward(g, inputs), inputs)
     assert report.ok
     assert next(c for c in report.checks if c.wrt == "b").rel_error == 0.0
+
+
+def test_a_kink_reached_through_decimal_round_off_is_a_kink():
+    """0.3 − 0.1 − 0.2 is 0 at the proof's precision; at 15 digits it was 1e-17 and the
+    relu's gradient was reported wrong instead of as a kink."""
+    g = build_graph(stage(parse("relu(x - y - z) * w"), "f"))
+    inputs = {"x": 0.3, "y": 0.1, "z": 0.2, "w": 2}
+    d = backward(g, inputs)
+    report = check(d, inputs)
+    assert d.kinks
+    assert report.ok
+    assert {c.verdict for c in report.checks if c.wrt in ("x", "y", "z")} == {"kink"}
