@@ -57,6 +57,35 @@ def verdict(rel: float) -> str:
     return "ok" if rel <= GOOD else ("wrong" if rel > WRONG else "suspect")
 
 
+def local_values(steps, env) -> dict:
+    """Every local derivative of the records evaluated at one point: (node, consumer) -> value."""
+    return {(g.node, c.via): numeric.evaluate(c.local.expr, env) for g in steps for c in g.contributions}
+
+
+def accumulate(steps, local: dict, change: dict | None = None, stop: str | None = None) -> dict:
+    """Reverse accumulation over a derivation's records at one point (output first): each
+    gradient is the sum over its contributions of upstream gradient × local value.
+
+    `local` maps (node, consumer) to the local derivative's value (see `local_values`);
+    `change` overrides such an edge, or ("seed", node) forces that node's gradient (verify's
+    mutations of a reference derivation); `stop` ends the sweep after that node.
+    """
+    change = change or {}
+    grads: dict = {}
+    for g in steps:
+        if ("seed", g.node) in change:
+            grads[g.node] = change[("seed", g.node)]
+        elif not g.contributions:
+            grads[g.node] = mpmath.mpf(1)
+        else:
+            grads[g.node] = mpmath.fsum(
+                grads[c.via] * change.get((g.node, c.via), local[(g.node, c.via)])
+                for c in g.contributions)
+        if g.node == stop:
+            break
+    return grads
+
+
 def check(derivation, inputs: dict) -> CheckReport:
     """Prove every gradient of `derivation` at `inputs` (name -> number)."""
     graph = derivation.graph
@@ -69,17 +98,14 @@ def check(derivation, inputs: dict) -> CheckReport:
         # A central difference at this precision resolves |f|·10^(−2/3·PRECISION); below that a
         # gradient is zero (an exact 0 would otherwise be "wrong" against 1e-36 of round-off).
         floor = max(1, abs(base[out])) * mpmath.mpf(10) ** (-(numeric.PRECISION * 3 // 5))
-        analytic: dict[str, object] = {}
+        analytic = accumulate(derivation.steps, local_values(derivation.steps, env))
         near_kink = set()
         for k in derivation.kinks:
             near_kink |= _ancestors(graph, k)
         checks = []
         for g in derivation.steps:
             if g.node == out:
-                analytic[out] = mpmath.mpf(1)
                 continue
-            analytic[g.node] = mpmath.fsum(
-                analytic[c.via] * numeric.evaluate(c.local.expr, env) for c in g.contributions)
             node = graph.node(g.node)
             plus = numeric.forward(graph, point, overrides={g.node: base[g.node] + h})[out]
             minus = numeric.forward(graph, point, overrides={g.node: base[g.node] - h})[out]

@@ -37,6 +37,7 @@ import sympy as sp
 
 from . import numeric
 from .backward import _ancestors
+from .check import accumulate, local_values
 from .errors import DeriveError, ParseError
 from .latex_input import parse_answer, resolve_known
 from .ops import FUNCTIONS, relu
@@ -259,10 +260,7 @@ class Sample:
         graph = engine.graph
         self.values = numeric.forward(graph, point)
         self.env = {graph.node(n).symbol: v for n, v in self.values.items()}
-        self.local = {}
-        for g in engine.steps:
-            for c in g.contributions:
-                self.local[(g.node, c.via)] = numeric.evaluate(c.local.expr, self.env)
+        self.local = local_values(engine.steps, self.env)
         self.grads = self.sweep()
         for n, v in self.grads.items():
             self.env[partial(engine.out, n)] = v
@@ -279,22 +277,7 @@ class Sample:
     def sweep(self, change: dict | None = None, stop: str | None = None) -> dict:
         """Reverse mode at this point; `change` maps an edge (node, consumer) to a new local value,
         or names a node whose gradient is forced ("seed", node) -> value."""
-        change = change or {}
-        grads = {}
-        for g in self.engine.steps:
-            if ("seed", g.node) in change:
-                grads[g.node] = change[("seed", g.node)]
-            elif not g.contributions:
-                grads[g.node] = mpmath.mpf(1)
-            else:
-                total = mpmath.mpf(0)
-                for c in g.contributions:
-                    local = change.get((g.node, c.via), self.local[(g.node, c.via)])
-                    total += grads[c.via] * local
-                grads[g.node] = total
-            if g.node == stop:
-                break
-        return grads
+        return accumulate(self.engine.steps, self.local, change, stop)
 
 
 class Engine:
