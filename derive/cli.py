@@ -1,4 +1,4 @@
-"""Command line: derive show | check | list (report, worksheet and verify join as they land)."""
+"""Command line: derive list | show | check, plus report, worksheet and verify from their modules."""
 from __future__ import annotations
 
 import json
@@ -137,17 +137,12 @@ def check(file, as_json):
     sys.exit(0 if sol.report.ok else 1)
 
 
-def _register_optional():
-    """Commands that live in their own modules (report, worksheet, verify)."""
-    import importlib
-    for module in ("derive.render.commands", "derive.worksheet_cli", "derive.verify_cli"):
-        try:
-            mod = importlib.import_module(module)
-        except ModuleNotFoundError as e:
-            if e.name != module:
-                raise
-            continue
-        mod.register(main)
+def _register_commands():
+    """report, worksheet and verify live in their own modules; each adds its commands here."""
+    from . import verify_cli, worksheet_cli
+    from .render import commands
+    for module in (commands, worksheet_cli, verify_cli):
+        module.register(main)
 
 
-_register_optional()
+_register_commands()
