@@ -22,10 +22,12 @@ worksheets: $(STAMP) tex
 	$(BIN)/derive worksheet --builtin --versions 2 --seed 1 -o outputs/worksheets
 
 test: $(STAMP) tex
+	$(BIN)/ruff check derive tests
+	$(BIN)/lint-imports
 	$(BIN)/python -m pytest
 
 bench: $(STAMP)
-	$(BIN)/python -m derive.bench
+	$(BIN)/python -m derive.cli.bench
 
 golden: $(STAMP)
 	$(BIN)/python -m tests.make_golden

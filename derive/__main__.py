@@ -1,3 +1,4 @@
+"""`python -m derive`: the command line."""
 from .cli import main
 
 main()

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from derive import problem
+from derive import problems as problem
 from derive.pipeline import solve
 from derive.render.tex import render_section
 

@@ -27,7 +27,7 @@ import sympy as sp
 from sympy.core.function import AppliedUndef
 from sympy.printing.latex import LatexPrinter
 
-from ..steps import split_partial
+from ..engine.steps import split_partial
 
 GREEK = {
     "alpha", "beta", "gamma", "delta", "epsilon", "varepsilon", "zeta", "eta", "theta", "vartheta",
@@ -138,7 +138,7 @@ class DerivePrinter(LatexPrinter):
     """LaTeX in derive's notation (see the module docstring)."""
 
     printmethod = "_derive_latex"
-    _default_settings = {
+    _default_settings = {  # noqa: RUF012 - SymPy's Printer reads this class attribute
         **LatexPrinter._default_settings,
         "order": "none",
         # a thin space between factors, so multi-letter names stay apart (num\,invden, not numinvden)

@@ -12,8 +12,9 @@ summary is drawn (the template then shows one box per column).
 Inputs sit one column left of their first consumer (so a bias used late in the graph is next
 to its gate). An edge that skips columns gets a waypoint in each column it crosses (a slot of
 its own, so it never runs through a node), and each column is ordered by the barycentre of
-its neighbours to keep wires short and crossings few. Big graphs stay within the page: the template scales the picture to the line width,
-and above `MAX_NODES` nodes a per-column summary replaces the full drawing.
+its neighbours to keep wires short and crossings few. Big graphs stay within the page: the
+template scales the picture to the line width, and above `MAX_NODES` nodes a per-column summary
+replaces the full drawing.
 """
 from __future__ import annotations
 

@@ -11,8 +11,8 @@ from dataclasses import dataclass
 
 import sympy as sp
 
-from ..parse import symbol
-from ..steps import partial
+from ..engine.parse import symbol
+from ..engine.steps import partial
 from . import tikz
 
 TERMS_PER_LINE = 3  # contributions per line of a fan-out sum before it wraps

@@ -1,0 +1,40 @@
+"""`derive list`, `derive show FILE` and `derive check FILE [--json]`."""
+from __future__ import annotations
+
+import json
+import sys
+
+import click
+
+from .common import load_or_fail, solve_or_fail
+
+
+@click.command("list")
+def list_cmd():
+    """List the built-in problems."""
+    from ..problems import builtin_names
+    for name in builtin_names():
+        click.echo(f"{name:28s} {load_or_fail(name).title}")
+
+
+@click.command()
+@click.argument("file")
+def show(file):
+    """Print the forward values and every backward step."""
+    from .text import show_text
+    click.echo(show_text(solve_or_fail(file)))
+
+
+@click.command()
+@click.argument("file")
+@click.option("--json", "as_json", is_flag=True, help="Print the results as JSON.")
+def check(file, as_json):
+    """Check every gradient numerically; exit 1 if any check fails."""
+    from .text import check_json, checks_text
+    sol = solve_or_fail(file)
+    if as_json:
+        click.echo(json.dumps(check_json(sol), indent=2, ensure_ascii=False))
+    else:
+        click.echo("\n".join(checks_text(sol.report)))
+        click.echo("all checks passed" if sol.report.ok else "SOME CHECKS FAILED")
+    sys.exit(0 if sol.report.ok else 1)

@@ -1,0 +1,144 @@
+"""What `derive show` and `derive check --json` print, for every problem kind.
+
+Plain data in, plain text or a JSON-ready dict out: forward values, backward steps, per-parameter
+chains, index and matrix rules, and the numeric checks.
+"""
+from __future__ import annotations
+
+import sympy as sp
+
+
+def fmt(x: float) -> str:
+    return f"{x:.6g}"
+
+
+def text(expr) -> str:
+    return sp.sstr(expr, order="none")
+
+
+def checks_text(report) -> list[str]:
+    lines = ["", "Numeric check (central differences, 50 digits)"]
+    for c in report.checks:
+        lines.append(f"  ∂/∂{c.wrt:10s} analytic {c.analytic: .10g}  numeric {c.numeric: .10g}  "
+                     f"rel.err {c.rel_error:.1e}  {c.verdict}")
+    return lines
+
+
+def scalar_show_text(sol) -> str:
+    """Forward values and every backward step of a scalar graph."""
+    d, g = sol.derivation, sol.derivation.graph
+    lines = [sol.problem.title, "", "Forward pass"]
+    for node in g.nodes:
+        rhs = "input" if node.is_input else text(node.expr)
+        lines.append(f"  {node.name:>10s} = {rhs:30s} = {fmt(d.values[node.name])}")
+    lines += ["", f"Backward pass (∂{g.output}/∂·)"]
+    for step in d.steps:
+        if not step.contributions:
+            lines.append(f"  ∂{g.output}/∂{step.node} = 1")
+            continue
+        for c in step.contributions:
+            lines.append(f"  via {c.via}: ∂{g.output}/∂{c.via} · ∂{c.via}/∂{step.node} = "
+                         f"{fmt(c.upstream_value)} · ({text(c.local.expr)}) = {fmt(c.value)}")
+        total = " + ".join(fmt(c.value) for c in step.contributions)
+        closed = f"   [{text(step.closed)}]" if step.closed is not None else ""
+        lines.append(f"  ∂{g.output}/∂{step.node} = {total} = {fmt(step.value)}{closed}"
+                     if step.is_fanout else f"  ∂{g.output}/∂{step.node} = {fmt(step.value)}{closed}")
+    return "\n".join(lines + checks_text(sol.report))
+
+
+def show_text(sol) -> str:
+    return scalar_show_text(sol) if sol.problem.kind == "scalar" else network_show_text(sol)
+
+
+def _checks_json(report) -> list[dict]:
+    return [{"wrt": c.wrt, "kind": c.kind, "analytic": c.analytic, "numeric": c.numeric,
+             "rel_error": c.rel_error, "verdict": c.verdict, "ok": c.ok} for c in report.checks]
+
+
+def check_json(sol) -> dict:
+    """What `derive check --json` prints."""
+    if sol.problem.kind != "scalar":
+        return network_check_json(sol)
+    d = sol.derivation
+    return {
+        "title": sol.problem.title,
+        "output": d.values[d.graph.output],
+        "output_name": d.graph.output,
+        "values": d.values,
+        "gradients": {n: d.gradient(n).value for n in d.graph.inputs if d.has(n)},
+        "kinks": list(d.kinks),
+        "checks": _checks_json(sol.report),
+        "ok": sol.report.ok,
+    }
+
+
+# ---------------------------------------------------------------- networks and matrix layers
+
+def _fmt(x: float) -> str:
+    return f"{x:.9g}"
+
+
+SHOW_LIMIT = 120  # chains printed in full; bigger networks list their gradients only
+
+
+def network_show_text(solution) -> str:
+    """What `derive show` prints for a network or matrix-layer problem."""
+    p, d, res = solution.problem, solution.derivation, solution.extra
+    g = d.graph
+    lines = [p.title, ""]
+    if p.kind == "network":
+        lines.append(f"{'-'.join(map(str, p.sizes))} network, activations {', '.join(p.activations)}, "
+                     f"loss {p.loss}, notation {p.notation}, batch {p.batch}"
+                     + (f" (random values, seed {p.seed})" if p.seeded else ""))
+    lines += ["", "Forward pass"]
+    for node in g.steps:
+        lines.append(f"  {node.name:>14s} = {_fmt(d.values[node.name])}")
+    lines += ["", f"Per parameter (∂{d.output}/∂·, chain of factors outermost first)"]
+    for c in res.chains[:SHOW_LIMIT]:
+        names = " · ".join(f"∂{f.num}/∂{f.den}" for f in c.chain.factors)
+        forms = " · ".join(f"({text(f.expr)})" for f in c.chain.factors)
+        vals = " · ".join(_fmt(f.value) for f in c.chain.factors)
+        lines.append(f"  {c.param}{list(c.index)} ∂{d.output}/∂{c.node} = {names}")
+        lines.append(f"      = {forms}")
+        lines.append(f"      = {vals} = {_fmt(c.chain.value)}")
+    if len(res.chains) > SHOW_LIMIT:
+        lines.append(f"  ... {len(res.chains) - SHOW_LIMIT} more (see `derive check --json`)")
+    if res.rules:
+        lines += ["", "Index form (checked against every element above)"]
+        for r in res.rules:
+            rng = ", ".join(f"{k} = {a}..{b}" for k, (a, b) in r.ranges.items())
+            lines.append(f"  {text(r.lhs)} = {text(r.expr)}    [{rng}]  "
+                         + ("checked" if r.checked else "MISMATCH"))
+    if res.vector_rules:
+        lines += ["", "Matrix form"]
+        for v in res.vector_rules:
+            lines.append(f"  {v.name}: {text(v.lhs)} = {text(v.rhs)}  " + ("checked" if v.checked else "MISMATCH"))
+            for fname, lam in v.where.items():
+                lines.append(f"      where {fname}({text(lam.variables[0])}) = {text(lam.expr)}")
+    lines += ["", f"{d.output} = {_fmt(res.loss)}", "", "Numeric check (central differences)"]
+    bad = [c for c in solution.report.checks if not c.ok]
+    for c in (solution.report.checks if len(solution.report.checks) <= SHOW_LIMIT else bad):
+        lines.append(f"  ∂/∂{c.wrt:12s} analytic {c.analytic: .10g}  numeric {c.numeric: .10g}  "
+                     f"rel.err {c.rel_error:.1e}  {c.verdict}")
+    n_ok = sum(1 for c in solution.report.checks if c.ok)
+    lines.append(f"  {n_ok} of {len(solution.report.checks)} checks passed")
+    return "\n".join(lines)
+
+
+def network_check_json(solution) -> dict:
+    """What `derive check --json` prints: loss and gradients shaped like the values, and the checks."""
+    res = solution.extra
+    return {
+        "title": solution.problem.title,
+        "kind": solution.problem.kind,
+        "notation": res.notation,
+        "loss": res.loss,
+        "loss_name": res.loss_name,
+        "params": res.params,
+        "gradients": res.gradients,
+        "rules_checked": all(r.checked for r in res.rules) and all(v.checked for v in res.vector_rules),
+        "kinks": list(solution.derivation.kinks),
+        "checks": _checks_json(solution.report),
+        "ok": solution.report.ok and all(r.checked for r in res.rules)
+        and all(v.checked for v in res.vector_rules),
+    }

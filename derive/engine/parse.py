@@ -1,0 +1,245 @@
+"""Safe parsing of user math into a small AST, and from the AST into SymPy.
+
+Nothing here evaluates user text: a tokenizer and a recursive-descent parser accept only
+numbers, names, the operators + - * / ^ ** and the functions in `ops.FUNCTIONS`.
+
+The AST is made of tuples, so it is plain data that keeps the order the user wrote:
+    ("num", "2.5")  ("name", "w_0")  ("call", "sigmoid", (arg, ...))
+    ("add" | "sub" | "mul" | "div" | "pow", left, right)  ("neg", operand)
+"""
+from __future__ import annotations
+
+import re
+from fractions import Fraction
+
+import sympy as sp
+
+from ..errors import ParseError
+from .ops import FUNCTIONS, function_names
+
+MAX_LENGTH = 2000
+MAX_DEPTH = 60
+
+_GREEK = "\u0370-\u03ff"
+_NAME = re.compile(
+    rf"[A-Za-z{_GREEK}][A-Za-z0-9{_GREEK}]*(?:_(?:[A-Za-z0-9{_GREEK}]+|\{{[A-Za-z0-9{_GREEK},]+\}}))*"
+)
+_NUMBER = re.compile(r"(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?")
+_OPERATORS = ("**", "+", "-", "−", "*", "×", "·", "/", "÷", "^", "(", ")", ",")
+_CANONICAL = {"−": "-", "×": "*", "·": "*", "÷": "/", "**": "^"}
+
+
+def tokenize(text: str) -> list[tuple[str, str, int]]:
+    """Split `text` into (kind, value, position) tokens; kind is num, name or op."""
+    if len(text) > MAX_LENGTH:
+        raise ParseError(f"expression is too long ({len(text)} characters, at most {MAX_LENGTH})")
+    tokens, i = [], 0
+    while i < len(text):
+        ch = text[i]
+        if ch.isspace():
+            i += 1
+            continue
+        m = _NUMBER.match(text, i)
+        if m:
+            tokens.append(("num", m.group(), i))
+            i = m.end()
+            continue
+        m = _NAME.match(text, i)
+        if m:
+            tokens.append(("name", m.group().replace("{", "").replace("}", ""), i))
+            i = m.end()
+            continue
+        for op in _OPERATORS:
+            if text.startswith(op, i):
+                tokens.append(("op", _CANONICAL.get(op, op), i))
+                i += len(op)
+                break
+        else:
+            raise ParseError(f"unexpected character {ch!r}", text, i)
+    return tokens
+
+
+class _Parser:
+    def __init__(self, text: str, implicit: bool):
+        self.text = text
+        self.tokens = tokenize(text)
+        self.i = 0
+        self.implicit = implicit
+        self.depth = 0
+
+    # helpers
+    def peek(self):
+        return self.tokens[self.i] if self.i < len(self.tokens) else ("end", "", len(self.text))
+
+    def take(self):
+        tok = self.peek()
+        self.i += 1
+        return tok
+
+    def expect(self, value: str):
+        kind, got, pos = self.take()
+        if got != value:
+            found = "the end" if kind == "end" else repr(got)
+            raise ParseError(f"expected {value!r} but found {found}", self.text, pos)
+
+    def enter(self):
+        self.depth += 1
+        if self.depth > MAX_DEPTH:
+            raise ParseError(f"expression is nested too deeply (more than {MAX_DEPTH} levels)")
+
+    # grammar
+    def parse(self):
+        if not self.tokens:
+            raise ParseError("empty expression", self.text)
+        node = self.expr()
+        kind, value, pos = self.peek()
+        if kind != "end":
+            raise ParseError(f"unexpected {value!r}", self.text, pos)
+        return node
+
+    def expr(self):
+        self.enter()
+        node = self.term()
+        while self.peek()[1] in ("+", "-") and self.peek()[0] == "op":
+            op = self.take()[1]
+            node = ("add" if op == "+" else "sub", node, self.term())
+        self.depth -= 1
+        return node
+
+    def term(self):
+        node = self.unary()
+        while True:
+            kind, value, _ = self.peek()
+            if kind == "op" and value in ("*", "/"):
+                self.take()
+                node = ("mul" if value == "*" else "div", node, self.unary())
+            elif self.implicit and (kind in ("num", "name") or value == "("):
+                node = ("mul", node, self.power())
+            else:
+                return node
+
+    def unary(self):
+        kind, value, _ = self.peek()
+        if kind == "op" and value in ("-", "+"):
+            self.take()
+            self.enter()
+            operand = self.unary()
+            self.depth -= 1
+            return ("neg", operand) if value == "-" else operand
+        return self.power()
+
+    def power(self):
+        base = self.atom()
+        if self.peek()[:2] == ("op", "^"):
+            self.take()
+            self.enter()
+            exponent = self.unary()
+            self.depth -= 1
+            return ("pow", base, exponent)
+        return base
+
+    def atom(self):
+        kind, value, pos = self.take()
+        if kind == "num":
+            return ("num", value)
+        if kind == "name":
+            if value in FUNCTIONS and self.peek()[1] == "(":
+                return self.call(value, pos)
+            if value in FUNCTIONS:
+                raise ParseError(f"function {value!r} needs its argument in parentheses", self.text, pos)
+            if self.peek()[1] == "(" and not self.implicit:
+                raise ParseError(
+                    f"unknown function {value!r}; expected one of {function_names()}", self.text, pos
+                )
+            return ("name", value)
+        if value == "(":
+            node = self.expr()  # expr() counts this level of nesting
+            self.expect(")")
+            return node
+        found = "the end of the expression" if kind == "end" else repr(value)
+        raise ParseError(f"expected a number, a name or '(' but found {found}", self.text, pos)
+
+    def call(self, name: str, pos: int):
+        self.expect("(")
+        self.enter()
+        args = [self.expr()]
+        while self.peek()[1] == ",":
+            self.take()
+            args.append(self.expr())
+        self.depth -= 1
+        self.expect(")")
+        arity = FUNCTIONS[name][1]
+        if arity is None and len(args) < 2:
+            raise ParseError(f"{name}() takes two or more arguments", self.text, pos)
+        if arity is not None and len(args) != arity:
+            raise ParseError(f"{name}() takes {arity} argument, got {len(args)}", self.text, pos)
+        return ("call", FUNCTIONS[name][2], tuple(args))
+
+
+def parse(text: str, implicit: bool = False):
+    """Parse plain math into the tuple AST. `implicit=True` reads `2x` and `h(1-h)` as products."""
+    if not isinstance(text, str):
+        raise ParseError(f"expected an expression as text, got {type(text).__name__}")
+    return _Parser(text, implicit).parse()
+
+
+def names(ast) -> list[str]:
+    """The names an AST uses, in order of first appearance."""
+    out: list[str] = []
+
+    def walk(node):
+        if node[0] == "name":
+            if node[1] not in out:
+                out.append(node[1])
+        elif node[0] == "call":
+            for arg in node[2]:
+                walk(arg)
+        elif node[0] != "num":
+            for child in node[1:]:
+                walk(child)
+
+    walk(ast)
+    return out
+
+
+def symbol(name: str) -> sp.Symbol:
+    """The one way a graph name becomes a SymPy symbol (all quantities are real)."""
+    return sp.Symbol(name, real=True)
+
+
+def number(text: str) -> sp.Rational:
+    """A decimal literal as an exact rational (0.5 -> 1/2)."""
+    return sp.Rational(Fraction(text))
+
+
+_BINARY = {
+    "add": lambda a, b: a + b,
+    "sub": lambda a, b: a - b,
+    "mul": lambda a, b: a * b,
+    "div": lambda a, b: a / b,
+    "pow": lambda a, b: a**b,
+}
+
+
+def to_sympy(ast, lookup=symbol, keep_order: bool = False) -> sp.Expr:
+    """Build the SymPy expression of an AST; `lookup` maps a name to its SymPy object.
+
+    `keep_order` keeps the written order of the top-level sum or product (x + sigy stays
+    x + sigy, not SymPy's canonical sigy + x), for gates shown to a reader.
+    """
+    kind = ast[0]
+    if keep_order and kind in ("add", "sub", "mul"):
+        a, b = to_sympy(ast[1], lookup), to_sympy(ast[2], lookup)
+        if kind == "mul":
+            return sp.Mul(a, b, evaluate=False)
+        return sp.Add(a, b if kind == "add" else -b, evaluate=False)
+    if kind == "num":
+        return number(ast[1])
+    if kind == "name":
+        return lookup(ast[1])
+    if kind == "neg":
+        return -to_sympy(ast[1], lookup)
+    if kind == "call":
+        constructor = next(f for f, _, op in FUNCTIONS.values() if op == ast[1])
+        return constructor(*(to_sympy(a, lookup) for a in ast[2]))
+    return _BINARY[kind](to_sympy(ast[1], lookup), to_sympy(ast[2], lookup))

@@ -1,0 +1,97 @@
+"""Auto-staging: one expression split into gates with one primitive operation each.
+
+Gates come in the order a person computes them and are named the way the cs231n notes name
+them (sigy, num, sigx, xpy, xpysqr, den, invden, f); see `stage`.
+"""
+from __future__ import annotations
+
+import re
+
+from .parse import names as ast_names
+from .parse import to_sympy
+
+_PLAIN = re.compile(r"[A-Za-z]+[0-9]*")
+_UNARY_NAME = {"sigmoid": "sig", "exp": "exp", "log": "log", "tanh": "tanh", "relu": "relu", "abs": "abs",
+               "neg": "neg", "inv": "inv"}
+_BINARY_JOIN = {"add": "p", "sub": "m", "mul": ""}
+_GENERIC = {"add": "s", "sub": "d", "mul": "m", "div": "q", "pow": "w", "max": "mx", "neg": "n", "inv": "r",
+            "sigmoid": "sg", "exp": "e", "log": "lg", "tanh": "th", "relu": "rl", "abs": "ab"}
+
+
+def stage(ast, out_name: str, reserved=()) -> list[tuple[str, object]]:
+    """Split one expression into primitive gates, post-order, left to right.
+
+    A division a/b with compound a and b becomes num, den, invden = 1/den and num * invden,
+    as in the cs231n staged example. Gate names are short compositions of their operands'
+    names where these are plain (sigy, xpy, xpysqr, invden), otherwise op letters with a count.
+    """
+    used = set(reserved) | set(ast_names(ast)) | {out_name}
+    gates: list[tuple[str, object]] = []
+    counters: dict[str, int] = {}
+
+    def fresh(preferred: str | None, op: str) -> str:
+        if preferred and preferred not in used and len(preferred) <= 8:
+            used.add(preferred)
+            return preferred
+        base = preferred if preferred and len(preferred) <= 8 else _GENERIC.get(op, "g")
+        while True:
+            counters[base] = counters.get(base, 0) + 1
+            candidate = f"{base}{counters[base]}"
+            if candidate not in used:
+                used.add(candidate)
+                return candidate
+
+    def operand_name(operand):
+        return operand[1] if operand[0] == "name" and _PLAIN.fullmatch(operand[1]) else None
+
+    def emit(op: str, gate_ast, operands, hint: str | None) -> tuple:
+        if hint:
+            name = hint if hint == out_name else fresh(hint, op)
+        else:
+            parts = [operand_name(o) for o in operands if o[0] != "num"]
+            preferred = None
+            if all(parts) and parts:
+                if op in _UNARY_NAME and len(parts) == 1:
+                    preferred = _UNARY_NAME[op] + parts[0]
+                elif op == "pow" and operands[1][0] == "num":
+                    preferred = parts[0] + {"2": "sqr", "3": "cube"}.get(operands[1][1], "pow")
+                elif op in _BINARY_JOIN and len(parts) == 2 and all(o[0] == "name" for o in operands):
+                    preferred = parts[0] + _BINARY_JOIN[op] + parts[1]
+            name = fresh(preferred, op)
+        gates.append((name, gate_ast))
+        return ("name", name)
+
+    def constant(node) -> bool:
+        return not ast_names(node)
+
+    def gate(node, hint=None):
+        kind = node[0]
+        if kind in ("num", "name") or constant(node):
+            return node if kind in ("num", "name") else ("num", str(to_sympy(node)))
+        if kind == "call":
+            args = tuple(gate(a) for a in node[2])
+            return emit(node[1], ("call", node[1], args), args, hint)
+        if kind == "neg":
+            a = gate(node[1])
+            return emit("neg", ("neg", a), (a,), hint)
+        if kind == "div":
+            num_ast, den_ast = node[1], node[2]
+            if constant(num_ast):
+                den = gate(den_ast, None if den_ast[0] == "name" else "den")
+                if num_ast == ("num", "1"):
+                    return emit("inv", ("div", ("num", "1"), den), (den,), hint)
+                inv = emit("inv", ("div", ("num", "1"), den), (den,), None)
+                return emit("mul", ("mul", gate(num_ast), inv), (inv,), hint)
+            num = gate(num_ast, "num")
+            den = gate(den_ast, "den")
+            if constant(den_ast):
+                return emit("div", ("div", num, den), (num,), hint)
+            inv = emit("inv", ("div", ("num", "1"), den), (den,), None)
+            return emit("mul", ("mul", num, inv), (num, inv), hint)
+        a, b = gate(node[1]), gate(node[2])
+        return emit(kind, (kind, a, b), (a, b), hint)
+
+    top = gate(ast, out_name)
+    if not gates or gates[-1][0] != out_name:  # the expression is a bare name or number
+        gates.append((out_name, top))
+    return gates

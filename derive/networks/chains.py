@@ -1,0 +1,99 @@
+"""Per-parameter chains: ∂L/∂(one weight or bias) as its factors, δ named where the seeds name δ.
+
+`param_chain` for MLPs (δ factors: the loss or Σ_k δ_k w_kj, then the activation's derivative,
+then the input), `layer_chain` for matrix layers (upstream ∂L/∂y, then the local factor).
+"""
+from __future__ import annotations
+
+import sympy as sp
+
+from ..engine.ops import LOSSES
+from ..engine.parse import symbol
+from ..engine.steps import Chain, Contribution, Derivation, Factor
+from .built import Built
+from .local import _targets_sum_to_one
+
+
+def _is_loss(op: str) -> bool:
+    return op in LOSSES
+
+
+def _delta_symbol(built: Built, net: str) -> sp.Symbol:
+    _, l, idx, n = built.meta[net]
+    return symbol(built.names.delta(l, idx[0], n))
+
+
+def _named_upstream(built: Built, d: Derivation, c: Contribution) -> sp.Expr:
+    """A contribution upstream × local with the upstream written as δ where it is ∂L/∂net."""
+    via = built.graph.node(c.via)
+    if via.op == "affine":
+        return sp.Mul(_delta_symbol(built, c.via), c.local.expr, evaluate=False)
+    if _is_loss(via.op):  # ∂L/∂L^(n) = 1
+        return c.local.expr
+    return sp.Mul(c.upstream, c.local.expr, evaluate=False)
+
+
+def _act_factor(built: Built, d: Derivation, act: str) -> Factor:
+    """∂L/∂(unit output): the loss derivative, or Σ_k δ_k w_kj for a hidden unit."""
+    g = d.gradient(act)
+    parts = [_named_upstream(built, d, c) for c in g.contributions]
+    expr = parts[0] if len(parts) == 1 else sp.Add(*parts, evaluate=False)
+    return Factor(d.output, act, expr, g.value)
+
+
+def _delta_closed(built: Built, d: Derivation, net: str) -> sp.Expr:
+    """∂L/∂net in unit names when the net feeds a softmax (or Softmax-with-Loss), simplified."""
+    g = d.gradient(net)
+    graph = built.graph
+    parts = []
+    for c in g.contributions:
+        via = graph.node(c.via)
+        if _is_loss(via.op):
+            parts.append(c.local.expr)
+        else:  # a softmax unit: its upstream is the loss derivative
+            (up,) = [u for u in d.gradient(c.via).contributions]
+            parts.append(up.local.expr * c.local.expr)
+    expr = sp.factor(sp.cancel(sp.Add(*parts)))
+    n = built.meta[net][3]
+    if built.sum_to_one and n in built.softmax:
+        expr = _targets_sum_to_one(expr, built, n)
+    return expr
+
+
+def delta_factors(built: Built, d: Derivation, net: str) -> list:
+    """The factors of δ = ∂L/∂net, outermost first, in the notation's names."""
+    graph = built.graph
+    cons = [c for c in graph.consumers(net) if d.has(c)]
+    if len(cons) == 1 and graph.node(cons[0]).op in ("sigmoid", "tanh", "relu", "identity"):
+        act = cons[0]
+        c = d.gradient(net).contributions[0]
+        return [_act_factor(built, d, act), Factor(act, net, c.local.expr, c.local.value)]
+    return [Factor(d.output, net, _delta_closed(built, d, net), d.gradient(net).value)]
+
+
+def param_chain(built: Built, d: Derivation, leaf: str) -> Chain:
+    """∂L/∂leaf as its chain of factors (one sample), or as Σ over the batch of δ · input."""
+    g = d.gradient(leaf)
+    if len(g.contributions) == 1:
+        c = g.contributions[0]
+        factors = delta_factors(built, d, c.via) + [Factor(c.via, leaf, c.local.expr, c.local.value)]
+    else:
+        parts = [_named_upstream(built, d, c) for c in g.contributions]
+        factors = [Factor(d.output, leaf, sp.Add(*parts, evaluate=False), g.value)]
+    expr = factors[0].expr if len(factors) == 1 else sp.Mul(*(f.expr for f in factors), evaluate=False)
+    return Chain(d.output, leaf, tuple(factors), expr, g.value)
+
+
+def layer_chain(d: Derivation, leaf: str) -> Chain:
+    """∂L/∂leaf of a matrix layer: the upstream gradient of its one consumer, then the local factor."""
+    g = d.gradient(leaf)
+    if len(g.contributions) == 1:
+        c = g.contributions[0]
+        factors = [Factor(c.via, leaf, c.local.expr, c.local.value)]
+        if c.via != d.output:
+            up = d.gradient(c.via)
+            factors.insert(0, Factor(d.output, c.via, up.expr, up.value))
+    else:
+        factors = [Factor(d.output, leaf, g.expr, g.value)]
+    expr = factors[0].expr if len(factors) == 1 else sp.Mul(*(f.expr for f in factors), evaluate=False)
+    return Chain(d.output, leaf, tuple(factors), expr, g.value)

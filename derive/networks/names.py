@@ -1,0 +1,57 @@
+"""Concrete node names of a network in a notation (Mitchell or Nielsen), per layer and sample.
+
+    mitchell  inputs x_i; hidden net^h_j, h_j; output net^o_k, o_k; targets t_k; loss L;
+              weights w^h_ji, w^o_kj; biases b^h_j, b^o_k; deltas delta^h_j, delta^o_k
+    nielsen   inputs a^1_k; layer l: z^l_j, a^l_j, w^l_jk, b^l_j; targets y_j; cost C;
+              deltas delta^l_j
+    batch     with several rows, each per-sample node carries the row: o^(2)_1, a^3,(2)_1,
+              and the loss is L = L^(1) + L^(2) + ...
+"""
+from __future__ import annotations
+
+
+class Names:
+    """Concrete node names for one network; layer l = 0 (input) .. D (output)."""
+
+    def __init__(self, notation: str, sizes, batch: int):
+        self.notation = notation
+        self.nielsen = notation == "nielsen"
+        self.sizes = tuple(sizes)
+        self.D = len(sizes) - 1
+        self.batch = batch
+        self.sep = "," if max(sizes) > 9 else ""
+
+    def _name(self, base, sups, subs, n=None):
+        sups = [str(s) for s in sups] + ([f"({n})"] if self.batch > 1 and n is not None else [])
+        name = base + ("^" + ",".join(sups) if sups else "")
+        return name + ("_" + self.sep.join(str(s) for s in subs) if subs else "")
+
+    def tag(self, l):
+        return str(l + 1) if self.nielsen else ("o" if l == self.D else "h")
+
+    def act(self, l, j, n=1):
+        if self.nielsen:
+            return self._name("a", [l + 1], [j], n)
+        return self._name("x" if l == 0 else ("o" if l == self.D else "h"), [], [j], n)
+
+    def net(self, l, j, n=1):
+        return self._name("z" if self.nielsen else "net", [self.tag(l)], [j], n)
+
+    def weight(self, l, j, k):
+        return self._name("w", [self.tag(l)], [j, k])
+
+    def bias(self, l, j):
+        return self._name("b", [self.tag(l)], [j])
+
+    def target(self, j, n=1):
+        return self._name("y" if self.nielsen else "t", [], [j], n)
+
+    def delta(self, l, j, n=1):
+        return self._name("delta", [self.tag(l)], [j], n)
+
+    @property
+    def loss(self):
+        return "C" if self.nielsen else "L"
+
+    def sample_loss(self, n):
+        return self._name(self.loss, [], [], n) if self.batch > 1 else self.loss

@@ -1,0 +1,99 @@
+"""The records a network or matrix-layer solution carries besides its Derivation.
+
+ParamChain (one parameter element's chain of factors), IndexRule (a general rule in index form
+with every instance it covers), VectorRule (BP1–BP4 or a matrix-layer formula), NetworkResult
+(Solution.extra). Plain data: SymPy expressions and floats.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import sympy as sp
+
+from ..engine.steps import Chain
+
+
+@dataclass(frozen=True)
+class ParamChain:
+    """The chain of factors for one parameter ELEMENT, e.g. W2[1,2] (1-based, as printed).
+
+    param: the array name ("W2"); index: its 1-based position ((1, 2)); node: the graph input
+    name of the element ("w^o_12"); chain: steps.Chain with factors outermost first, each a
+    steps.Factor whose expr is in the notation's names (δ symbols where the seeds name δ);
+    general: the index-form formula this element instantiates (generic indexed symbols).
+    """
+    param: str
+    index: tuple[int, ...]
+    node: str
+    chain: Chain
+    general: sp.Expr
+
+
+@dataclass(frozen=True)
+class IndexRule:
+    """A general rule in index form, e.g. ∂L/∂w_kj = δ_k h_j.
+
+    target: the generic target as a user types it: "w_kj", "w_ji", "b_k", "b_j", "delta_k",
+        "delta_j" (mitchell); "w^l_jk", "b^l_j", "delta^l_j", "delta^L_j" (nielsen).
+    lhs: the printable left side (a gradient symbol ∂L/∂w_kj, or the generic δ).
+    factors: ((label_num, label_den, sp.Expr), ...) the chain in generic names, outermost first.
+    expr: the general formula in generic indexed symbols (sympy.Indexed: o[k], h[j], w[k, j],
+        delta[k] ...), with sympy.Sum over next-layer indices where needed.
+    indices: the free index letters, e.g. ("k", "j"); ranges: letter -> (first, last), 1-based
+        inclusive, for free and bound letters (nielsen's l too).
+    instances: ((bindings {letter: int}, concrete node name, concrete sp.Expr, value), ...)
+        every concrete element the rule covers, its formula in graph names and its value.
+    checked: every instance's concrete formula evaluated at the forward values agrees with the
+        per-unit reverse-mode result for that node (relative error ≤ 1e-9).
+    """
+    target: str
+    lhs: sp.Expr
+    factors: tuple
+    expr: sp.Expr
+    indices: tuple[str, ...]
+    ranges: dict
+    instances: tuple
+    checked: bool = False
+    resolver: object = field(default=None, compare=False, repr=False)  # used by concretize
+
+
+@dataclass(frozen=True)
+class VectorRule:
+    """A rule in vector/matrix form: Nielsen's BP1–BP4, or an Affine/Softmax-with-Loss formula.
+
+    lhs, rhs: SymPy matrix expressions (MatrixSymbol, Transpose, HadamardProduct, MatMul ...) of
+    the concrete sizes; checked: rhs evaluated at the forward values equals the per-unit results.
+    """
+    name: str
+    lhs: object
+    rhs: object
+    checked: bool
+    description: str = ""
+    where: dict = field(default_factory=dict)  # function name -> its derived sp.Lambda (σ' ...)
+
+
+@dataclass(frozen=True)
+class NetworkResult:
+    """Solution.extra for the network kinds.
+
+    notation: "mitchell", "nielsen" or "matrix"; loss: the loss value.
+    params: array name -> nested lists of graph input names (same shape as the values).
+    gradients: array name -> nested lists of floats (same shape).
+    chains: one ParamChain per parameter element, in array order.
+    rules: the index-form rules; vector_rules: BP1–BP4 or the matrix forms.
+    deltas: net node name -> its δ symbol name ("net^o_1" -> "delta^o_1"), δ = ∂L/∂net.
+    loss_name: the output node ("L" or "C"); sizes: DAG sizes {"forward": n, "gradient": n}.
+    timings: seconds per stage {"build", "backward", "check", "rules"}.
+    """
+    notation: str
+    loss: float
+    params: dict
+    gradients: dict
+    chains: tuple
+    rules: tuple
+    vector_rules: tuple
+    deltas: dict = field(default_factory=dict)
+    loss_name: str = "L"
+    sizes: dict = field(default_factory=dict)
+    timings: dict = field(default_factory=dict)
+    resolver: object = field(default=None, compare=False, repr=False)  # used by concretize

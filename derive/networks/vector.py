@@ -1,0 +1,135 @@
+"""Nielsen's BP1–BP4 in matrix form, each evaluated with numpy and compared with the per-unit results.
+"""
+from __future__ import annotations
+
+import numpy as np
+import sympy as sp
+from sympy.matrices.expressions.applyfunc import ElementwiseApplyFunction
+
+from ..engine import numeric
+from ..engine.ops import ACTIVATIONS
+from ..engine.steps import Derivation
+from .built import Built
+from .index import close
+from .resolver import Resolver
+from .results import VectorRule
+
+SIGMA_PRIME = sp.Function("sigma'")
+
+
+def _matrix_values(built: Built, d: Derivation) -> dict:
+    """name -> numpy array (units × samples) of the forward values, δ's and weights."""
+    nm = built.names
+    N = nm.batch
+    env = {}
+    for m in range(0, nm.D + 1):
+        units = range(1, nm.sizes[m] + 1)
+        env[f"a^{m + 1}"] = np.array([[d.values[nm.act(m, j, n)] for n in range(1, N + 1)] for j in units])
+        if m == 0:
+            continue
+        env[f"z^{m + 1}"] = np.array([[d.values[nm.net(m, j, n)] for n in range(1, N + 1)] for j in units])
+        env[f"delta^{m + 1}"] = np.array([[d.gradient(nm.net(m, j, n)).value for n in range(1, N + 1)] for j in units])
+        env[f"w^{m + 1}"] = np.array([[d.values[nm.weight(m, j, k)] for k in range(1, nm.sizes[m - 1] + 1)]
+                                      for j in units])
+        env[f"∂{d.output}/∂w^{m + 1}"] = np.array(
+            [[d.gradient(nm.weight(m, j, k)).value for k in range(1, nm.sizes[m - 1] + 1)] for j in units])
+        if nm.bias(m, 1) in built.graph:
+            env[f"∂{d.output}/∂b^{m + 1}"] = np.array([[d.gradient(nm.bias(m, j)).value] for j in units])
+    env["y"] = np.array([[d.values[nm.target(j, n)] for n in range(1, N + 1)] for j in range(1, nm.sizes[-1] + 1)])
+    return env
+
+
+def mat_eval(e, env, funcs):
+    """A SymPy matrix expression evaluated with numpy arrays for its MatrixSymbols."""
+    if isinstance(e, sp.MatrixSymbol):
+        return env[e.name]
+    if isinstance(e, sp.OneMatrix):
+        return np.ones(e.shape)
+    if isinstance(e, sp.Transpose):
+        return mat_eval(e.arg, env, funcs).T
+    if isinstance(e, sp.MatMul):
+        out = None
+        for a in e.args:
+            v = float(a) if a.is_Number else mat_eval(a, env, funcs)
+            out = v if out is None else (out * v if np.ndim(v) == 0 or np.ndim(out) == 0 else out @ v)
+        return out
+    if isinstance(e, sp.HadamardProduct):
+        out = mat_eval(e.args[0], env, funcs)
+        for a in e.args[1:]:
+            out = out * mat_eval(a, env, funcs)
+        return out
+    if isinstance(e, sp.MatAdd):
+        return sum(mat_eval(a, env, funcs) for a in e.args)
+    if isinstance(e, ElementwiseApplyFunction):
+        lam = funcs["sigma'"]  # the one elementwise function of the BP rules
+        (x,) = lam.variables
+        return numeric.evaluate(lam.expr, {x: mat_eval(e.expr, env, funcs)}, numeric.NP)
+    raise TypeError(f"cannot evaluate {type(e).__name__}")
+
+
+def vector_rules(built: Built, d: Derivation, rules_=()) -> tuple[VectorRule, ...]:
+    """Nielsen's BP1–BP4 per layer, each evaluated and compared with the per-unit results."""
+    nm = built.names
+    D, N, C = nm.D, nm.batch, d.output
+    env = _matrix_values(built, d)
+    M = lambda name, rows, cols=N: sp.MatrixSymbol(name, rows, cols)  # noqa: E731
+    z = sp.Symbol("z", real=True)
+    rules = []
+
+    def add(name, lhs, rhs, description, lam=None):
+        where = {"sigma'": lam} if lam is not None else {}
+        got = mat_eval(rhs, env, where)
+        want = env[lhs.name]
+        ok = got.shape == want.shape and all(close(float(a), float(b)) for a, b in zip(got.ravel(), want.ravel()))
+        rules.append(VectorRule(name, lhs, rhs, ok, description, where))
+
+    for m in range(D, 0, -1):
+        L = m + 1
+        n_m = nm.sizes[m]
+        act = built.graph.node(nm.act(m, 1, 1)).op
+        lam = None
+        if act != "softmax":
+            lam = sp.Lambda(z, sp.diff(ACTIVATIONS[act](z), z))
+        if m == D:
+            if act == "softmax":
+                res = Resolver(built)
+                f = rules_[0]  # the output layer's δ rule comes first
+                rhs = _to_matrix(f.expr, res, n_m, N)
+                add("BP1", M(f"delta^{L}", n_m), rhs, "δ^L for a softmax output, from the index form")
+            else:
+                env["nabla_aC"] = np.array([[d.gradient(nm.act(m, j, n)).value for n in range(1, N + 1)]
+                                            for j in range(1, n_m + 1)])
+                rhs = sp.HadamardProduct(M("nabla_aC", n_m), ElementwiseApplyFunction(SIGMA_PRIME, M(f"z^{L}", n_m)))
+                add("BP1", M(f"delta^{L}", n_m), rhs, "δ^L = ∇_a C ⊙ σ'(z^L)", lam)
+        else:
+            nxt = nm.sizes[m + 1]
+            rhs = sp.HadamardProduct(sp.MatMul(sp.Transpose(M(f"w^{L + 1}", nxt, n_m)), M(f"delta^{L + 1}", nxt)),
+                                     ElementwiseApplyFunction(SIGMA_PRIME, M(f"z^{L}", n_m)))
+            add(f"BP2 (l = {L})", M(f"delta^{L}", n_m), rhs, "δ^l = ((w^{l+1})ᵀ δ^{l+1}) ⊙ σ'(z^l)", lam)
+    for m in range(D, 0, -1):
+        L = m + 1
+        n_m, prev = nm.sizes[m], nm.sizes[m - 1]
+        if nm.bias(m, 1) in built.graph:
+            rhs = M(f"delta^{L}", n_m) if N == 1 else sp.MatMul(M(f"delta^{L}", n_m), sp.OneMatrix(N, 1))
+            add(f"BP3 (l = {L})", M(f"∂{C}/∂b^{L}", n_m, 1), rhs, "∂C/∂b^l = δ^l (summed over the batch)")
+        rhs = sp.MatMul(M(f"delta^{L}", n_m), sp.Transpose(M(f"a^{L - 1}", prev)))
+        add(f"BP4 (l = {L})", M(f"∂{C}/∂w^{L}", n_m, prev), rhs, "∂C/∂w^l = δ^l (a^{l−1})ᵀ")
+    return tuple(rules)
+
+
+def _to_matrix(expr, res: Resolver, rows: int, cols: int):
+    """An elementwise generic formula (o_k − t_k) as a matrix expression (a^L − y)."""
+    def conv(e):
+        if isinstance(e, sp.Indexed):
+            role, m = res.layer_of(str(e.base.label), [str(i) for i in e.indices], {})
+            return sp.MatrixSymbol("y" if role == "target" else
+                                   {"act": "a", "net": "z", "delta": "delta"}[role] + f"^{m + 1}", rows, cols)
+        if e.is_Add:
+            return sp.MatAdd(*[conv(a) for a in e.args])
+        if e.is_Mul:
+            nums = [a for a in e.args if a.is_Number]
+            mats = [conv(a) for a in e.args if not a.is_Number]
+            body = mats[0] if len(mats) == 1 else sp.HadamardProduct(*mats)
+            return sp.MatMul(*nums, body) if nums else body
+        raise TypeError(f"not elementwise: {e}")
+    return conv(expr)

@@ -1,0 +1,67 @@
+"""Problem files (TOML) and built-in problems: reading, validation, dispatch on the kind.
+
+`load(path_or_name)` / `loads(text)` give a ScalarProblem ([graph]), or a NetworkProblem
+([network] or [layers]). Every error names the file, the key and what was expected.
+"""
+from __future__ import annotations
+
+import tomllib
+from importlib import resources
+from pathlib import Path
+
+from ..errors import ProblemError
+from .layers import load_layers
+from .network import NetworkProblem, load_network
+from .scalar import ScalarProblem, load_scalar
+
+MAX_FILE_BYTES = 1_000_000
+
+__all__ = ["NetworkProblem", "ScalarProblem", "builtin_names", "load", "load_builtins", "loads",
+           "resolve"]
+
+
+def builtin_names() -> list[str]:
+    folder = resources.files("derive.examples")
+    return sorted(p.name[:-5] for p in folder.iterdir() if p.name.endswith(".toml"))
+
+
+def resolve(path_or_name: str) -> tuple[str, str]:
+    """(display name, TOML text) for a file path or a built-in problem's name."""
+    path = Path(path_or_name)
+    if path.is_file():
+        if path.stat().st_size > MAX_FILE_BYTES:
+            raise ProblemError(str(path), "", f"file is larger than {MAX_FILE_BYTES} bytes")
+        try:
+            return str(path), path.read_text(encoding="utf-8")
+        except UnicodeDecodeError:
+            raise ProblemError(str(path), "", "expected a UTF-8 text file") from None
+    stem = path_or_name[:-5] if path_or_name.endswith(".toml") else path_or_name
+    if "/" not in stem and stem in builtin_names():
+        text = resources.files("derive.examples").joinpath(stem + ".toml").read_text(encoding="utf-8")
+        return f"{stem} (built-in)", text
+    raise ProblemError(path_or_name, "", "no such file, and not a built-in problem "
+                       f"(built-ins: {', '.join(builtin_names())})")
+
+
+def load(path_or_name: str):
+    """A problem from a file path or a built-in problem's name."""
+    source, text = resolve(path_or_name)
+    return loads(text, source)
+
+
+def load_builtins() -> list:
+    return [load(n) for n in builtin_names()]
+
+
+def loads(text: str, source: str = "<string>"):
+    """A problem from TOML text; `source` names it in error messages."""
+    try:
+        data = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as e:
+        raise ProblemError(source, "", f"malformed TOML: {e}") from None
+    kinds = [k for k in ("graph", "network", "layers") if k in data]
+    if len(kinds) != 1:
+        raise ProblemError(source, "", "expected exactly one of the tables [graph] (a scalar circuit), "
+                           "[network] (a multilayer perceptron) or [layers] (matrix layers)")
+    loader = {"graph": load_scalar, "network": load_network, "layers": load_layers}[kinds[0]]
+    return loader(data, source)

@@ -1,0 +1,66 @@
+"""Helpers shared by every problem kind: the header keys, numbers, names and arrays.
+
+Every error is a ProblemError naming the file, the key and what was expected.
+"""
+from __future__ import annotations
+
+import math
+import re
+from fractions import Fraction
+from pathlib import Path
+
+from ..engine.ops import FUNCTIONS
+from ..errors import ProblemError
+
+NAME = re.compile(r"[A-Za-z\u0370-\u03ff][A-Za-z0-9\u0370-\u03ff]*(?:_[A-Za-z0-9\u0370-\u03ff]+)*")
+
+
+def text_key(data: dict, key: str, source: str, default: str = "") -> str:
+    value = data.get(key, default)
+    if not isinstance(value, str):
+        raise ProblemError(source, key, f"expected a string, got {type(value).__name__}")
+    return value
+
+
+def header(data: dict, source: str, table: str, extra=()) -> tuple[str, str]:
+    """Refuse unknown top-level keys; return (title, description). Shared by every problem kind."""
+    known = {"title", "description", table, "values", *extra}
+    for key in data:
+        if key not in known:
+            raise ProblemError(source, key, f"unknown key; expected one of {', '.join(sorted(known))}")
+    title = text_key(data, "title", source, Path(source.split(" ")[0]).stem)
+    return title, text_key(data, "description", source)
+
+
+def number(value, source: str, key: str) -> Fraction:
+    """A finite TOML number as an exact Fraction (0.1 -> 1/10)."""
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        raise ProblemError(source, key, f"expected a number, got {value!r}")
+    if isinstance(value, float) and not math.isfinite(value):
+        raise ProblemError(source, key, f"expected a finite number, got {value!r}")
+    return Fraction(repr(value)) if isinstance(value, float) else Fraction(value)
+
+
+def check_name(name: str, source: str, key: str) -> None:
+    if not NAME.fullmatch(name) or name in FUNCTIONS:
+        raise ProblemError(source, key, "expected a name made of letters, digits and _subscripts, "
+                           f"starting with a letter and not a function name; got {name!r}")
+
+
+def array(value, source, key):
+    """Nested lists of finite numbers -> nested tuples of Fractions."""
+    if isinstance(value, list):
+        if not value:
+            raise ProblemError(source, key, "expected a non-empty list of numbers")
+        return tuple(array(v, source, key) for v in value)
+    return number(value, source, key)
+
+
+def shape(a) -> tuple:
+    """The shape of nested tuples; ("ragged",) when rows differ."""
+    if isinstance(a, tuple):
+        inner = {shape(v) for v in a}
+        if len(inner) != 1:
+            return ("ragged",)
+        return (len(a),) + inner.pop()
+    return ()

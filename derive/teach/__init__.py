@@ -1,0 +1,2 @@
+"""Teaching: worksheets (variants, exercises, their .tex) and verify (reading a student's answer,
+equivalence, diagnosis, matrix-form answers, feedback)."""

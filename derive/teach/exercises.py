@@ -1,0 +1,305 @@
+"""Worksheet exercises as plain data: frozen records on a Variant, and the Sheet of a version.
+
+Exercises are frozen records with a number, a kind and the engine's own step records as their
+answer, from which the answer key typesets the full worked solution:
+
+  forward   fill in the forward value of every gate on the drawn graph
+  gates     fill in every gate's gradient (upstream × local, summed over consumers)
+  symbolic  derive a named gradient as a chain of factors, then in the graph's names
+  rule      (networks) derive a gradient in index form, e.g. ∂L/∂w_kj = δ_k h_j
+  numeric   compute that gradient at the given values, factor by factor
+  update    one gradient-descent step w' = w − η ∂f/∂w
+
+The scaffolding level (full, hints, blanks) decides how much of the solution the worksheet shows;
+the data is the same at every level. This module is math only: it never imports rendering.
+"""
+from __future__ import annotations
+
+import math
+import random
+from dataclasses import dataclass
+from fractions import Fraction
+
+import sympy as sp
+
+from ..engine.reverse import chain as chain_of
+from ..engine.steps import Chain, Gradient, partial
+from ..errors import DeriveError
+from .variants import MAX_REDRAWS, Variant, draw_variant
+
+LEVELS = ("full", "hints", "blanks")
+KINDS = ("forward", "gates", "symbolic", "rule", "numeric", "update")
+LEARNING_RATES = (Fraction(1, 10), Fraction(1, 5), Fraction(1, 2))
+FIGURE_LIMIT = 14  # graphs with more nodes get no fill-in-the-figure items
+PARAMETER_PREFIXES = ("w", "b", "θ", "theta")
+
+@dataclass(frozen=True)
+class ForwardLine:
+    """One gate of the forward pass: node = expr = expr at the parents' values = value."""
+    node: str
+    op: str
+    expr: sp.Expr
+    operands: tuple[tuple[str, float], ...]  # (parent, value) in the order of node.parents
+    value: float
+
+
+@dataclass(frozen=True)
+class ForwardAnswer:
+    lines: tuple[ForwardLine, ...]
+    output: str
+    value: float
+
+
+@dataclass(frozen=True)
+class GatesAnswer:
+    """Every gradient of the graph, output first, as the engine's Gradient records."""
+    output: str
+    gradients: tuple[Gradient, ...]
+
+
+@dataclass(frozen=True)
+class ChainAnswer:
+    """∂output/∂target as a chain of factors; `closed` is it in the graph's names.
+
+    `gradient` is the target's Gradient record (its contributions when it fans out).
+    For the numeric kind, `value` is the product of the factor values (already proven).
+    """
+    output: str
+    target: str
+    symbol: sp.Symbol
+    chain: Chain
+    gradient: Gradient
+    closed: sp.Expr | None
+    value: float
+
+
+@dataclass(frozen=True)
+class RuleAnswer:
+    """A network's gradient in index form (networks.IndexRule) and one element it covers.
+
+    `instance` is (bindings, node, concrete expr, value) for the element the sheet asks about.
+    """
+    output: str
+    rule: object  # networks.IndexRule
+    instance: tuple
+
+
+@dataclass(frozen=True)
+class UpdateAnswer:
+    """w' = w − η ∂f/∂w, as a SymPy equation, and its numbers."""
+    target: str
+    rule: sp.Eq  # new symbol = target − η · ∂f/∂target
+    new_symbol: sp.Symbol
+    eta_symbol: sp.Symbol
+    gradient_symbol: sp.Symbol
+    weight: Fraction
+    eta: Fraction
+    gradient: float
+    new_value: float
+
+
+@dataclass(frozen=True)
+class Hint:
+    """One piece of scaffolding. kind: order, rule, chain, fanout, update.
+
+    order: `nodes` is the order to compute in. rule: ∂node/∂wrt = expr (a gate's local rule).
+    chain: `factors` are the (num, den) pairs of the chain. fanout: `node` is used by `nodes`.
+    update: `expr` is the update rule.
+    """
+    kind: str
+    node: str = ""
+    wrt: str = ""
+    nodes: tuple[str, ...] = ()
+    factors: tuple[tuple[str, str], ...] = ()
+    expr: sp.Expr | None = None
+
+
+@dataclass(frozen=True)
+class Exercise:
+    number: int  # 1-based over the whole sheet; the answer key uses the same numbers
+    kind: str
+    variant: Variant
+    target: str | None  # the input a symbolic/rule/numeric/update item asks about
+    given: tuple[tuple[str, Fraction], ...]  # values stated in the prompt (inputs, η)
+    answer: object  # ForwardAnswer | GatesAnswer | ChainAnswer | RuleAnswer | UpdateAnswer
+    hints: tuple[Hint, ...]
+
+
+@dataclass(frozen=True)
+class Sheet:
+    """One version of a worksheet and its answer key."""
+    seed: int
+    version: int
+    level: str
+    variants: tuple[Variant, ...]
+    exercises: tuple[Exercise, ...]
+
+    @property
+    def redraws(self) -> int:
+        return sum(v.redraws for v in self.variants)
+
+
+def is_parameter(name: str) -> bool:
+    return name.startswith(PARAMETER_PREFIXES)
+
+
+def choose_kinds(problem) -> tuple[str, ...]:
+    """The exercise kinds that suit a problem: figure items for small graphs, an update
+    item when the graph has parameters (w…, b…, θ…); for a network, its index-form rule."""
+    if problem.kind == "network":
+        return ("rule", "numeric", "update")
+    graph = problem.graph()
+    kinds = []
+    if len(graph.nodes) <= FIGURE_LIMIT:
+        kinds += ["forward", "gates"]
+    kinds += ["symbolic", "numeric"]
+    if any(is_parameter(n) for n in graph.inputs):
+        kinds.append("update")
+    return tuple(kinds)
+
+
+def choose_target(variant: Variant, rng: random.Random) -> str:
+    """An input that reaches the output: a parameter when there is one, else one used twice.
+    For a network: a weight of the output layer."""
+    d = variant.derivation
+    extra = variant.solution.extra
+    if extra is not None and getattr(extra, "chains", None):
+        last = [p for p in extra.params if p.upper().startswith("W")][-1]
+        return rng.choice([c.node for c in extra.chains if c.param == last])
+    reach = [n for n in d.graph.inputs if any(g.node == n for g in d.steps)]
+    if not reach:
+        raise DeriveError(f"{variant.problem.source}: no input reaches the output")
+    params = [n for n in reach if is_parameter(n)]
+    fanouts = [n for n in reach if d.gradient(n).is_fanout]
+    return rng.choice(params or fanouts or reach)
+
+
+def forward_answer(variant: Variant) -> ForwardAnswer:
+    d = variant.derivation
+    lines = tuple(
+        ForwardLine(n.name, n.op, n.expr, tuple((p, d.values[p]) for p in n.parents), d.values[n.name])
+        for n in d.graph.steps)
+    return ForwardAnswer(lines, d.output, d.values[d.output])
+
+
+def chain_answer(variant: Variant, target: str) -> ChainAnswer:
+    d = variant.derivation
+    extra = variant.solution.extra
+    given = [pc.chain for pc in getattr(extra, "chains", ()) if pc.node == target]
+    c = given[0] if given else chain_of(d, target)
+    g = d.gradient(target)
+    product = math.prod(f.value for f in c.factors)
+    _agree(product, g.value, f"the factors of ∂{d.output}/∂{target}")
+    return ChainAnswer(d.output, target, g.symbol, c, g, g.closed, product)
+
+
+def rule_answer(variant: Variant, target: str) -> RuleAnswer:
+    """The index-form rule that covers `target` (∂L/∂w_kj for an output-layer weight)."""
+    for rule in variant.solution.extra.rules:
+        for inst in rule.instances:
+            if inst[1] == target:
+                if not rule.checked:
+                    raise DeriveError(f"internal check failed: the rule for {rule.target} is unproven")
+                _agree(float(inst[3]), variant.derivation.gradient(target).value, f"the rule {rule.target}")
+                return RuleAnswer(variant.derivation.output, rule, inst)
+    raise DeriveError(f"{variant.problem.source}: no index-form rule covers {target}")
+
+
+def update_answer(variant: Variant, target: str, eta: Fraction) -> UpdateAnswer:
+    d = variant.derivation
+    g = d.gradient(target)
+    w = variant.values[target]
+    new = sp.Symbol(f"{target}'", real=True)
+    eta_symbol = sp.Symbol("η", real=True)
+    rule = sp.Eq(new, sp.Symbol(target, real=True) - eta_symbol * g.symbol, evaluate=False)
+    new_value = float(w) - float(eta) * g.value
+    return UpdateAnswer(target, rule, new, eta_symbol, g.symbol, w, eta, g.value, new_value)
+
+
+def _agree(a: float, b: float, what: str) -> None:
+    if not math.isclose(a, b, rel_tol=1e-9, abs_tol=1e-12):
+        raise DeriveError(f"internal check failed: {what} give {a!r}, the derivation {b!r}")
+
+
+def hints_for(kind: str, variant: Variant, answer) -> tuple[Hint, ...]:
+    d = variant.derivation
+    graph = d.graph
+    if kind == "forward":
+        return (Hint("order", nodes=tuple(n.name for n in graph.steps)),)
+    if kind == "gates":
+        rules = tuple(Hint("rule", node=c.via, wrt=g.node, expr=c.local.expr)
+                      for g in answer.gradients for c in g.contributions)
+        fanouts = tuple(Hint("fanout", node=g.node, nodes=tuple(c.via for c in g.contributions))
+                        for g in answer.gradients if g.is_fanout)
+        return rules + fanouts
+    if kind == "rule":
+        return (Hint("chain", node=answer.output, wrt=answer.rule.target,
+                     factors=tuple((str(a), str(b)) for a, b, _ in answer.rule.factors)),)
+    if kind in ("symbolic", "numeric"):
+        hints = [Hint("chain", node=answer.output, wrt=answer.target,
+                      factors=tuple((f.num, f.den) for f in answer.chain.factors))]
+        top = answer.chain.factors[0].den if answer.chain.factors else answer.target
+        g = d.gradient(top)
+        if g.is_fanout:
+            hints.append(Hint("fanout", node=top, nodes=tuple(c.via for c in g.contributions)))
+        return tuple(hints)
+    if kind == "update":
+        return (Hint("update", node=answer.target, expr=answer.rule),)
+    raise ValueError(kind)
+
+
+def exercises_for(variant: Variant, kinds, first_number: int, rng: random.Random) -> list[Exercise]:
+    """The items on one variant, numbered from `first_number`."""
+    given = tuple(variant.values.items())
+    target = choose_target(variant, rng)
+    eta = rng.choice(LEARNING_RATES)
+    items = []
+    for kind in kinds:
+        item_target = None
+        item_given = given
+        if kind == "forward":
+            answer = forward_answer(variant)
+        elif kind == "gates":
+            d = variant.derivation
+            answer = GatesAnswer(d.output, d.steps)
+        elif kind in ("symbolic", "numeric"):
+            item_target = target
+            answer = chain_answer(variant, target)
+            if kind == "symbolic":
+                item_given = ()
+        elif kind == "rule":
+            item_target = target
+            answer = rule_answer(variant, target)
+            item_given = ()
+        elif kind == "update":
+            item_target = target
+            answer = update_answer(variant, target, eta)
+            item_given = given + (("η", eta),)
+        else:
+            raise DeriveError(f"unknown exercise kind {kind!r}; expected one of {', '.join(KINDS)}")
+        items.append(Exercise(first_number + len(items), kind, variant, item_target, item_given,
+                              answer, hints_for(kind, variant, answer)))
+    return items
+
+
+def build_sheet(problems, seed: int, version: int, level: str = "hints", kinds=None,
+                max_redraws: int = MAX_REDRAWS) -> Sheet:
+    """One worksheet version: a variant of each problem and its exercises, numbered 1, 2, …
+
+    `kinds` (a tuple of KINDS) overrides the per-problem choice of `choose_kinds`.
+    """
+    if level not in LEVELS:
+        raise DeriveError(f"unknown scaffolding level {level!r}; expected one of {', '.join(LEVELS)}")
+    variants, exercises = [], []
+    for problem in problems:
+        variant = draw_variant(problem, seed, version, max_redraws)
+        rng = random.Random(f"{variant.key}:items")
+        chosen = kinds if kinds is not None else choose_kinds(problem)
+        exercises += exercises_for(variant, chosen, len(exercises) + 1, rng)
+        variants.append(variant)
+    return Sheet(seed, version, level, tuple(variants), tuple(exercises))
+
+
+def gradient_symbol(output: str, wrt: str) -> sp.Symbol:
+    """∂output/∂wrt, as the steps name it (for prompts that ask for a gradient)."""
+    return partial(output, wrt)

@@ -1,0 +1,173 @@
+"""Verdicts as feedback: plain text for the terminal, and a class's batch of answers as
+feedback.md (Markdown, $...$ math) and feedback.pdf.
+
+An answers file holds [[answer]] tables with keys student, wrt, answer (`read_answers`);
+`batch` verifies each, a failure to read one answer staying in that answer's entry.
+"""
+from __future__ import annotations
+
+import tomllib
+from pathlib import Path
+
+from ..errors import DeriveError
+from ..render.escape import md_text, tex_text
+from ..render.pdf import compile_pdf, document
+from ..render.printer import latex
+from .answers import Verdict
+from .verify import verify
+
+MAX_ANSWERS_BYTES = 1_000_000
+MAX_ANSWERS = 2000
+
+
+def _number(x) -> str:
+    if isinstance(x, list):  # a matrix (rows) or a vector of a matrix-layer counterexample
+        return "[" + ", ".join(_number(v) for v in x) + "]"
+    return "undefined" if x is None else f"{x:.10g}"
+
+
+def _answer_tex(v) -> str:
+    """The answer in LaTeX: a matrix verdict carries its own (printed from the parsed matrices)."""
+    return getattr(v, "answer_tex", "") or latex(v.answer)
+
+
+def describe(verdict: Verdict, answer_text: str) -> str:
+    """The verdict as plain text for the terminal."""
+    if verdict.correct:
+        return f"correct: {answer_text} = {verdict.label}\n  ({verdict.method})"
+    lines = [f"wrong: {answer_text} is not {verdict.label}"]
+    lines += [f"  - {d}" for d in verdict.diagnosis]
+    cx = verdict.counterexample
+    if cx:
+        where = ", ".join(f"{k} = {_number(v)}" for k, v in cx["point"].items())
+        inst = ""
+        if cx.get("instance"):
+            inst = " for " + ", ".join(f"{k} = {v}" for k, v in cx["instance"].items())
+        own = " (the problem's own values)" if cx.get("own_point") else ""
+        lines.append(f"  counterexample{inst} at {where}{own}:")
+        lines.append(f"    expected {verdict.label} = {_number(cx['expected'])}, "
+                     f"your answer gives {_number(cx['got'])}")
+        if cx.get("quantities") and cx.get("shapes"):
+            lines.append("    where " + ", ".join(f"{k} = {_number(v)}" for k, v in cx["quantities"].items()))
+    lines.append(f"  ({verdict.method})")
+    return "\n".join(lines)
+
+
+# ---------------------------------------------------------------- batch mode
+
+def read_answers(path: str) -> list[dict]:
+    p = Path(path)
+    if not p.is_file():
+        raise DeriveError(f"{path}: no such file")
+    if p.stat().st_size > MAX_ANSWERS_BYTES:
+        raise DeriveError(f"{path}: file is larger than {MAX_ANSWERS_BYTES} bytes")
+    try:
+        data = tomllib.loads(p.read_text(encoding="utf-8"))
+    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as e:
+        raise DeriveError(f"{path}: malformed TOML: {e}") from None
+    entries = data.get("answer")
+    if not isinstance(entries, list) or not entries:
+        raise DeriveError(f'{path}: expected [[answer]] tables with keys student, wrt and answer')
+    if len(entries) > MAX_ANSWERS:
+        raise DeriveError(f"{path}: at most {MAX_ANSWERS} answers per file")
+    out = []
+    for i, e in enumerate(entries, 1):
+        if not isinstance(e, dict):
+            raise DeriveError(f"{path}: [[answer]] #{i}: expected a table")
+        for key in ("wrt", "answer"):
+            if not isinstance(e.get(key), str):
+                raise DeriveError(f"{path}: [[answer]] #{i}: {key}: expected a string")
+        student = e.get("student", f"#{i}")
+        if not isinstance(student, (str, int)):
+            raise DeriveError(f"{path}: [[answer]] #{i}: student: expected a string")
+        unknown = set(e) - {"student", "wrt", "answer"}
+        if unknown:
+            raise DeriveError(f"{path}: [[answer]] #{i}: unknown key {sorted(unknown)[0]!r}; "
+                              "expected student, wrt, answer")
+        out.append({"student": str(student), "wrt": e["wrt"], "answer": e["answer"]})
+    return out
+
+
+def batch(sol, entries) -> list[dict]:
+    """Each entry with its verdict (or the reason it could not be read)."""
+    results = []
+    for e in entries:
+        try:
+            results.append({**e, "verdict": verify(sol, e["wrt"], e["answer"]), "error": None})
+        except DeriveError as err:
+            results.append({**e, "verdict": None, "error": str(err)})
+    return results
+
+
+def _instance(cx) -> str:
+    inst = cx.get("instance")
+    return (" (for " + ", ".join(f"{k} = {v}" for k, v in inst.items()) + ")") if inst else ""
+
+
+def _md_math(v) -> str:
+    return f"${_answer_tex(v)}$"
+
+
+def feedback_markdown(sol, results) -> str:
+    title = sol.problem.title
+    lines = [f"# Feedback: {md_text(title)}", ""]
+    n_ok = sum(1 for r in results if r["verdict"] and r["verdict"].correct)
+    lines += [f"{n_ok} of {len(results)} answers correct.", ""]
+    for r in results:
+        v = r["verdict"]
+        lines.append(f"## {md_text(r['student'])}: ∂/∂{md_text(r['wrt'])}")
+        lines.append("")
+        lines.append(f"Answer: `{r['answer'].replace('`', '')}`")
+        lines.append("")
+        if v is None:
+            lines += [f"**Could not check:** {md_text(r['error'])}", ""]
+            continue
+        if v.correct:
+            lines += [f"**Correct.** {_md_math(v)} equals {md_text(v.label)}. "
+                      f"({md_text(v.method)})", ""]
+            continue
+        lines += [f"**Wrong.** {_md_math(v)} is not {md_text(v.label)}.", ""]
+        lines += [f"- {md_text(d)}" for d in v.diagnosis]
+        cx = v.counterexample
+        if cx:
+            where = ", ".join(f"{md_text(k)} = {_number(x)}" for k, x in cx["point"].items())
+            where += _instance(cx)
+            lines.append(f"- Counterexample at {where}: expected {_number(cx['expected'])}, "
+                         f"the answer gives {_number(cx['got'])}.")
+        lines.append("")
+    return "\n".join(lines) + "\n"
+
+
+def feedback_tex(sol, results) -> str:
+    parts = [rf"\section*{{Feedback: {tex_text(sol.problem.title)}}}"]
+    n_ok = sum(1 for r in results if r["verdict"] and r["verdict"].correct)
+    parts.append(rf"{n_ok} of {len(results)} answers correct.")
+    for r in results:
+        v = r["verdict"]
+        parts.append(rf"\subsection*{{{tex_text(r['student'])}: {tex_text('∂/∂' + r['wrt'])}}}")
+        parts.append(rf"Answer as written: \texttt{{{tex_text(r['answer'])}}}\par")
+        if v is None:
+            parts.append(rf"\textbf{{Could not check:}} {tex_text(r['error'])}")
+            continue
+        if v.correct:
+            parts.append(rf"\textbf{{Correct.}} $\displaystyle {_answer_tex(v)}$ equals "
+                         rf"{tex_text(v.label)}. {{\small ({tex_text(v.method)})}}")
+            continue
+        parts.append(rf"\textbf{{\color{{bad}}Wrong.}} $\displaystyle {_answer_tex(v)}$ "
+                     rf"is not {tex_text(v.label)}.")
+        items = [tex_text(d) for d in v.diagnosis]
+        cx = v.counterexample
+        if cx:
+            where = ", ".join(f"{k} = {_number(x)}" for k, x in cx["point"].items()) + _instance(cx)
+            items.append(tex_text(f"Counterexample at {where}: expected {_number(cx['expected'])}, "
+                                  f"the answer gives {_number(cx['got'])}."))
+        parts.append("\\begin{itemize}\n" + "\n".join(rf"\item {i}" for i in items) + "\n\\end{itemize}")
+    return "\n\n".join(parts) + "\n"
+
+
+def write_feedback(sol, results, out_dir: Path) -> list[Path]:
+    out_dir.mkdir(parents=True, exist_ok=True)
+    md = out_dir / "feedback.md"
+    md.write_text(feedback_markdown(sol, results), encoding="utf-8")
+    pdf = compile_pdf(document(feedback_tex(sol, results)), out_dir / "feedback.pdf")
+    return [md, pdf]

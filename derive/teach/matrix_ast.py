@@ -1,0 +1,161 @@
+"""Matrix-form answers as an AST: printing (plain and LaTeX) and evaluating with numpy.
+
+The AST comes from `matrix_reading.parse_matrix_answer` and is never run as code: `evaluate`
+walks it with numpy arrays for the problem's matrices; a product of mismatched shapes raises
+ShapeError naming both shapes.
+"""
+from __future__ import annotations
+
+import numpy as np
+
+REL = 1e-9  # relative tolerance of two matrices' agreement
+
+def label(key: str) -> str:
+    return f"∂L/∂{key}"
+
+
+def shape_text(shape) -> str:
+    return "a number" if shape == () else f"{shape[0]}×{shape[1]}"
+
+
+class ShapeError(Exception):
+    pass
+
+
+_PREC = {"add": 1, "sub": 1, "mul": 2, "div": 2, "neg": 3, "T": 4}
+
+
+def show(ast, outer: int = 0) -> str:
+    """Plain text: Xᵀ·dY, colsum(dY), Y − T."""
+    kind = ast[0]
+    if kind == "num":
+        return ast[1]
+    if kind == "name":
+        return ast[1]
+    if kind == "ones":
+        return "1ᵀ"
+    if kind == "call":
+        return f"{ast[1]}({show(ast[2])})"
+    p = _PREC[kind]
+    if kind == "T":
+        inner = show(ast[1], 5)
+        s = inner + "ᵀ"
+    elif kind == "neg":
+        s = "−" + show(ast[1], p)
+    else:
+        sym = {"add": " + ", "sub": " − ", "mul": "·", "div": "/"}[kind]
+        s = show(ast[1], p) + sym + show(ast[2], p + (kind in ("sub", "div")))
+    return f"({s})" if p < outer or (kind == "T" and outer > 4) else s
+
+
+def tex(ast, outer: int = 0) -> str:
+    """LaTeX of the AST; every piece is a fixed string or a name/number the parser accepted."""
+    kind = ast[0]
+    if kind == "num":
+        return ast[1]
+    if kind == "name":
+        n = ast[1]
+        return rf"\frac{{\partial L}}{{\partial {n[1]}}}" if n.startswith("d") and len(n) == 2 else n
+    if kind == "ones":
+        return r"\mathbf{1}^{\top}"
+    if kind == "call":
+        return rf"\operatorname{{{ast[1]}}}\left({tex(ast[2])}\right)"
+    p = _PREC[kind]
+    if kind == "T":
+        s = "{" + tex(ast[1], 5) + r"}^{\top}"
+    elif kind == "neg":
+        s = "-" + tex(ast[1], p)
+    elif kind == "div":
+        s = rf"\frac{{{tex(ast[1])}}}{{{tex(ast[2])}}}"
+    else:
+        sym = {"add": " + ", "sub": " - ", "mul": r" \, "}[kind]
+        s = tex(ast[1], p) + sym + tex(ast[2], p + (kind == "sub"))
+    return rf"\left({s}\right)" if p < outer else s
+
+
+# ---------------------------------------------------------------- evaluating the AST
+
+class _Ones:
+    pass
+
+
+ONES = _Ones()
+
+
+def shape(v):
+    return () if np.ndim(v) == 0 else v.shape
+
+
+def evaluate(ast, env: dict):
+    """The AST with numpy; raises ShapeError naming the operation and both shapes."""
+    kind = ast[0]
+    if kind == "num":
+        return float(ast[1])
+    if kind == "name":
+        return env[ast[1]]
+    if kind == "ones":
+        return ONES
+    a = evaluate(ast[1] if kind != "call" else ast[2], env)
+    if a is ONES and kind != "mul":
+        raise ShapeError("1ᵀ (a row of ones) only makes sense multiplied by a matrix on its right")
+    if kind == "T":
+        return a if np.ndim(a) == 0 else a.T
+    if kind == "neg":
+        return -a
+    if kind == "call":
+        f = ast[1]
+        if np.ndim(a) == 0:
+            raise ShapeError(f"{f}({show(ast[2])}) needs a matrix, and {show(ast[2])} is a number")
+        if f == "colsum":
+            return a.sum(axis=0, keepdims=True)
+        if f == "rowsum":
+            return a.sum(axis=1, keepdims=True)
+        if f == "sum":
+            return float(a.sum())
+        e = np.exp(a - a.max(axis=1, keepdims=True))
+        return e / e.sum(axis=1, keepdims=True)
+    b = evaluate(ast[2], env)
+    sa, sb = shape(a), shape(b)
+    what = f"{show(ast)} is not defined: "
+    if kind in ("add", "sub"):
+        if b is ONES:
+            raise ShapeError("1ᵀ (a row of ones) only makes sense multiplied by a matrix on its right")
+        if sa != sb:
+            word = "plus" if kind == "add" else "minus"
+            raise ShapeError(what + f"{shape_text(sa)} {word} {shape_text(sb)}")
+        return a + b if kind == "add" else a - b
+    if kind == "div":
+        if b is ONES or sb != ():
+            raise ShapeError(what + "dividing by a matrix")
+        if b == 0:
+            raise ShapeError(what + "division by zero")
+        return a / b
+    # a product
+    if b is ONES:
+        raise ShapeError("1ᵀ (a row of ones) only makes sense multiplied by a matrix on its right")
+    if a is ONES:
+        if sb == ():
+            raise ShapeError("1ᵀ (a row of ones) only makes sense multiplied by a matrix on its right")
+        return b.sum(axis=0, keepdims=True)
+    if sa == () or sb == ():
+        return a * b
+    if sa[1] != sb[0]:
+        raise ShapeError(what + f"{show(ast[1])} is {shape_text(sa)} and {show(ast[2])} is "
+                         f"{shape_text(sb)} (a {shape_text(sa)} times a {shape_text(sb)} matrix: the "
+                         f"inner sizes {sa[1]} and {sb[0]} differ)")
+    return a @ b
+
+
+def same(a, b) -> bool:
+    if a is None or b is None or a is ONES or shape(a) != shape(b):
+        return False
+    a, b = np.asarray(a, float), np.asarray(b, float)
+    scale = max(float(np.max(np.abs(b), initial=0)), float(np.max(np.abs(a), initial=0)), 1e-12)
+    return bool(np.all(np.abs(a - b) <= REL * scale))
+
+
+def safe_eval(ast, env):
+    try:
+        return evaluate(ast, env)
+    except (ShapeError, FloatingPointError, ZeroDivisionError):
+        return None

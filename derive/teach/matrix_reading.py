@@ -1,0 +1,266 @@
+"""Matrix answers for [layers] problems (`X^T dY`, `dY W^T`, `colsum(dY)`, `Y - T`, LaTeX alike).
+
+Vocabulary: the problem's matrix names (X, W, B, Y, T, A, dY / ∂L/∂Y / \\frac{\\partial L}{\\partial Y},
+dA / ∂L/∂A); products written `*`, `·`, `@`, `\\cdot`, `\\times` or by juxtaposition; transposes
+`^T`, `^{T}`, `^\\top`, `^{\\top}`, `^\\intercal`, `ᵀ`, `'`, `.T` or `transpose(M)`; `+`, `-`, numbers,
+division by a number; column sums `colsum(M)` = `sum_rows(M)` = `sum(M, axis=0)` = `1^T M`; row
+sums `rowsum(M)` = `sum_cols(M)` = `sum(M, axis=1)`; `sum(M)` (every element); `softmax(A)`.
+The result is a small tuple AST: ("name", "X"), ("num", "2"), ("T", a), ("neg", a),
+("add"|"sub"|"mul"|"div", a, b), ("call", "colsum"|"rowsum"|"sum"|"softmax", a), ("ones",).
+"""
+from __future__ import annotations
+
+import re
+
+from ..errors import ParseError
+from .reading import _FRACS, _SIZERS, _SPACES, _TIMES, _check_size
+
+MAX_MATRIX_TOKENS = 120
+MATRIX_FUNCTIONS = {"colsum": "colsum", "colsums": "colsum", "sum_rows": "colsum", "sumrows": "colsum",
+                    "rowsum": "rowsum", "rowsums": "rowsum", "sum_cols": "rowsum", "sumcols": "rowsum",
+                    "sum": "sum", "softmax": "softmax", "transpose": "transpose"}
+_GRAD_FRAC = re.compile(r"\\[dtc]?frac\s*\{\s*(?:\\partial|∂|d)\s*L\s*\}\s*\{\s*(?:\\partial|∂|d)\s*"
+                        r"(?:\\(?:mathbf|boldsymbol|bm|mathit|mathrm)\s*\{\s*([A-Z])\s*\}|([A-Z]))\s*\}")
+_GRAD_SLASH = re.compile(r"(?:\\partial\s*|∂|(?<![A-Za-z])d)L\s*/\s*(?:\\partial\s*|∂|d)\s*([A-Z])(?![A-Za-z0-9_])")
+_TRANSPOSE_SUP = re.compile(r"\s*(?:T|\{\s*T\s*\}|\\top|\{\s*\\top\s*\}|\\intercal|\{\s*\\intercal\s*\}|"
+                            r"\{?\s*\\(?:mathsf|mathrm|rm|mathbf|text)\s*\{?\s*T\s*\}?\s*\}?)")
+_WRAPPERS = ("mathbf", "boldsymbol", "bm", "mathrm", "mathit", "mathsf", "operatorname", "text", "textrm")
+
+
+def _matrix_tokens(s: str, names) -> list:
+    """(kind, value, position) tokens: name, num, func, op (+ - * / , =), (, ), T."""
+    s = _GRAD_FRAC.sub(lambda m: f" d{m.group(1) or m.group(2)} ", s)
+    s = _GRAD_SLASH.sub(lambda m: f" d{m.group(1)} ", s)
+    toks, i = [], 0
+
+    def err(msg, at):
+        raise ParseError(msg, s, min(at, len(s) - 1) if s else None)
+
+    while i < len(s):
+        ch = s[i]
+        if ch.isspace() or ch == "~":
+            i += 1
+        elif ch == "\\":
+            m = re.compile(r"\\([A-Za-z]+|.)").match(s, i)
+            if not m or m.end() == i + 1:
+                err("a lone backslash", i)
+            cmd = m.group(1)
+            i = m.end()
+            if cmd in _SPACES or cmd in _SIZERS:
+                continue
+            if cmd in ("{", "}"):
+                toks.append(("(" if cmd == "{" else ")", cmd, i - 2))
+            elif cmd in _TIMES:
+                toks.append(("op", "*", i - len(cmd) - 1))
+            elif cmd == "div":
+                toks.append(("op", "/", i - 4))
+            elif cmd in _FRACS:
+                num, i = _brace_group(s, i, err)
+                den, i = _brace_group(s, i, err)
+                toks += [("(", "(", i)] + _matrix_tokens(num, names) + [(")", ")", i), ("op", "/", i),
+                                                                         ("(", "(", i)]
+                toks += _matrix_tokens(den, names) + [(")", ")", i)]
+            elif cmd in _WRAPPERS:
+                inner, i = _brace_group(s, i, err)
+                word = re.sub(r"\s|\\(?=_)", "", inner)
+                if not re.fullmatch(r"[A-Za-z0-9_.]+", word):
+                    err(f"\\{cmd}{{{inner}}} is not a matrix name or function", i - 1)
+                toks += _matrix_tokens(word, names)
+            elif cmd == "partial":
+                err("write the upstream gradient as \\frac{\\partial L}{\\partial Y} (or dY)", i - 8)
+            else:
+                err(f"unsupported LaTeX command \\{cmd} in a matrix answer", i - len(cmd) - 1)
+        elif ch in "([{":
+            toks.append(("(", ch, i))
+            i += 1
+        elif ch in ")]}":
+            toks.append((")", ch, i))
+            i += 1
+        elif ch == "^":
+            m = _TRANSPOSE_SUP.match(s, i + 1)
+            if not m:
+                err("only the transpose (^T, ^{\\top}) may be a superscript in a matrix answer", i)
+            toks.append(("T", "T", i))
+            i = m.end()
+        elif ch in "ᵀ'":
+            toks.append(("T", "T", i))
+            i += 1
+        elif ch == "." and re.match(r"\.T(?![A-Za-z0-9_])", s[i:]):
+            toks.append(("T", "T", i))
+            i += 2
+        elif ch.isdigit() or (ch == "." and i + 1 < len(s) and s[i + 1].isdigit()):
+            m = re.compile(r"\d*\.?\d+|\d+\.").match(s, i)
+            if len(m.group()) > 20:
+                err("a number this long is not meant", i)
+            toks.append(("num", m.group(), i))
+            i = m.end()
+        elif ch in "+-\u2212":
+            toks.append(("op", "-" if ch != "+" else "+", i))
+            i += 1
+        elif ch in "*·⋅@×∙":
+            toks.append(("op", "*", i))
+            i += 1
+        elif ch in "/÷":
+            toks.append(("op", "/", i))
+            i += 1
+        elif ch in ",=":
+            toks.append(("op", ch, i))
+            i += 1
+        elif ch.isalpha() or ch == "_":
+            m = re.compile(r"[A-Za-z_][A-Za-z0-9_]*(?:\.[A-Za-z_][A-Za-z0-9_]*)?").match(s, i)
+            if not m:
+                err(f"unexpected character {ch!r}", i)
+            word = m.group()
+            if word.startswith(("np.", "numpy.")):
+                word = word.split(".", 1)[1]
+            elif "." in word:  # X.T handled above; anything else: read up to the dot
+                word = word.split(".", 1)[0]
+                m = re.compile(re.escape(word)).match(s, i)
+            i = m.end()
+            toks += _words(word, names, m.start(), err)
+        else:
+            err(f"unexpected character {ch!r} in a matrix answer", i)
+    return toks
+
+
+def _brace_group(s: str, i: int, err):
+    while i < len(s) and s[i].isspace():
+        i += 1
+    if i >= len(s) or s[i] != "{":
+        err("a LaTeX command is missing its {argument}", i)
+    depth, start = 0, i
+    while i < len(s):
+        depth += (s[i] == "{") - (s[i] == "}")
+        i += 1
+        if depth == 0:
+            return s[start + 1:i - 1], i
+    err("unbalanced braces: a '{' is never closed", start)
+
+
+def _words(word: str, names, at: int, err) -> list:
+    """A word as tokens: a known name, a function, an axis keyword, or known names run together."""
+    if word in names:
+        return [("name", word, at)]
+    if word in MATRIX_FUNCTIONS:
+        return [("func", MATRIX_FUNCTIONS[word], at)]
+    if word == "axis":
+        return [("axis", word, at)]
+    best = {0: []}
+    for end in range(1, len(word) + 1):
+        for n in sorted(names, key=len, reverse=True):
+            start = end - len(n)
+            if start >= 0 and start in best and word[start:end] == n:
+                best[end] = best[start] + [("name", n, at + start)]
+                break
+    if len(word) in best:
+        return best[len(word)]
+    err(f"the answer uses {word!r}, which is not a matrix of this problem; it may use: "
+        + ", ".join(names) + " and " + ", ".join(sorted(set(MATRIX_FUNCTIONS) - {"colsums", "rowsums",
+                                                                                  "sumrows", "sumcols"})), at)
+
+
+class _MatrixParser:
+    def __init__(self, toks, text):
+        self.toks, self.i, self.text = toks, 0, text
+
+    def peek(self):
+        return self.toks[self.i] if self.i < len(self.toks) else (None, None, len(self.text))
+
+    def take(self):
+        t = self.peek()
+        self.i += 1
+        return t
+
+    def err(self, msg):
+        at = self.peek()[2]
+        raise ParseError(msg, self.text, min(at, len(self.text) - 1) if self.text else None)
+
+    def expr(self):
+        node = self.term()
+        while self.peek()[0] == "op" and self.peek()[1] in "+-":
+            op = self.take()[1]
+            node = ("add" if op == "+" else "sub", node, self.term())
+        return node
+
+    def starts_primary(self):
+        return self.peek()[0] in ("name", "num", "func", "(")
+
+    def term(self):
+        node = self.unary()
+        while True:
+            kind, val, _ = self.peek()
+            if kind == "op" and val in "*/":
+                self.take()
+                node = ("mul" if val == "*" else "div", node, self.unary())
+            elif self.starts_primary():
+                node = ("mul", node, self.unary())
+            else:
+                return node
+
+    def unary(self):
+        signs = 0
+        while self.peek()[0] == "op" and self.peek()[1] in "+-":
+            signs += self.take()[1] == "-"
+        node = self.postfix()
+        return ("neg", node) if signs % 2 else node
+
+    def postfix(self):
+        node = self.primary()
+        while self.peek()[0] == "T":
+            self.take()
+            node = ("ones",) if node == ("num", "1") else ("T", node)
+        return node
+
+    def primary(self):
+        kind, val, _ = self.take()
+        if kind == "num":
+            return ("num", val)
+        if kind == "name":
+            return ("name", val)
+        if kind == "(":
+            node = self.expr()
+            if self.take()[0] != ")":
+                self.i -= 1
+                self.err("expected a closing parenthesis")
+            return node
+        if kind == "func":
+            if self.take()[0] != "(":
+                self.i -= 1
+                self.err(f"{val} needs its argument in parentheses: {val}(dY)")
+            arg = self.expr()
+            if val == "sum" and self.peek()[1] == ",":
+                self.take()
+                if self.peek()[0] == "axis":
+                    self.take()
+                    if self.take()[1] != "=":
+                        self.i -= 1
+                        self.err("expected axis=0 or axis=1")
+                axis = self.take()
+                if axis[1] not in ("0", "1"):
+                    self.i -= 1
+                    self.err("expected axis=0 (column sums) or axis=1 (row sums)")
+                val = "colsum" if axis[1] == "0" else "rowsum"
+            if self.take()[0] != ")":
+                self.i -= 1
+                self.err("expected a closing parenthesis")
+            return ("T", arg) if val == "transpose" else ("call", val, arg)
+        self.i -= 1
+        if kind is None:
+            self.err("the answer ends too early")
+        self.err(f"unexpected {val!r}")
+
+
+def parse_matrix_answer(text: str, names) -> tuple:
+    """A matrix-form answer (plain or LaTeX) as the matrix AST; `names` are the allowed matrices."""
+    _check_size(text)
+    toks = _matrix_tokens(text, tuple(names))
+    if not toks:
+        raise ParseError("the answer is empty")
+    if len(toks) > MAX_MATRIX_TOKENS:
+        raise ParseError(f"the answer is too long for a matrix form ({len(toks)} symbols, at most "
+                         f"{MAX_MATRIX_TOKENS})")
+    p = _MatrixParser(toks, text)
+    node = p.expr()
+    if p.peek()[0] is not None:
+        p.err(f"unexpected {p.peek()[1]!r}")
+    return node

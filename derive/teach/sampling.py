@@ -1,0 +1,196 @@
+"""Both sides of a verdict as numbers: the problem's graph at random points of its inputs.
+
+`Engine` draws points (the problem's own first), `Sample` holds one point's forward values,
+local derivatives and gradients in 50-digit mpmath, and can re-sweep reverse mode with a changed
+edge (how mistakes are simulated). `symbolic_zero` tries simplify under a time limit.
+"""
+from __future__ import annotations
+
+import random
+import signal
+import threading
+from fractions import Fraction
+
+import mpmath
+import sympy as sp
+
+from ..engine import numeric
+from ..engine.check import accumulate, local_values
+from ..engine.ops import relu
+from ..engine.steps import partial
+
+POINTS = 30  # random points for the numeric comparison
+DIGITS = numeric.PRECISION
+REL_TOL = mpmath.mpf("1e-20")
+ABS_TOL = mpmath.mpf("1e-35")
+HUGE = mpmath.mpf("1e12")  # values beyond this are treated as a singularity and resampled
+KINK = mpmath.mpf("1e-6")  # relu/abs/max arguments closer to the kink than this are resampled
+SYMBOLIC_SECONDS = 2.0
+SYMBOLIC_NODES = 60  # graphs larger than this skip the symbolic comparison
+MAX_ATTEMPTS = 400
+
+
+def _finite(v) -> bool:
+    return isinstance(v, mpmath.mpf) and mpmath.isfinite(v) and abs(v) < HUGE
+
+
+def close(a, b) -> bool:
+    return abs(a - b) <= REL_TOL * max(abs(a), abs(b)) + ABS_TOL
+
+
+def _kink_args(expr):
+    for f in expr.atoms(relu, sp.Abs, sp.Heaviside, sp.sign):
+        yield [f.args[0]]
+    for f in expr.atoms(sp.Max, sp.Min):
+        yield list(f.args)
+
+
+def near_kink(expr, env) -> bool:
+    for args in _kink_args(expr):
+        vals = [numeric.evaluate(a, env, SafeMP) for a in args]
+        if len(vals) == 1 and abs(vals[0]) < KINK:
+            return True
+        if len(vals) > 1 and any(abs(a - b) < KINK for i, a in enumerate(vals) for b in vals[i + 1:]):
+            return True
+    return False
+
+
+class Sample:
+    """One point of the inputs: every node value, every local derivative and every gradient."""
+
+    def __init__(self, engine, point: dict):
+        self.engine, self.point = engine, point
+        graph = engine.graph
+        self.values = numeric.forward(graph, point)
+        self.env = {graph.node(n).symbol: v for n, v in self.values.items()}
+        self.local = local_values(engine.steps, self.env)
+        self.grads = self.sweep()
+        for n, v in self.grads.items():
+            self.env[partial(engine.out, n)] = v
+        for sym, node in engine.extra_env.items():
+            self.env[sym] = self.grads[node]
+
+    def valid(self) -> bool:
+        if not all(_finite(v) for v in self.values.values()):
+            return False
+        if not all(_finite(v) for v in self.local.values()) or not all(_finite(v) for v in self.grads.values()):
+            return False
+        return not any(near_kink(n.expr, self.env) for n in self.engine.graph.steps)
+
+    def sweep(self, change: dict | None = None, stop: str | None = None) -> dict:
+        """Reverse mode at this point; `change` maps an edge (node, consumer) to a new local value,
+        or names a node whose gradient is forced ("seed", node) -> value."""
+        return accumulate(self.engine.steps, self.local, change, stop)
+
+
+class Engine:
+    """The derivation's graph and records, evaluated at random points of its inputs."""
+
+    def __init__(self, derivation, base: dict, seed: int = 0, extra_env=None, draw=None):
+        self.derivation = derivation
+        self.draw = draw  # optional (rng, i) -> point, for inputs with constraints (targets summing to 1)
+        self.extra_env = extra_env or {}
+        self.graph = derivation.graph
+        self.out = self.graph.output
+        self.steps = derivation.steps
+        self.base = {k: Fraction(v) for k, v in base.items()}
+        self.rng = random.Random(seed)
+        self.samples: list[Sample] = []
+        self.attempts = 0
+
+    def _random_point(self, i: int) -> dict:
+        if self.draw is not None:
+            return self.draw(self.rng, i)
+        point = {}
+        for name, v in self.base.items():
+            r = self.rng.uniform(-4, 4) if i % 2 else float(v) + self.rng.uniform(-1, 1) * max(1.0, abs(float(v))) / 2
+            point[name] = Fraction(round(r, 4)).limit_denominator(10**6)
+        return point
+
+    def sample(self, i: int) -> Sample | None:
+        """The i-th valid point (0 is the problem's own point when valid), or None."""
+        with mpmath.workdps(DIGITS):
+            while len(self.samples) <= i and self.attempts < MAX_ATTEMPTS:
+                point = self.base if self.attempts == 0 else self._random_point(self.attempts)
+                self.attempts += 1
+                mp_point = {k: numeric.to_mp(v) for k, v in point.items()}
+                try:
+                    s = Sample(self, mp_point)
+                    if s.valid():
+                        s.fractions = point
+                        self.samples.append(s)
+                except (ZeroDivisionError, ValueError, OverflowError, TypeError):
+                    continue
+        return self.samples[i] if i < len(self.samples) else None
+
+
+class SafeMP(numeric.MP):
+    """mpmath with a ceiling: exp of a huge argument (an answer like exp(exp(exp(exp(x)))) ) is
+    infinite rather than a number with a billion-digit exponent, so evaluation stays fast."""
+
+    @staticmethod
+    def exp(x):
+        return mpmath.exp(x) if abs(x) < 10_000 else mpmath.inf
+
+    @staticmethod
+    def pow(b, e):
+        if b != 0 and abs(e * mpmath.log(abs(b))) > 10_000:
+            return mpmath.inf
+        return mpmath.power(b, e)
+
+
+def _value(expr, sample):
+    try:
+        with mpmath.workdps(DIGITS):
+            if near_kink(expr, sample.env):
+                return "kink"
+            v = numeric.evaluate(expr, sample.env, SafeMP)
+    except (ZeroDivisionError, ValueError, OverflowError, TypeError):
+        return None
+    return v if _finite(v) else None
+
+
+# ---------------------------------------------------------------- symbolic comparison
+
+class _OutOfTime(BaseException):
+    pass
+
+
+def symbolic_zero(expr: sp.Expr, seconds: float = SYMBOLIC_SECONDS):
+    """True if simplify proves expr == 0, False if it proves a nonzero constant, None otherwise
+    (inconclusive or out of time). Time-limited with SIGALRM in the main thread only."""
+    if threading.current_thread() is not threading.main_thread() or not hasattr(signal, "setitimer"):
+        return None
+
+    def alarm(signum, frame):
+        raise _OutOfTime
+
+    old = signal.signal(signal.SIGALRM, alarm)
+    # The alarm repeats every 50 ms: one raised where Python swallows exceptions (a gc
+    # callback, say) is raised again until it lands in simplify.
+    signal.setitimer(signal.ITIMER_REAL, seconds, 0.05)
+    try:
+        e = expr.rewrite(sp.exp)
+        if e == 0:
+            return True
+        s = sp.simplify(e)
+        if s == 0:
+            return True
+        if s.is_number and s.is_zero is False:
+            return False
+        return None
+    except _OutOfTime:
+        return None
+    except Exception:  # SymPy gave up on something exotic: inconclusive, numbers decide
+        return None
+    finally:
+        signal.setitimer(signal.ITIMER_REAL, 0)
+        signal.signal(signal.SIGALRM, old)
+
+
+def _in_inputs(graph):
+    full = {}
+    for node in graph.nodes:
+        if not node.is_input:
+            full[node.symbol] = node.expr.xreplace(full)
+    return full

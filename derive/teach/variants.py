@@ -1,0 +1,207 @@
+"""Seeded variants of a problem for worksheets: new nice values, degenerate draws redrawn.
+
+A `Variant` is the problem with new input values, drawn by `random.Random(f"{seed}:{version}:{key}")`
+(never the global RNG), so a seed always gives the same sheet. Values are nice (small integers or
+one decimal) and a draw that lands on a degenerate point (a saturated sigmoid or tanh, a ReLU/abs
+kink or a max tie, a tiny denominator, a log of a number near or below 0, a huge value) is redrawn;
+the number of redraws is bounded and kept on the variant. Every variant is solved through
+`pipeline.solve` and used only if its numeric check passes, so every answer is proven before it
+is written. Math only: never imports rendering.
+"""
+from __future__ import annotations
+
+import dataclasses
+import itertools
+import math
+import random
+from dataclasses import dataclass
+from fractions import Fraction
+
+import mpmath
+import sympy as sp
+
+from ..engine import numeric
+from ..engine.ops import relu, sigmoid
+from ..errors import DeriveError
+from ..pipeline import Solution, graph_and_inputs, solve
+
+MAX_REDRAWS = 400  # per variant; a problem that cannot be made clean in this many draws is an error
+INT_RANGE = 5  # integers are drawn from ±1 .. ±INT_RANGE
+DECIMAL_RANGE = 30  # one-decimal values from ±0.1 .. ±3.0, in tenths
+SIGMOID_LIMIT = 4  # |pre-activation| above this: σ' < 0.018, saturated
+TANH_LIMIT = 2.5  # tanh' < 0.027 beyond this
+KINK_MARGIN = Fraction(1, 10)  # relu/abs arguments and max ties closer than this to the kink
+DENOMINATOR_MIN = Fraction(1, 4)  # |denominator| below this: division by (nearly) zero (1/den² > 16)
+LOG_MIN = Fraction(1, 10)  # log arguments below this
+EXP_LIMIT = 4  # |exp argument| above this: big numbers, or a sigmoid built of gates saturates
+VALUE_LIMIT = 100  # any forward value or gradient larger than this in magnitude
+TARGET_ARRAYS = ("t", "y", "T")  # network data the loss compares with: kept as the file gives them
+
+
+# ---------------------------------------------------------------- variants
+
+@dataclass(frozen=True)
+class Variant:
+    """One version of a problem: new values, its proven solution and how many draws it took."""
+    key: str  # the RNG key, f"{seed}:{version}:{problem key}"
+    problem: object  # a ScalarProblem with the drawn values
+    solution: Solution
+    redraws: int  # rejected draws before this one
+    rejected: tuple[str, ...] = ()  # the reason for each rejected draw, in order
+
+    @property
+    def derivation(self):
+        return self.solution.derivation
+
+    @property
+    def values(self) -> dict:
+        """Every input of the graph -> its exact value (a network's are its array elements)."""
+        return dict(self.solution.inputs)
+
+    @property
+    def graph(self):
+        return self.solution.derivation.graph
+
+
+def problem_key(problem) -> str:
+    """What names a problem in the RNG key: its title, stable across paths and machines."""
+    return problem.title
+
+
+def nice_value(original, rng: random.Random) -> Fraction:
+    """A small nonzero integer where the problem had an integer, else a nonzero one-decimal number."""
+    if Fraction(original).denominator == 1:
+        k = rng.randint(1, INT_RANGE)
+        return Fraction(k if rng.random() < 0.5 else -k)
+    k = rng.randint(1, DECIMAL_RANGE)
+    return Fraction(k if rng.random() < 0.5 else -k, 10)
+
+
+def is_nice(value) -> bool:
+    """A small integer or a number with one decimal."""
+    v = Fraction(value)
+    return v.denominator in (1, 2, 5, 10) and abs(v) <= max(INT_RANGE, DECIMAL_RANGE / 10)
+
+
+def draw_values(problem, rng: random.Random) -> dict:
+    return {name: nice_value(v, rng) for name, v in problem.values.items()}
+
+
+def draw_arrays(problem, rng: random.Random) -> dict:
+    """A network's arrays with new one-decimal values in ±0.1 .. ±1.0; targets are kept."""
+    def draw(a):
+        if isinstance(a, tuple):
+            return tuple(draw(v) for v in a)
+        k = rng.randint(1, 10)
+        return Fraction(k if rng.random() < 0.5 else -k, 10)
+    return {name: a if name in TARGET_ARRAYS else draw(a) for name, a in problem.arrays.items()}
+
+
+def candidate_of(problem, rng: random.Random):
+    """The problem with freshly drawn values (not yet checked)."""
+    if problem.kind == "scalar":
+        return dataclasses.replace(problem, values=draw_values(problem, rng))
+    if problem.kind == "network":
+        return dataclasses.replace(problem, arrays=draw_arrays(problem, rng), seeded=False)
+    raise DeriveError(f"{problem.source}: worksheets draw variants of scalar circuits and networks, "
+                      f"not of {problem.kind!r} problems")
+
+
+def degeneracies(graph, values: dict) -> tuple[str, ...]:
+    """Why the point `values` is a bad place for an exercise (empty if it is a good one).
+
+    Walks the graph forward in high precision; inside each gate it looks at every function
+    application, innermost first, before evaluating the gate.
+    """
+    env: dict = {}
+    with mpmath.workdps(numeric.PRECISION):
+        for node in graph.nodes:
+            if node.is_input:
+                env[node.symbol] = numeric.to_mp(values[node.name])
+                continue
+            for sub in sorted(_applications(node.expr), key=_size_then_text):
+                try:
+                    args = [numeric.evaluate(a, env) for a in sub.args]
+                except (ZeroDivisionError, ValueError, TypeError):
+                    return (f"{node.name}: {sub} cannot be evaluated",)
+                reason = _bad_application(sub, args)
+                if reason:
+                    return (f"{node.name}: {reason}",)
+            try:
+                v = numeric.evaluate(node.expr, env)
+            except (ZeroDivisionError, ValueError, TypeError):
+                return (f"{node.name} cannot be evaluated",)
+            if not isinstance(v, mpmath.mpf) or not mpmath.isfinite(v) or abs(v) > VALUE_LIMIT:
+                return (f"{node.name} = {mpmath.nstr(v, 6)} is not a moderate real number",)
+            env[node.symbol] = v
+    return ()
+
+
+def _applications(expr) -> set:
+    return {e for e in sp.preorder_traversal(expr)
+            if isinstance(e, (sigmoid, relu, sp.tanh, sp.Abs, sp.log, sp.exp, sp.Max, sp.Min, sp.Pow))}
+
+
+def _size_then_text(e) -> tuple:
+    """Innermost first, and a fixed order that does not depend on hashing."""
+    return (sum(1 for _ in sp.preorder_traversal(e)), sp.srepr(e))
+
+
+def _below(x, bound: Fraction) -> bool:
+    """x < bound for a high-precision x and an exact bound (0.1 stays 0.1)."""
+    return x * bound.denominator < bound.numerator
+
+
+def _bad_application(e, args) -> str | None:
+    if any(not isinstance(a, mpmath.mpf) for a in args):
+        return f"{e} is not real here"
+    a = args[0]
+    if isinstance(e, sigmoid) and abs(a) > SIGMOID_LIMIT:
+        return f"saturated sigmoid: argument {mpmath.nstr(a, 6)}"
+    if isinstance(e, sp.tanh) and abs(a) > TANH_LIMIT:
+        return f"saturated tanh: argument {mpmath.nstr(a, 6)}"
+    if isinstance(e, (relu, sp.Abs)) and _below(abs(a), KINK_MARGIN):
+        return f"at or near the kink of {e.func.__name__}: argument {mpmath.nstr(a, 6)}"
+    if isinstance(e, (sp.Max, sp.Min)):
+        ordered = sorted(args)
+        if any(_below(hi - lo, KINK_MARGIN) for lo, hi in itertools.pairwise(ordered)):
+            return f"a near tie in {e.func.__name__.lower()}"
+    if isinstance(e, sp.log) and _below(a, LOG_MIN):
+        return f"log of {mpmath.nstr(a, 6)}"
+    if isinstance(e, sp.exp) and abs(a) > EXP_LIMIT:  # large, or a saturated 1/(1 + e^(−s))
+        return f"exp of {mpmath.nstr(a, 6)} is too {'large' if a > 0 else 'small'}"
+    if isinstance(e, sp.Pow):
+        base, exponent = args
+        if exponent < 0 and _below(abs(base), DENOMINATOR_MIN):
+            return f"division by {mpmath.nstr(base, 6)}"
+        if not e.args[1].is_integer and _below(base, DENOMINATOR_MIN):
+            return f"non-integer power of {mpmath.nstr(base, 6)}"
+    return None
+
+
+def solution_problems(solution) -> tuple[str, ...]:
+    """Why a solved variant cannot be used: failed checks, kinks, huge gradients."""
+    d = solution.derivation
+    reasons = [f"check of ∂/∂{c.wrt} is {c.verdict}" for c in solution.report.failures()]
+    reasons += [f"kink at {k}" for k in d.kinks]
+    reasons += [f"|∂{d.output}/∂{g.node}| = {g.value:.3g} is too large"
+                for g in d.steps if not math.isfinite(g.value) or abs(g.value) > VALUE_LIMIT]
+    return tuple(reasons)
+
+
+def draw_variant(problem, seed: int, version: int, max_redraws: int = MAX_REDRAWS) -> Variant:
+    """The problem with nice, non-degenerate values for this seed and version, solved and proven."""
+    key = f"{seed}:{version}:{problem_key(problem)}"
+    rng = random.Random(key)
+    rejected: list[str] = []
+    for _ in range(max_redraws + 1):
+        candidate = candidate_of(problem, rng)
+        reasons = degeneracies(*graph_and_inputs(candidate))
+        if not reasons:
+            solution = solve(candidate)
+            reasons = solution_problems(solution)
+            if not reasons:
+                return Variant(key, candidate, solution, len(rejected), tuple(rejected))
+        rejected.append(reasons[0])
+    raise DeriveError(f"{problem.source}: no clean variant for seed {seed}, version {version} in "
+                      f"{max_redraws + 1} draws (last: {rejected[-1]})")
