@@ -16,6 +16,7 @@ from ..errors import ProblemError
 from .common import array, header, shape, text_key
 
 NOTATIONS = ("mitchell", "nielsen")
+DELTA_CONVENTIONS = {"dL/dnet": 1, "-dL/dnet": -1}  # [network] delta: what δ stands for
 MAX_UNITS = 512
 MAX_WEIGHTS = 20_000
 
@@ -52,6 +53,7 @@ class NetworkProblem:
     description: str = ""
     seed: int = 0
     seeded: bool = False
+    delta_sign: int = 1  # δ = delta_sign · ∂L/∂net: +1 "dL/dnet" (Nielsen, seed 000), −1 "-dL/dnet" (Mitchell)
 
 
 def load_network(data: dict, source: str) -> NetworkProblem:
@@ -60,7 +62,7 @@ def load_network(data: dict, source: str) -> NetworkProblem:
     net = data["network"]
     if not isinstance(net, dict):
         raise ProblemError(source, "[network]", "expected a table with layers, activations, loss, notation")
-    allowed = {"layers", "activations", "loss", "notation", "bias", "seed"}
+    allowed = {"layers", "activations", "loss", "notation", "bias", "seed", "delta"}
     for key in net:
         if key not in allowed:
             raise ProblemError(source, f"[network] {key}", f"unknown key; expected one of {', '.join(sorted(allowed))}")
@@ -106,6 +108,10 @@ def load_network(data: dict, source: str) -> NetworkProblem:
     bias = net.get("bias", True)
     if not isinstance(bias, bool):
         raise ProblemError(source, "[network] bias", f"expected true or false, got {bias!r}")
+    delta = text_key(net, "delta", source, "dL/dnet")
+    if delta not in DELTA_CONVENTIONS:
+        raise ProblemError(source, "[network] delta", f"expected one of {', '.join(DELTA_CONVENTIONS)} "
+                           f"(δ = ∂L/∂net, or Mitchell's δ = −∂E/∂net); got {delta!r}")
     seed = net.get("seed", 0)
     if not isinstance(seed, int) or isinstance(seed, bool) or seed < 0:
         raise ProblemError(source, "[network] seed", f"expected a non-negative integer, got {seed!r}")
@@ -142,7 +148,7 @@ def load_network(data: dict, source: str) -> NetworkProblem:
         seeded = False
     _check_targets(arrays["t"], loss, out_act, source)
     return NetworkProblem(title, source, "network", notation, tuple(sizes), tuple(acts), loss, bias,
-                          (), arrays, len(arrays["x"]), description, seed, seeded)
+                          (), arrays, len(arrays["x"]), description, seed, seeded, DELTA_CONVENTIONS[delta])
 
 
 def _describe(key, shapes, sizes) -> str:
