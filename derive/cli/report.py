@@ -13,6 +13,7 @@ from pathlib import Path
 
 import click
 
+from .. import files as outputs
 from .. import problems
 from ..errors import DeriveError
 from ..pipeline import solve
@@ -39,6 +40,7 @@ def build(files, out: Path, fmt: str, echo=lambda line: click.echo(line, err=Tru
     Raises DeriveError (bad input, LaTeX failure) before anything is written for bad input.
     """
     loaded = [problems.load(f) for f in files]  # bad input fails before any work
+    outputs.check_target(out)  # so does an output path that cannot be written
     if builtin_order:
         loaded.sort(key=lambda p: KIND_ORDER.get(p.kind, len(KIND_ORDER)))
     sections, solutions = [], []
@@ -55,20 +57,14 @@ def build(files, out: Path, fmt: str, echo=lambda line: click.echo(line, err=Tru
         echo(f"[{i}/{len(loaded)}] {p.title}... {status} ({time.perf_counter() - start:.1f} s)")
     ok = all(s.report.ok for s in solutions)
     failed = sum(1 for s in solutions if not s.report.ok)
-    out.parent.mkdir(parents=True, exist_ok=True)
     if fmt == "md":
-        text = markdown.render_markdown(solutions)
-        tmp = out.with_name(f".{out.name}.tmp")
-        tmp.write_text(text, encoding="utf-8")
-        tmp.replace(out)
+        outputs.write_atomic(out, markdown.render_markdown(solutions))
         echo(f"wrote {out}")
         return ok
     source = pdf.document(tex.render_body(sections, failed=failed))
     tex_path = out.with_suffix(".tex")
     if fmt == "tex":
-        tmp = tex_path.with_name(f".{tex_path.name}.tmp")
-        tmp.write_text(source, encoding="utf-8")
-        tmp.replace(tex_path)
+        outputs.write_atomic(tex_path, source)
         echo(f"wrote {tex_path}")
         return ok
     start = time.perf_counter()
@@ -80,8 +76,9 @@ def build(files, out: Path, fmt: str, echo=lambda line: click.echo(line, err=Tru
 
 @click.command()
 @click.argument("files", nargs=-1)
-@click.option("-o", "--output", "output", default="outputs/report.pdf", show_default=True,
-              help="Where to write; with .pdf the .tex is written next to it.")
+@click.option("-o", "--output", "output", default=None,
+              help="Where to write (default outputs/report.pdf, or .md/.tex by --format); with a "
+                   "PDF the .tex is written next to it.")
 @click.option("--format", "fmt", type=click.Choice(FORMATS), default=None,
               help="pdf (and .tex), tex only, or md (Markdown with $...$ math). "
                    "Default: from the output's extension, else pdf.")
@@ -91,10 +88,12 @@ def report(files, output, fmt, builtin):
     files = list(files) + (problems.builtin_names() if builtin else [])
     if not files:
         fail("no problems given: name FILEs (problem files or built-in names) or use --builtin")
+    if output is None:
+        output = f"outputs/report.{fmt or 'pdf'}"
     out = Path(output)
+    if out.is_dir():
+        fail(f"cannot write {out}: it is a directory; give a file name such as {out / 'report.pdf'}")
     fmt = _format_of(out, fmt)
-    if fmt == "md" and out.suffix.lower() != ".md":
-        out = out.with_suffix(".md")
     try:
         ok = build(files, out, fmt, builtin_order=builtin and len(files) == len(problems.builtin_names()))
     except pdf.LatexMissing as e:

@@ -9,16 +9,18 @@ The AST is made of tuples, so it is plain data that keeps the order the user wro
 """
 from __future__ import annotations
 
+import math
 import re
 from fractions import Fraction
 
 import sympy as sp
 
+from .. import limits
 from ..errors import ParseError
 from .ops import FUNCTIONS, function_names
 
-MAX_LENGTH = 2000
-MAX_DEPTH = 60
+MAX_LENGTH = limits.MAX_EXPRESSION_CHARS
+MAX_DEPTH = limits.MAX_NESTING
 
 _GREEK = "\u0370-\u03ff"
 _NAME = re.compile(
@@ -41,6 +43,7 @@ def tokenize(text: str) -> list[tuple[str, str, int]]:
             continue
         m = _NUMBER.match(text, i)
         if m:
+            _check_number(m.group(), text, i)
             tokens.append(("num", m.group(), i))
             i = m.end()
             continue
@@ -57,6 +60,18 @@ def tokenize(text: str) -> list[tuple[str, str, int]]:
         else:
             raise ParseError(f"unexpected character {ch!r}", text, i)
     return tokens
+
+
+def _check_number(literal: str, text: str, pos: int) -> None:
+    """Refuse number literals no 50-digit computation can use (5000 digits, 1e999999999)."""
+    mantissa, _, exponent = literal.lower().partition("e")
+    digits = len(mantissa.replace(".", "").lstrip("0"))
+    if digits > limits.MAX_NUMBER_DIGITS:
+        raise ParseError(f"the number is too long: {digits} digits, at most {limits.MAX_NUMBER_DIGITS}",
+                         text, pos)
+    if exponent and abs(int(exponent)) > limits.MAX_EXPONENT:
+        raise ParseError(f"the number is too large or too small: its exponent {exponent} is out of range "
+                         f"(|e| at most {limits.MAX_EXPONENT})", text, pos)
 
 
 class _Parser:
@@ -184,22 +199,18 @@ def parse(text: str, implicit: bool = False):
 
 
 def names(ast) -> list[str]:
-    """The names an AST uses, in order of first appearance."""
-    out: list[str] = []
-
-    def walk(node):
+    """The names an AST uses, in order of first appearance (iterative: long sums are deep ASTs)."""
+    out: dict[str, None] = {}
+    stack = [ast]
+    while stack:
+        node = stack.pop()
         if node[0] == "name":
-            if node[1] not in out:
-                out.append(node[1])
+            out.setdefault(node[1])
         elif node[0] == "call":
-            for arg in node[2]:
-                walk(arg)
+            stack.extend(reversed(node[2]))
         elif node[0] != "num":
-            for child in node[1:]:
-                walk(child)
-
-    walk(ast)
-    return out
+            stack.extend(reversed(node[1:]))
+    return list(out)
 
 
 def symbol(name: str) -> sp.Symbol:
@@ -221,11 +232,31 @@ _BINARY = {
 }
 
 
+def _power(a, b):
+    """a^b, refusing an exact constant too big to write down (9^9^9) before SymPy computes it."""
+    if a.is_Number and b.is_Number and b.is_real and abs(a) > 1 and b > 0:
+        digits = float(b) * math.log10(abs(float(a))) if abs(a) < 10**300 else math.inf
+        if digits > limits.MAX_POWER_DIGITS:
+            raise ParseError(f"the constant {a}^{b} would have about {digits:.3g} digits; at most "
+                             f"{limits.MAX_POWER_DIGITS}")
+    return a**b
+
+
+def _chain(ast, kind_set):
+    """A left-deep chain a op b op c ... as (first operand, [(op, operand), ...])."""
+    links = []
+    while ast[0] in kind_set:
+        links.append((ast[0], ast[2]))
+        ast = ast[1]
+    return ast, links[::-1]
+
+
 def to_sympy(ast, lookup=symbol, keep_order: bool = False) -> sp.Expr:
     """Build the SymPy expression of an AST; `lookup` maps a name to its SymPy object.
 
     `keep_order` keeps the written order of the top-level sum or product (x + sigy stays
-    x + sigy, not SymPy's canonical sigy + x), for gates shown to a reader.
+    x + sigy, not SymPy's canonical sigy + x), for gates shown to a reader. Chains of + − and
+    of × ÷ are built in a loop, so a sum of a thousand terms is not a thousand-deep recursion.
     """
     kind = ast[0]
     if keep_order and kind in ("add", "sub", "mul"):
@@ -242,4 +273,14 @@ def to_sympy(ast, lookup=symbol, keep_order: bool = False) -> sp.Expr:
     if kind == "call":
         constructor = next(f for f, _, op in FUNCTIONS.values() if op == ast[1])
         return constructor(*(to_sympy(a, lookup) for a in ast[2]))
-    return _BINARY[kind](to_sympy(ast[1], lookup), to_sympy(ast[2], lookup))
+    if kind in ("add", "sub"):
+        first, links = _chain(ast, ("add", "sub"))
+        terms = [to_sympy(first, lookup)]
+        terms += [to_sympy(t, lookup) * (1 if op == "add" else -1) for op, t in links]
+        return sp.Add(*terms)
+    if kind in ("mul", "div"):
+        first, links = _chain(ast, ("mul", "div"))
+        factors = [to_sympy(first, lookup)]
+        factors += [to_sympy(t, lookup) ** (1 if op == "mul" else -1) for op, t in links]
+        return sp.Mul(*factors)
+    return _power(to_sympy(ast[1], lookup), to_sympy(ast[2], lookup))

@@ -61,8 +61,13 @@ def stage(ast, out_name: str, reserved=()) -> list[tuple[str, object]]:
         gates.append((name, gate_ast))
         return ("name", name)
 
+    names_of: dict[int, bool] = {}
+
     def constant(node) -> bool:
-        return not ast_names(node)
+        key = id(node)
+        if key not in names_of:
+            names_of[key] = not ast_names(node)
+        return names_of[key]
 
     def gate(node, hint=None):
         kind = node[0]
@@ -88,8 +93,20 @@ def stage(ast, out_name: str, reserved=()) -> list[tuple[str, object]]:
                 return emit("div", ("div", num, den), (num,), hint)
             inv = emit("inv", ("div", ("num", "1"), den), (den,), None)
             return emit("mul", ("mul", num, inv), (num, inv), hint)
-        a, b = gate(node[1]), gate(node[2])
-        return emit(kind, (kind, a, b), (a, b), hint)
+        if kind not in ("add", "sub", "mul"):
+            a, b = gate(node[1]), gate(node[2])
+            return emit(kind, (kind, a, b), (a, b), hint)
+        # a chain a + b − c · d ...: walked in a loop (a sum of a thousand terms is a thousand-deep
+        # tree), gated in the same post-order as the recursion would
+        links = []
+        while node[0] in ("add", "sub", "mul") and not constant(node):
+            links.append((node[0], node[2]))
+            node = node[1]
+        cur = gate(node)
+        for i, (op, right) in enumerate(reversed(links)):
+            b = gate(right)
+            cur = emit(op, (op, cur, b), (cur, b), hint if i == len(links) - 1 else None)
+        return cur
 
     top = gate(ast, out_name)
     if not gates or gates[-1][0] != out_name:  # the expression is a bare name or number

@@ -9,12 +9,13 @@ import tomllib
 from importlib import resources
 from pathlib import Path
 
+from .. import limits
 from ..errors import ProblemError
 from .layers import load_layers
 from .network import NetworkProblem, load_network
 from .scalar import ScalarProblem, load_scalar
 
-MAX_FILE_BYTES = 1_000_000
+MAX_FILE_BYTES = limits.MAX_FILE_BYTES
 
 __all__ = ["NetworkProblem", "ScalarProblem", "builtin_names", "load", "load_builtins", "loads",
            "resolve"]
@@ -55,6 +56,12 @@ def load_builtins() -> list:
 
 def loads(text: str, source: str = "<string>"):
     """A problem from TOML text; `source` names it in error messages."""
+    if len(text) > MAX_FILE_BYTES:
+        raise ProblemError(source, "", f"the text is larger than {MAX_FILE_BYTES} characters")
+    depth = limits.toml_depth(text)
+    if depth > limits.MAX_TOML_DEPTH:
+        raise ProblemError(source, "", f"arrays or tables nested {depth} levels deep; at most "
+                           f"{limits.MAX_TOML_DEPTH} (a problem needs 2 or 3)")
     try:
         data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as e:

@@ -11,14 +11,21 @@ from pathlib import Path
 
 from ..engine.ops import FUNCTIONS
 from ..errors import ProblemError
+from ..limits import control_character
 
 NAME = re.compile(r"[A-Za-z\u0370-\u03ff][A-Za-z0-9\u0370-\u03ff]*(?:_[A-Za-z0-9\u0370-\u03ff]+)*")
 
 
 def text_key(data: dict, key: str, source: str, default: str = "") -> str:
+    """A string value; control characters (ESC, NUL, BEL...) are refused: they would reach the
+    terminal, Markdown and LaTeX. Line breaks and tabs are allowed in a description."""
     value = data.get(key, default)
     if not isinstance(value, str):
         raise ProblemError(source, key, f"expected a string, got {type(value).__name__}")
+    bad = control_character(value, "\n\t" if key == "description" else "")
+    if bad:
+        raise ProblemError(source, key, f"contains the control character {bad[1]} at position "
+                           f"{bad[0] + 1}; remove it")
     return value
 
 

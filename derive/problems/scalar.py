@@ -53,7 +53,8 @@ def load_scalar(data: dict, source: str) -> ScalarProblem:
         raise ProblemError(source, "stage", f"expected true or false, got {stage!r}")
     input_order = [n for _, ast in steps for n in ast_names(ast) if n not in table]
     if stage:
-        reserved = {n for n, _ in steps}
+        # every name the user wrote, anywhere: a generated gate name never captures one of them
+        reserved = {n for n, _ in steps} | {n for _, ast in steps for n in ast_names(ast)}
         staged = []
         for name, ast in steps:
             staged.extend(stage_expression(ast, name, reserved | {n for n, _ in staged}))

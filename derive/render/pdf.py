@@ -11,21 +11,28 @@
         errors.LatexError with the first "! ..." line and the "l.<n>" line of the log; the
         failed source is kept as <name>.failed.tex for inspection.
         If latexmk is missing, writes the .tex and raises LatexMissing (says what to install).
+        SIGINT/SIGTERM while LaTeX runs kill the TeX process group and remove the temporary
+        folder; `timeout` leads that group, so even a derive killed outright leaves no TeX
+        running past the time limit, and the next run clears the folder it left.
 
 Colours defined for templates: `fwd` (forward values) and `bwd` (gradients), `bad` (failures).
 """
 from __future__ import annotations
 
+import contextlib
 import os
 import re
 import shutil
 import signal
 import subprocess
 import tempfile
+import threading
+import time
 from pathlib import Path
 
 from pylatex import Document, NoEscape, Package
 
+from .. import files
 from ..errors import DeriveError, LatexError
 
 DEFAULT_TIMEOUT = 180  # seconds for the whole latexmk run
@@ -81,50 +88,107 @@ def first_error(log: str) -> str:
     return "LaTeX failed without an error message in the log"
 
 
-def _write_atomic(text: str, path: Path) -> None:
-    tmp = path.with_name(f".{path.name}.tmp")
-    tmp.write_text(text, encoding="utf-8")
-    os.replace(tmp, path)
+TEMP_PREFIX = ".derive-latex-"
+STALE_SECONDS = DEFAULT_TIMEOUT + 60  # a temporary LaTeX folder older than this, whose run is gone
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def clear_stale(folder: Path) -> None:
+    """Remove temporary LaTeX folders left by runs that were killed (their process is gone)."""
+    now = time.time()
+    for d in folder.glob(TEMP_PREFIX + "*"):
+        m = re.match(re.escape(TEMP_PREFIX) + r"(\d+)-", d.name)
+        try:
+            old = now - d.stat().st_mtime > STALE_SECONDS
+        except OSError:
+            continue
+        if d.is_dir() and m and (not _alive(int(m.group(1))) or old):
+            shutil.rmtree(d, ignore_errors=True)
+
+
+@contextlib.contextmanager
+def _terminate_as_interrupt():
+    """Turn SIGTERM into an exception while LaTeX runs, so the cleanup below runs too."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def stop(signum, frame):
+        raise KeyboardInterrupt
+
+    old = signal.signal(signal.SIGTERM, stop)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, old)
+
+
+def _kill_group(proc) -> None:
+    with contextlib.suppress(ProcessLookupError, PermissionError):
+        os.killpg(proc.pid, signal.SIGKILL)
+    with contextlib.suppress(Exception):
+        proc.communicate(timeout=5)
 
 
 def compile_pdf(tex: str, pdf_path, tex_path=None, timeout: float = DEFAULT_TIMEOUT) -> Path:
     """Compile `tex` to `pdf_path` (see the module docstring). Returns the PDF's path."""
-    pdf_path = Path(pdf_path)
-    tex_path = Path(tex_path) if tex_path else pdf_path.with_suffix(".tex")
-    pdf_path.parent.mkdir(parents=True, exist_ok=True)
+    pdf_path = files.check_target(pdf_path)
+    tex_path = files.check_target(tex_path if tex_path else pdf_path.with_suffix(".tex"))
     if not shutil.which("latexmk") or not shutil.which("pdflatex"):
-        _write_atomic(tex, tex_path)
+        files.write_atomic(tex_path, tex)
         raise LatexMissing(f"latexmk/pdflatex not found; wrote {tex_path} only. "
                            f"To make PDFs install: sudo apt-get install --no-install-recommends "
                            f"{DEBIAN_PACKAGES}")
-    work = Path(tempfile.mkdtemp(prefix=".derive-latex-", dir=pdf_path.parent))
+    clear_stale(pdf_path.parent)
     try:
-        src = work / "report.tex"
-        src.write_text(tex, encoding="utf-8")
-        env = {**os.environ, "openin_any": "p", "openout_any": "p", "shell_escape": "f",
-               "TEXMFOUTPUT": str(work)}
-        cmd = ["latexmk", "-pdf", "-no-shell-escape", "-interaction=nonstopmode", "-halt-on-error",
-               "-quiet", "report.tex"]
-        proc = subprocess.Popen(cmd, cwd=work, env=env, stdin=subprocess.DEVNULL,
-                                stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-                                start_new_session=True)
-        try:
-            output, _ = proc.communicate(timeout=timeout)
-        except subprocess.TimeoutExpired:
-            os.killpg(proc.pid, signal.SIGKILL)
-            proc.communicate()
-            raise LatexError(f"LaTeX did not finish within {timeout:g} s; {pdf_path} was not changed") from None
-        log_file = work / "report.log"
-        log = log_file.read_text(encoding="utf-8", errors="replace") if log_file.exists() else ""
-        built = work / "report.pdf"
-        if proc.returncode != 0 or not built.exists():
-            kept = tex_path.with_name(tex_path.stem + ".failed.tex")
-            shutil.copyfile(src, kept)
-            detail = first_error(log) if log else output.decode(errors="replace").strip()[-500:]
-            raise LatexError(f"LaTeX failed: {detail}; the source is in {kept}; "
-                             f"{pdf_path} was not changed")
-        os.replace(built, pdf_path)
-        _write_atomic(tex, tex_path)
-        return pdf_path
+        work = Path(tempfile.mkdtemp(prefix=f"{TEMP_PREFIX}{os.getpid()}-", dir=pdf_path.parent))
+    except OSError as e:
+        raise files.OutputError(f"cannot write in {pdf_path.parent}: {e.strerror}") from None
+    proc = None
+    try:
+        with _terminate_as_interrupt():
+            src = work / "report.tex"
+            src.write_text(tex, encoding="utf-8")
+            env = {**os.environ, "openin_any": "p", "openout_any": "p", "shell_escape": "f",
+                   "TEXMFOUTPUT": str(work)}
+            # `timeout` leads the TeX process group: even if derive is killed outright, the whole
+            # group (latexmk and pdflatex) is killed when the time limit runs out.
+            cmd = ["latexmk", "-pdf", "-no-shell-escape", "-interaction=nonstopmode", "-halt-on-error",
+                   "-quiet", "report.tex"]
+            if shutil.which("timeout"):
+                cmd = ["timeout", "-s", "KILL", f"{timeout + 5:g}", *cmd]
+            proc = subprocess.Popen(cmd, cwd=work, env=env, stdin=subprocess.DEVNULL,
+                                    stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                                    start_new_session=True)
+            try:
+                output, _ = proc.communicate(timeout=timeout)
+            except subprocess.TimeoutExpired:
+                _kill_group(proc)
+                raise LatexError(f"LaTeX did not finish within {timeout:g} s; {pdf_path} was not changed") from None
+            log_file = work / "report.log"
+            log = log_file.read_text(encoding="utf-8", errors="replace") if log_file.exists() else ""
+            built = work / "report.pdf"
+            if proc.returncode != 0 or not built.exists():
+                kept = tex_path.with_name(tex_path.stem + ".failed.tex")
+                files.write_atomic(kept, tex)
+                detail = first_error(log) if log else output.decode(errors="replace").strip()[-500:]
+                raise LatexError(f"LaTeX failed: {detail}; the source is in {kept}; "
+                                 f"{pdf_path} was not changed")
+            files.move_into_place(built, pdf_path)
+            files.write_atomic(tex_path, tex)
+            return pdf_path
+    except BaseException:
+        if proc is not None and proc.poll() is None:
+            _kill_group(proc)
+        raise
     finally:
         shutil.rmtree(work, ignore_errors=True)
