@@ -1,10 +1,10 @@
 #!/bin/sh
-# Make sure latexmk, pdflatex and pdftotext exist. Installs the Debian TeX Live packages
+# Make sure latexmk, pdflatex, pdftotext and dvisvgm (SVG figures) exist. Installs the Debian TeX Live packages
 # when running as root with apt; otherwise says exactly what to install and exits 0 so the
 # .tex outputs are still written.
-PKGS="texlive-latex-base texlive-latex-recommended texlive-latex-extra texlive-pictures texlive-fonts-recommended lmodern latexmk poppler-utils"
+PKGS="texlive-latex-base texlive-latex-recommended texlive-latex-extra texlive-pictures texlive-fonts-recommended lmodern latexmk poppler-utils dvisvgm"
 missing=""
-for tool in latexmk pdflatex pdftotext pdftoppm; do
+for tool in latexmk pdflatex latex pdftotext pdftoppm dvisvgm; do
   command -v "$tool" >/dev/null 2>&1 || missing="$missing $tool"
 done
 [ -z "$missing" ] && exit 0

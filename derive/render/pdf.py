@@ -37,13 +37,13 @@ from ..errors import DeriveError, LatexError
 
 DEFAULT_TIMEOUT = 180  # seconds for the whole latexmk run
 DEBIAN_PACKAGES = ("texlive-latex-base texlive-latex-recommended texlive-latex-extra "
-                   "texlive-pictures texlive-fonts-recommended lmodern latexmk poppler-utils")
+                   "texlive-pictures texlive-fonts-recommended lmodern latexmk poppler-utils dvisvgm")
 
 PACKAGES = (
     ("amsmath", None), ("amssymb", None), ("xcolor", None), ("tikz", None), ("adjustbox", None),
     ("longtable", None), ("booktabs", None), ("array", None), ("parskip", None),
 )
-PREAMBLE = r"""
+FIGURE_PREAMBLE = r"""
 \usetikzlibrary{arrows.meta,positioning}
 \pgfdeclarelayer{background}
 \pgfsetlayers{background,main}
@@ -51,6 +51,8 @@ PREAMBLE = r"""
 \definecolor{bwd}{RGB}{200,30,30}
 \definecolor{bad}{RGB}{200,0,0}
 \definecolor{gate}{RGB}{235,240,250}
+""".strip()  # what a figure needs: shared with render/svg.py's standalone documents
+PREAMBLE = FIGURE_PREAMBLE + "\n" + r"""
 \allowdisplaybreaks
 \setlength{\LTpre}{4pt}
 \setlength{\LTpost}{4pt}
