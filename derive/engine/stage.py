@@ -1,7 +1,9 @@
 """Auto-staging: one expression split into gates with one primitive operation each.
 
 Gates come in the order a person computes them and are named the way the cs231n notes name
-them (sigy, num, sigx, xpy, xpysqr, den, invden, f); see `stage`.
+them (sigy, num, sigx, xpy, xpysqr, den, invden, f); where operands have no short names, a
+gate is named by a word for its operation (sum, prod, neg, exp), subscripted when repeated
+(sum_1, sum_2); see `stage`.
 """
 from __future__ import annotations
 
@@ -11,11 +13,15 @@ from .parse import names as ast_names
 from .parse import to_sympy
 
 _PLAIN = re.compile(r"[A-Za-z]+[0-9]*")
+_SUBSCRIPTED = re.compile(r"([A-Za-z]+)_?([0-9]+)")  # w_0, x0: a letter name and its subscript
 _UNARY_NAME = {"sigmoid": "sig", "exp": "exp", "log": "log", "tanh": "tanh", "relu": "relu", "abs": "abs",
                "neg": "neg", "inv": "inv"}
 _BINARY_JOIN = {"add": "p", "sub": "m", "mul": ""}
-_GENERIC = {"add": "s", "sub": "d", "mul": "m", "div": "q", "pow": "w", "max": "mx", "neg": "n", "inv": "r",
-            "sigmoid": "sg", "exp": "e", "log": "lg", "tanh": "th", "relu": "rl", "abs": "ab"}
+# a gate whose operands have no short names gets a word for its operation, numbered with a
+# subscript when the expression has several of them (sum_1, sum_2), as a person would write
+_WORD = {"add": "sum", "sub": "diff", "mul": "prod", "div": "quot", "pow": "pow", "max": "max", "neg": "neg",
+         "inv": "inv", "sigmoid": "sig", "exp": "ex", "log": "ln", "tanh": "th", "relu": "rl", "abs": "abs"}
+MAX_NAME = 8  # letters of a composed name (xpysqr, invden)
 
 
 def stage(ast, out_name: str, reserved=()) -> list[tuple[str, object]]:
@@ -27,30 +33,37 @@ def stage(ast, out_name: str, reserved=()) -> list[tuple[str, object]]:
     """
     used = set(reserved) | set(ast_names(ast)) | {out_name}
     gates: list[tuple[str, object]] = []
-    counters: dict[str, int] = {}
+    words: dict[str, list[int]] = {}  # word -> the indices in `gates` of the gates it names
 
-    def fresh(preferred: str | None, op: str) -> str:
-        if preferred and preferred not in used and len(preferred) <= 8:
+    def fresh(preferred: str | None, op: str) -> str | None:
+        """The preferred composed name if it is free and short, else None (a word is used)."""
+        if preferred and preferred not in used and len(preferred) <= MAX_NAME:
             used.add(preferred)
             return preferred
-        base = preferred if preferred and len(preferred) <= 8 else _GENERIC.get(op, "g")
-        while True:
-            counters[base] = counters.get(base, 0) + 1
-            candidate = f"{base}{counters[base]}"
-            if candidate not in used:
-                used.add(candidate)
-                return candidate
+        return None
 
     def operand_name(operand):
         return operand[1] if operand[0] == "name" and _PLAIN.fullmatch(operand[1]) else None
 
+    def product_name(operands):
+        """w_0 * x_0 -> wx_0 (one shared subscript), x * y -> xy."""
+        if len(operands) != 2 or any(o[0] != "name" for o in operands):
+            return None
+        ms = [_SUBSCRIPTED.fullmatch(o[1]) for o in operands]
+        if all(ms) and ms[0].group(2) == ms[1].group(2):
+            return ms[0].group(1) + ms[1].group(1) + "_" + ms[0].group(2)
+        parts = [operand_name(o) for o in operands]
+        return parts[0] + parts[1] if all(parts) else None
+
     def emit(op: str, gate_ast, operands, hint: str | None) -> tuple:
         if hint:
-            name = hint if hint == out_name else fresh(hint, op)
+            name = hint if hint == out_name else (fresh(hint, op) or None)
         else:
             parts = [operand_name(o) for o in operands if o[0] != "num"]
             preferred = None
-            if all(parts) and parts:
+            if op == "mul":
+                preferred = product_name([o for o in operands if o[0] != "num"])
+            elif all(parts) and parts:
                 if op in _UNARY_NAME and len(parts) == 1:
                     preferred = _UNARY_NAME[op] + parts[0]
                 elif op == "pow" and operands[1][0] == "num":
@@ -58,6 +71,10 @@ def stage(ast, out_name: str, reserved=()) -> list[tuple[str, object]]:
                 elif op in _BINARY_JOIN and len(parts) == 2 and all(o[0] == "name" for o in operands):
                     preferred = parts[0] + _BINARY_JOIN[op] + parts[1]
             name = fresh(preferred, op)
+        if name is None:  # numbered later, once we know how many gates share the word
+            word = hint or _WORD.get(op, "g")
+            words.setdefault(word, []).append(len(gates))
+            name = f"#{word}#{len(words[word])}"
         gates.append((name, gate_ast))
         return ("name", name)
 
@@ -111,4 +128,29 @@ def stage(ast, out_name: str, reserved=()) -> list[tuple[str, object]]:
     top = gate(ast, out_name)
     if not gates or gates[-1][0] != out_name:  # the expression is a bare name or number
         gates.append((out_name, top))
-    return gates
+    return _number_words(gates, words, used)
+
+
+def _number_words(gates, words: dict, used: set):
+    """Placeholders #word#k -> word (used once) or word_k (used several times), avoiding taken names."""
+    final = {}
+    for word, indices in words.items():
+        if len(indices) == 1 and word not in used:
+            final[f"#{word}#1"] = word
+            used.add(word)
+            continue
+        k = 0
+        for i in range(1, len(indices) + 1):
+            k += 1
+            while f"{word}_{k}" in used:
+                k += 1
+            final[f"#{word}#{i}"] = f"{word}_{k}"
+            used.add(f"{word}_{k}")
+
+    def rename(node):
+        if isinstance(node, tuple):
+            if node and node[0] == "name" and len(node) == 2:
+                return ("name", final.get(node[1], node[1]))
+            return tuple(rename(x) for x in node)
+        return node
+    return [(final.get(name, name), rename(gate_ast)) for name, gate_ast in gates]

@@ -4,7 +4,8 @@
 notation; nothing patches the printed strings afterwards.
 
     names       w_kj -> w_{kj}, a^2_1 -> a^{2}_{1}, delta^l_j -> \\delta^{l}_{j}, m1 -> m_{1},
-                sigy -> \\mathit{sigy}, net_k -> \\mathit{net}_{k}, σ/sigma -> \\sigma
+                sigy -> \\mathrm{sigy}, sum_1 -> \\mathrm{sum}_{1}, net_k -> \\mathrm{net}_{k} (names of
+                several letters upright), σ/sigma -> \\sigma, nabla_a C -> \\nabla_{a} C
     gradients   the symbol "∂f/∂q" (steps.partial) -> \\frac{\\partial f}{\\partial q}
                 (setting gradient="slash": \\partial f/\\partial q, for tables and running text)
     functions   sigmoid -> \\sigma(.), relu -> \\operatorname{relu}(.), Heaviside -> \\mathbf{1}[. > 0]
@@ -44,7 +45,7 @@ UNICODE_GREEK = {
     "Π": "Pi", "Σ": "Sigma", "Φ": "Phi", "Ψ": "Psi", "Ω": "Omega",
 }
 _WORD = re.compile(r"[A-Za-z]+")
-_LETTERS_DIGITS = re.compile(r"([A-Za-z])([0-9]+)")
+_LETTERS_DIGITS = re.compile(r"([A-Za-z]+?)([0-9]+)")
 _SAFE_PART = re.compile(r"[A-Za-z0-9]+")
 
 
@@ -74,17 +75,17 @@ def _escape_char(ch: str) -> str:
 
 
 def _base(text: str) -> tuple[str, str | None]:
-    """(printed base, subscript split off the base or None): m1 -> (m, 1), sigy -> (\\mathit{sigy}, None)."""
+    """(printed base, subscript split off the base or None): m1 -> (m, 1), sigy -> (\\mathrm{sigy}, None)."""
     g = _greek(text)
     if g:
         return g, None
     m = _LETTERS_DIGITS.fullmatch(text)
     if m:
-        return m.group(1), m.group(2)
+        return _base(m.group(1))[0], m.group(2)
     if len(text) == 1:
         return (text if text.isalpha() else _escape_char(text)), None
     if _SAFE_PART.fullmatch(text):
-        return f"\\mathit{{{text}}}", None
+        return f"\\mathrm{{{text}}}", None
     pieces = []
     for ch in text:
         if ch in UNICODE_GREEK:
@@ -93,7 +94,7 @@ def _base(text: str) -> tuple[str, str | None]:
             pieces.append(ch)
         else:
             pieces.append(_escape_char(ch))
-    return f"\\mathit{{{''.join(pieces)}}}", None
+    return f"\\mathrm{{{''.join(pieces)}}}", None
 
 
 def name(text: str) -> str:
@@ -101,6 +102,9 @@ def name(text: str) -> str:
 
     Trailing primes mark a derivative (sigma' -> \\sigma').
     """
+    if text.startswith("nabla_") and " " in text:  # a gradient with respect to a vector: ∇_a C
+        sub, _, rest = text[len("nabla_"):].partition(" ")
+        return f"\\nabla_{{{_part(sub) if '^' not in sub else name(sub)}}} {name(rest)}"
     stripped = text.rstrip("'")
     if stripped != text and stripped:
         return name(stripped) + "'" * (len(text) - len(stripped))
