@@ -32,10 +32,11 @@ def _format_of(path: Path, given: str | None) -> str:
 
 
 def build(files, out: Path, fmt: str, echo=lambda line: click.echo(line, err=True),
-          builtin_order: bool = False) -> bool:
+          builtin_order: bool = False, detail: str = "concise") -> bool:
     """Load, solve and render `files` into `out`; returns True when every check passed.
 
     builtin_order: put scalar circuits first, then networks, then matrix layers (stable).
+    detail: "concise" (general rules with one worked instance, failed checks listed) or "full".
 
     Raises DeriveError (bad input, LaTeX failure) before anything is written for bad input.
     """
@@ -52,14 +53,16 @@ def build(files, out: Path, fmt: str, echo=lambda line: click.echo(line, err=Tru
             raise DeriveError(f"{p.source}: {e}") from None
         solutions.append(sol)
         if fmt != "md":
-            sections.append(tex.render_section(sol))
+            sections.append(tex.render_section(sol, detail))
         status = "ok" if sol.report.ok else f"CHECK FAILED ({len(sol.report.failures())})"
         echo(f"[{i}/{len(loaded)}] {p.title}... {status} ({time.perf_counter() - start:.1f} s)")
     ok = all(s.report.ok for s in solutions)
     failed = sum(1 for s in solutions if not s.report.ok)
     if fmt == "md":
-        outputs.write_atomic(out, markdown.render_markdown(solutions))
-        echo(f"wrote {out}")
+        text, figures = markdown.render_markdown(solutions, detail=detail, figure_stem=out.stem)
+        written = markdown.write_figures(figures, out.parent, echo)
+        outputs.write_atomic(out, text)
+        echo(f"wrote {out}" + (f" and {written} SVG figure(s) next to it" if written else ""))
         return ok
     source = pdf.document(tex.render_body(sections, failed=failed))
     tex_path = out.with_suffix(".tex")
@@ -83,7 +86,10 @@ def build(files, out: Path, fmt: str, echo=lambda line: click.echo(line, err=Tru
               help="pdf (and .tex), tex only, or md (Markdown with $...$ math). "
                    "Default: from the output's extension, else pdf.")
 @click.option("--builtin", is_flag=True, help="Add every built-in problem.")
-def report(files, output, fmt, builtin):
+@click.option("--detail", type=click.Choice(("concise", "full")), default="concise", show_default=True,
+              help="concise: each general rule with one worked instance, a check summary that lists "
+                   "failures; full: every backward step, per-weight chain, rule instance and check.")
+def report(files, output, fmt, builtin, detail):
     """Write a report (PDF/LaTeX/Markdown) deriving and checking each FILE."""
     files = list(files) + (problems.builtin_names() if builtin else [])
     if not files:
@@ -95,7 +101,8 @@ def report(files, output, fmt, builtin):
         fail(f"cannot write {out}: it is a directory; give a file name such as {out / 'report.pdf'}")
     fmt = _format_of(out, fmt)
     try:
-        ok = build(files, out, fmt, builtin_order=builtin and len(files) == len(problems.builtin_names()))
+        ok = build(files, out, fmt, builtin_order=builtin and len(files) == len(problems.builtin_names()),
+                   detail=detail)
     except pdf.LatexMissing as e:
         click.echo(f"derive: warning: {e}", err=True)
         sys.exit(0)

@@ -151,7 +151,8 @@ def matrix_rules(b: Built, d) -> tuple:
         symbolic = all(sp.expand(a - e) == 0 for a, e in zip(exprs, explicit))
         numeric_ok = numeric_rhs.shape == vals.shape and all(
             close(float(x), float(y)) for x, y in zip(numeric_rhs.ravel(), vals.ravel()))
-        rules.append(VectorRule(name, lhs, rhs, symbolic and numeric_ok, description))
+        rules.append(VectorRule(name, lhs, rhs, symbolic and numeric_ok, description,
+                                element=element_form(lhs, rhs)))
 
     G = sp.MatrixSymbol(f"∂L/∂{out_key}", N, M)
     if affine:
@@ -184,6 +185,49 @@ def matrix_rules(b: Built, d) -> tuple:
         exprs = sp.Matrix(N, M, lambda r, c: d.gradient(outs_by[(r + 1, c + 1)]).contributions[0].local.expr)
         symbolic = all(sp.expand(a - e) == 0 for a, e in zip(exprs, explicit))
         numeric_ok = all(close(float(x), float(y)) for x, y in zip(num.ravel(), grad_val.ravel()))
-        rules.append(VectorRule("Softmax-with-Loss", sp.MatrixSymbol("∂L/∂A", N, M), rhs,
-                                symbolic and numeric_ok, "∂L/∂A = Y − T (per row, targets summing to 1)"))
+        lhs = sp.MatrixSymbol("∂L/∂A", N, M)
+        rules.append(VectorRule("Softmax-with-Loss", lhs, rhs, symbolic and numeric_ok,
+                                "∂L/∂A = Y − T (per row, targets summing to 1)", element=element_form(lhs, rhs)))
     return tuple(rules)
+
+
+# ---------------------------------------------------------------- one element of a matrix rule
+
+_LETTERS = {"X": ("i", "j"), "W": ("j", "k"), "B": ("", "k"), "A": ("i", "k"), "Y": ("i", "k"), "T": ("i", "k")}
+
+
+def _element(e, r: str, c: str, free: set):
+    """Element (r, c) of a matrix expression in element names (x_ij, ∂L/∂y_ik), sums written out
+    as sympy.Sum over the letter the product contracts (the letter neither side keeps)."""
+    if isinstance(e, sp.MatrixSymbol):
+        base = e.name.rsplit("∂", 1)[-1] if e.name.startswith("∂") else e.name
+        sub = f"{r}{c}" if e.shape[0] > 1 else c
+        elem = f"{base.lower()}_{sub}"
+        return partial("L", elem) if e.name.startswith("∂") else symbol(elem)
+    if isinstance(e, sp.OneMatrix):
+        return sp.Integer(1)
+    if isinstance(e, sp.Transpose):
+        return _element(e.arg, c, r, free)
+    if isinstance(e, sp.MatAdd):
+        return sp.Add(*[_element(a, r, c, free) for a in e.args], evaluate=False)
+    if isinstance(e, sp.MatMul):
+        coeff = sp.Mul(*[a for a in e.args if a.is_Number])
+        mats = [a for a in e.args if not a.is_Number]
+        if len(mats) == 1:
+            inner = _element(mats[0], r, c, free)
+            return inner if coeff == 1 else sp.Mul(coeff, inner, evaluate=False)
+        left, right = mats
+        k = next(x for x in "ijk" if x not in free)
+        size = left.shape[1]
+        parts = [x for x in (_element(left, r, k, free | {k}), _element(right, k, c, free | {k})) if x != 1]
+        body = parts[0] if len(parts) == 1 else sp.Mul(*parts, evaluate=False)
+        return sp.Sum(body, (symbol(k), 1, size))
+    raise TypeError(f"no element form for {type(e).__name__}")
+
+
+def element_form(lhs, rhs) -> tuple:
+    """(∂L/∂x_ij, Σ_k ∂L/∂y_ik w_jk): one element of the matrix rule `lhs = rhs`, in index form."""
+    key = lhs.name.rsplit("∂", 1)[-1]
+    r, c = _LETTERS[key]
+    left = _element(lhs, r, c, {r, c})
+    return left, _element(rhs, r, c, {r, c} - {""})

@@ -55,3 +55,30 @@ class Names:
 
     def sample_loss(self, n):
         return self._name(self.loss, [], [], n) if self.batch > 1 else self.loss
+
+
+def loss_formula(notation: str, loss: str):
+    """(loss symbol, one sample's loss in index form) in the notation's names, from the LOSSES table.
+
+    mse -> L = ½ Σ_k (t_k − o_k)²; a softmax output already named o_k = softmax(net)_k, so
+    softmax_cross_entropy reads −Σ_k t_k log o_k (Nielsen: y_j, a^L_j, C).
+    """
+    import sympy as sp
+
+    from ..engine.ops import LOSSES
+    nielsen = notation == "nielsen"
+    k = sp.Symbol("j" if nielsen else "k", integer=True, positive=True)
+    t = sp.IndexedBase("y" if nielsen else "t")[k]
+    o = sp.IndexedBase("a^L" if nielsen else "o")[k]
+    z = sp.IndexedBase("z^L" if nielsen else "net^o")[k]
+    rule = LOSSES["cross_entropy" if loss == "softmax_cross_entropy" else loss]
+    term = rule.expr([t], [o], [z])
+    written = {t - o: sp.Add(t, -o, evaluate=False), 1 - t: sp.Add(1, -t, evaluate=False),
+               1 - o: sp.Add(1, -o, evaluate=False)}  # in the order a textbook writes them
+    coeff, rest = term.as_coeff_Mul()
+    rest = rest.xreplace(written)
+    total = sp.Sum(rest, (k, 1, sp.Symbol("K" if not nielsen else "n_L")))
+    if coeff == -1:
+        return sp.Symbol("C" if nielsen else "L"), sp.Mul(-1, total, evaluate=False)
+    shown = sp.UnevaluatedExpr(coeff) if coeff != 1 else None
+    return sp.Symbol("C" if nielsen else "L"), sp.Mul(shown, total, evaluate=False) if shown is not None else total

@@ -75,6 +75,9 @@ def solve(problem) -> tuple[Built, Derivation, CheckReport, NetworkResult]:
             problem, layers.local_derivative, lambda b, d, leaf: layer_chain(d, leaf))
         t0 = time.perf_counter()
         vrules = layers.matrix_rules(b, d)
+        general = {v.lhs.name.rsplit("∂", 1)[-1]: v.element[1] for v in vrules if v.element}
+        chains = tuple(ParamChain(c.param, c.index, c.node, c.chain, general.get(c.param, sp.S.Zero))
+                       for c in chains)
         timings["rules"] = time.perf_counter() - t0
         return b, d, report, _result(problem, b, d, chains, (), vrules, timings, None)
     b, d, chains, report, timings = derive_and_prove(problem, local_derivative, param_chain)

@@ -5,6 +5,7 @@ group, switch to math mode or start a comment. `\\input{/etc/passwd}` prints lit
 """
 from __future__ import annotations
 
+import re
 import unicodedata
 
 from .printer import UNICODE_GREEK
@@ -43,19 +44,27 @@ def _tex_char(ch: str) -> str:
     return rf"\texttt{{[U+{code:04X}]}}"
 
 
-def tex_text(text) -> str:
+def tex_text(text, strip: bool = True) -> str:
     """Plain text -> LaTeX text mode, every special character literal. Blank lines become \\par."""
     paragraphs = str(text).replace("\r\n", "\n").split("\n\n")
-    return r" \par ".join("".join(_tex_char(ch) for ch in p).strip() for p in paragraphs)
+    pieces = ("".join(_tex_char(ch) for ch in p) for p in paragraphs)
+    return r" \par ".join(p.strip() if strip else p for p in pieces)
 
 
-_MD_SPECIAL = set("\\`*_{}[]()#+-.!|<>$~&")
+_MD_SPECIAL = set("\\`*_[]|$~")  # inline specials of CommonMark/GFM, and $ (math in KaTeX blogs)
+_MD_BLOCK_START = re.compile(r"^(\s*)([-+#>=]|\d+[.)])")  # would start a list, heading or quote
 
 
 def md_text(text) -> str:
-    """Plain text -> Markdown that shows it literally (no emphasis, no math, no HTML)."""
+    """Plain text -> Markdown that shows it literally (no emphasis, no math, no HTML, no link).
+
+    Only what CommonMark needs is escaped: `\\ ` * _ [ ] | $ ~`, `<`, `>` and `&` as entities,
+    and a leading `-`, `+`, `#`, `>`, `=` or `1.` that would start a block; `.`, `(`, `-`
+    elsewhere stay as they are (a `\\(` would open inline math in MathJax).
+    """
     out = []
-    for ch in str(text).replace("\r\n", "\n"):
+    text = " ".join(str(text).replace("\r\n", "\n").split("\n"))
+    for ch in text:
         if ch == "<":
             out.append("&lt;")
         elif ch == ">":
@@ -64,8 +73,128 @@ def md_text(text) -> str:
             out.append("&amp;")
         elif ch in _MD_SPECIAL:
             out.append("\\" + ch)
-        elif ch == "\n":
-            out.append(" ")
         else:
             out.append(ch)
+    line = "".join(out)
+    m = _MD_BLOCK_START.match(line)
+    if m and not m.group(2).startswith("&"):
+        marker = m.group(2)
+        line = m.group(1) + marker[:-1] + "\\" + marker[-1] + line[m.end():]
+    return line
+
+
+# ---------------------------------------------------------------- text with $math$
+
+_MATH_COMMANDS = {
+    "cdot", "times", "partial", "nabla", "sum", "prod", "frac", "tfrac", "dfrac", "sqrt", "log", "ln",
+    "exp", "tanh", "max", "min", "top", "mathrm", "mathbf", "mathit", "mathsf", "boldsymbol",
+    "operatorname", "odot", "circ", "le", "ge", "leq", "geq", "ne", "neq", "approx", "to", "infty",
+    "ldots", "cdots", "dots", "quad", "qquad", "prime", "hat", "bar", "tilde", "vec", "in", "pm", "mid",
+    "left", "right", "big", "Big", "bigl", "bigr", "Bigl", "Bigr", "lvert", "rvert", "langle", "rangle",
+    ",", ";", "!", "{", "}", "|",
+} | {g for g in __import__("derive.render.printer", fromlist=["GREEK"]).GREEK}
+_MATH_UNICODE = {
+    "·": r"\cdot ", "−": "-", "×": r"\times ", "½": r"\tfrac{1}{2}", "²": "^{2}", "³": "^{3}",
+    "∂": r"\partial ", "∇": r"\nabla ", "∑": r"\sum ", "≈": r"\approx ", "≤": r"\le ", "≥": r"\ge ",
+    "→": r"\to ", "∈": r"\in ", "′": "'", "⊙": r"\odot ", "ᵀ": r"^{\top}", "…": r"\dots ", "∞": r"\infty ",
+    "≠": r"\ne ",
+} | {ch: f"\\{cmd} " for ch, cmd in UNICODE_GREEK.items()}
+_MATH_PLAIN = set("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789 +-=()[],./<>|!':;^_{}")
+
+
+def tex_math(text: str) -> str | None:
+    """The math an author wrote between $...$, as LaTeX math, or None when it is not safe.
+
+    Only letters, digits, operators, braces (balanced), sub/superscripts (one of each per atom)
+    and a fixed list of math commands pass; no `^^` (TeX's character-code escape), no other
+    command, no `#`, `%`, `&`, `~` or `$`: whatever is refused is shown as text instead.
+    """
+    out, depth, i = [], 0, 0
+    lefts = 0
+    scripts: list[set] = [set()]  # per group: the scripts the current atom already has
+    pending = False  # the next atom is the argument of a ^ or _, not a new base
+    arg_groups: list[bool] = []  # per open group: is it a script's argument
+
+    def atom():
+        nonlocal pending
+        if pending:
+            pending = False
+        else:
+            scripts[-1] = set()
+    while i < len(text):
+        ch = text[i]
+        if ch == "\\":
+            j = i + 1
+            while j < len(text) and text[j].isalpha():
+                j += 1
+            cmd = text[i + 1:j] if j > i + 1 else text[i + 1:i + 2]
+            if cmd not in _MATH_COMMANDS:
+                return None
+            lefts += {"left": 1, "right": -1}.get(cmd, 0)
+            out.append("\\" + cmd + (" " if cmd.isalpha() else ""))
+            i = j if j > i + 1 else i + 2
+            atom()
+            continue
+        if ch in _MATH_UNICODE:
+            out.append(_MATH_UNICODE[ch])
+            if ch not in "²³ᵀ":
+                atom()
+            elif pending or "^" in scripts[-1]:
+                return None
+            else:
+                scripts[-1].add("^")
+        elif ch in _MATH_PLAIN:
+            if ch in "^_":
+                if text[i:i + 2] == "^^" or ch in scripts[-1] or pending or i + 1 == len(text):
+                    return None
+                scripts[-1].add(ch)
+                pending = True
+            elif ch == "{":
+                depth += 1
+                arg_groups.append(pending)
+                pending = False
+                scripts.append(set())
+            elif ch == "}":
+                depth -= 1
+                if depth < 0:
+                    return None
+                scripts.pop()
+                if not arg_groups.pop():
+                    scripts[-1] = set()
+            elif ch != " ":
+                atom()
+            out.append(ch)
+        else:
+            return None
+        i += 1
+    if depth or lefts or not text.strip():
+        return None
+    return "".join(out).strip()
+
+
+def _rich(text, plain, math_wrap) -> str:
+    """Text whose $...$ segments are math (sanitised by tex_math), the rest through `plain`."""
+    text = str(text)
+    parts = text.split("$")
+    if len(parts) < 3:
+        return plain(text)
+    out = []
+    for k, part in enumerate(parts):
+        if k % 2 == 1 and k < len(parts) - 1:
+            math = tex_math(part)
+            out.append(math_wrap(math) if math is not None else plain("$" + part + "$"))
+        elif k % 2 == 1:  # an unmatched last $
+            out.append(plain("$" + part))
+        else:
+            out.append(plain(part))
     return "".join(out)
+
+
+def tex_rich(text) -> str:
+    """User text for LaTeX: literal, except $...$ segments typeset as (sanitised) math."""
+    return _rich(text, lambda t: tex_text(t, strip=False), lambda m: f"${m}$").strip()
+
+
+def md_rich(text) -> str:
+    """User text for Markdown: literal, except $...$ segments kept as math for KaTeX/MathJax."""
+    return _rich(text, md_text, lambda m: f"${m}$")

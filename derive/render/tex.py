@@ -22,6 +22,8 @@ Filters (tex environment)
     glyph    a tikz.FigNode's operation glyph;  cm   a coordinate (3 decimals)
     ident    a TikZ node id made by tikz.layout (n0, n1, ...)
     raw      a string the renderer built from filtered pieces (use sparingly)
+    macro    the output of a template macro (its pieces went through the filters above)
+    rich     user text whose $...$ segments are typeset as sanitised math (escape.tex_rich/md_rich)
 The Markdown environment (`environment("md")`) has the same filters, with `e` escaping Markdown.
 
 API
@@ -127,6 +129,12 @@ def _matrix(m) -> Safe:
     return Safe(printer.latex(m, digits=6 if m.cols <= 4 else 4 if m.cols <= 6 else 3))
 
 
+def _smallmatrix(m) -> Safe:
+    """A matrix of numbers in a figure: 4 significant digits, in small parentheses."""
+    rows = [" & ".join(printer.number(float(v), 4) for v in m.row(r)) for r in range(m.rows)]
+    return Safe("\\left(\\begin{smallmatrix}" + " \\\\ ".join(rows) + "\\end{smallmatrix}\\right)")
+
+
 def _glyph(node) -> Safe:
     """The op glyph of a tikz.FigNode (x^{2} for a square gate)."""
     if node.power is not None:
@@ -176,6 +184,7 @@ def environment(kind: str = "tex") -> jinja2.Environment:
         "factor": _factor,
         "lines": _lines,
         "matrix": _matrix,
+        "smallmatrix": _smallmatrix,
         "name": lambda n: Safe(printer.name(str(n))),
         "num": _num,
         "pnum": _pnum,
@@ -183,6 +192,8 @@ def environment(kind: str = "tex") -> jinja2.Environment:
         "cm": _cm,
         "ident": _ident,
         "raw": lambda s: Safe(s) if isinstance(s, Safe) else _finalize(s),
+        "macro": lambda s: Safe(s),
+        "rich": (lambda s: Safe(escape.tex_rich(s))) if kind == "tex" else (lambda s: Safe(escape.md_rich(s))),
     })
     return env
 
@@ -191,18 +202,23 @@ def render(template_name: str, kind: str = "tex", **context) -> str:
     return environment(kind).get_template(template_name).render(**context)
 
 
-def render_section(solution) -> str:
-    """One problem's section of the report (LaTeX, no preamble)."""
-    return render("_problem.tex", p=problem_view(solution))
+def render_section(solution, detail: str = "concise") -> str:
+    """One problem's section of the report (LaTeX, no preamble); detail "concise" or "full"."""
+    return render("_problem.tex", p=problem_view(solution, detail=detail))
 
 
 def render_body(sections, title: str = REPORT_TITLE, failed: int = 0) -> str:
     return render("report.tex", title=title, sections=[Safe(s) for s in sections], failed=failed)
 
 
-def render_report(solutions, title: str = REPORT_TITLE) -> str:
+def render_figure(fig) -> str:
+    """The tikzpicture of a render.tikz.Figure alone (for render/svg.py: Markdown, Moodle, Jupyter)."""
+    return render("_tikz_graph.tex", fig=fig, boxes=False, reaches=())
+
+
+def render_report(solutions, title: str = REPORT_TITLE, detail: str = "concise") -> str:
     """The complete .tex for `solutions` (a pure function: no files, no processes)."""
     from .pdf import document
-    sections = [render_section(s) for s in solutions]
+    sections = [render_section(s, detail) for s in solutions]
     failed = sum(1 for s in solutions if not s.report.ok)
     return document(render_body(sections, title, failed))

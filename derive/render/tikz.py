@@ -218,3 +218,64 @@ def _tallest(col: dict) -> int:
     for c in col.values():
         counts[c] = counts.get(c, 0) + 1
     return max(counts.values(), default=0)
+
+
+# ---------------------------------------------------------------- matrix layers as layer boxes
+
+@dataclass(frozen=True)
+class LayerArray:
+    """One matrix of a layer figure: its name, values and gradient (SymPy matrices of Floats)."""
+    name: str  # X, W, B, A, T, L
+    value: object
+    gradient: object  # None for targets (T) and the given upstream's owner
+
+
+@dataclass(frozen=True)
+class LayerFigure:
+    """Affine -> Softmax-with-Loss as boxes, with the matrices' values and gradients beside them."""
+    inputs: tuple[LayerArray, ...]  # X, W, B (or A alone)
+    affine: bool
+    middle: LayerArray | None  # the affine output (Y, or A before a softmax)
+    softmax: object  # the softmax outputs Y (a matrix) when the stack ends with Softmax-with-Loss
+    targets: LayerArray | None
+    loss: float | None
+
+
+def _values(names, values) -> sp.Matrix:
+    return sp.Matrix([[sp.Float(values[n], 15) for n in row] for row in names])
+
+
+def layer_figure(solution) -> LayerFigure:
+    """The layer boxes of a matrix-layer solution (values and gradients read from the records)."""
+    p, d, extra = solution.problem, solution.derivation, solution.extra
+    grads = {g.node: g.value for g in d.steps}
+
+    def grid(prefix, rows, cols):
+        sep = "," if max(rows, cols) > 9 else ""
+        return [[f"{prefix}_{r}{sep}{c}" for c in range(1, cols + 1)] for r in range(1, rows + 1)]
+
+    def arr(key):
+        nodes = extra.params[key]
+        nodes = nodes if isinstance(nodes[0], list) else [nodes]
+        value = _values(nodes, d.values)
+        grad = sp.Matrix([[sp.Float(grads[n], 15) for n in row] for row in nodes])
+        return LayerArray(key, value, grad)
+
+    swl = p.stack[-1] == "softmax_with_loss"
+    affine = p.stack[0] == "affine"
+    inputs = tuple(arr(k) for k in extra.params)
+    middle = softmax = targets = None
+    if affine:
+        x = extra.params["X"]
+        rows, cols = len(x), len(extra.params["W"][0])
+        names = grid("a" if swl else "y", rows, cols)
+        middle = LayerArray("A" if swl else "Y", _values(names, d.values),
+                            sp.Matrix([[sp.Float(grads[n], 15) for n in row] for row in names]))
+        if swl:
+            inputs = tuple(a for a in inputs if a.name != "A")
+    if swl:
+        first = middle or inputs[0]
+        rows, cols = first.value.shape
+        softmax = _values(grid("y", rows, cols), d.values)
+        targets = LayerArray("T", _values(grid("t", rows, cols), d.values), None)
+    return LayerFigure(inputs, affine, middle, softmax, targets, d.values[d.output] if swl else None)

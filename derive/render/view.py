@@ -14,6 +14,7 @@ import sympy as sp
 from ..engine.parse import symbol
 from ..engine.steps import partial
 from . import tikz
+from .netview import network_view
 
 TERMS_PER_LINE = 3  # contributions per line of a fan-out sum before it wraps
 
@@ -28,7 +29,12 @@ class ForwardRow:
 
 @dataclass(frozen=True)
 class Term:
-    """One contribution: upstream × local = value."""
+    """One contribution: upstream × local = value.
+
+    When `via` is the output itself the upstream is ∂f/∂f = 1 and ∂f/∂target would read as the
+    total gradient: such a term is `direct` and its local derivative is named by the gate's
+    formula, ∂(q z)/∂q (`gate`), or marked as local when that formula is long (`gate` None).
+    """
     via: str
     upstream: object  # gradient symbol ∂out/∂via
     upstream_value: float
@@ -36,6 +42,9 @@ class Term:
     local_expr: object
     local_value: float
     value: float
+    target: str = ""
+    direct: bool = False
+    gate: object = None
 
 
 @dataclass(frozen=True)
@@ -46,6 +55,7 @@ class BackwardStep:
     value: float
     fanout: bool
     verdict: str | None  # the numeric check's verdict for this node, None for the output
+    closed: object = None  # the gradient in closed form (inputs, else node names), when short
 
 
 @dataclass(frozen=True)
@@ -86,6 +96,11 @@ def check_rows(report) -> tuple[CheckRow, ...]:
                           c.rel_error, c.verdict) for c in report.checks)
 
 
+def _loss_node(d):
+    """The output node when it is a loss of a network (its row shows the loss in index form)."""
+    return d.output
+
+
 def chunks(items, size: int) -> tuple[tuple, ...]:
     items = tuple(items)
     return tuple(items[i:i + size] for i in range(0, len(items), size)) or ((),)
@@ -97,14 +112,51 @@ def forward_rows(derivation) -> tuple[ForwardRow, ...]:
                  for n in derivation.graph.nodes)
 
 
-def backward_steps(derivation, report=None) -> tuple[BackwardStep, ...]:
+GATE_CHARS = 40  # a direct term names its local derivative by the gate's formula up to this length
+CLOSED_CHARS = 90  # a closed form longer than this (printed) is left out
+
+
+def _inputs_of(graph) -> dict:
+    """Node symbol -> its definition in the inputs (small graphs), evaluated."""
+    defs = {}
+    for n in graph.nodes:
+        if not n.is_input:
+            defs[n.symbol] = n.expr.xreplace(defs)
+    return defs
+
+
+def _closed(g, defs, printed) -> object:
+    """The gradient in the inputs when short, else in node names when short, else None."""
+    if g.closed is None or not g.contributions or g.closed.is_Number:
+        return None
+    for form in (g.closed.xreplace(defs), g.closed):
+        if len(printed(form)) <= CLOSED_CHARS:
+            return form
+    return None
+
+
+def backward_steps(derivation, report=None, closed: bool = False) -> tuple[BackwardStep, ...]:
+    """The steps of the backward pass; `closed`: add closed forms (small scalar graphs)."""
+    from .printer import latex  # lengths only: the view never stores LaTeX
+
     verdicts = {c.wrt: c.verdict for c in report.checks} if report is not None else {}
+    graph = derivation.graph
+    defs = _inputs_of(graph) if closed else {}
     out = []
     for g in derivation.steps:
-        terms = [Term(c.via, c.upstream, c.upstream_value, partial(c.via, c.target),
-                      c.local.expr, c.local.value, c.value) for c in g.contributions]
+        terms = []
+        for c in g.contributions:
+            direct = c.via == graph.output
+            gate = graph.node(c.via).expr if direct else None
+            if gate is not None and len(latex(gate)) > GATE_CHARS:
+                gate = None
+            terms.append(Term(c.via, c.upstream, c.upstream_value, partial(c.via, c.target),
+                              c.local.expr, c.local.value, c.value, c.target, direct, gate))
+        form = _closed(g, defs, latex) if closed else None
+        if form is not None and len(terms) == 1 and sp.srepr(form) == sp.srepr(terms[0].local_expr):
+            form = None  # the closed form is the local derivative already written
         out.append(BackwardStep(g.node, g.symbol, chunks(terms, TERMS_PER_LINE), g.value,
-                                g.is_fanout, verdicts.get(g.node)))
+                                g.is_fanout, verdicts.get(g.node), form))
     return tuple(out)
 
 
@@ -127,10 +179,21 @@ def _limited_checks(rows):
     return tuple(keep), len(rows) - len(keep)
 
 
-def problem_view(solution, figure: bool = True) -> dict:
-    """Everything the report templates need for one problem (big graphs are cut, with a note)."""
+DETAILS = ("concise", "full")
+
+
+def problem_view(solution, figure: bool = True, detail: str = "concise") -> dict:
+    """Everything the report templates need for one problem (big graphs are cut, with a note).
+
+    detail "concise" (the default): the forward table without the inputs (they are in the
+    definition), a network's backward pass as its general rules with one worked instance each,
+    and only the failed checks with a summary line; "full": every step, chain and check.
+    """
+    if detail not in DETAILS:
+        raise ValueError(f"detail must be one of {DETAILS}, got {detail!r}")
     p, d, r = solution.problem, solution.derivation, solution.report
-    backward = backward_steps(d, r)
+    full = detail == "full"
+    backward = backward_steps(d, r, closed=p.kind == "scalar" and len(d.graph.nodes) <= DEFINITION_LIMIT)
     note = ""
     if len(backward) > MAX_STEPS:
         flagged = [s for s in backward[MAX_STEPS:] if s.verdict in ("suspect", "wrong")]
@@ -139,9 +202,17 @@ def problem_view(solution, figure: bool = True) -> dict:
                 "them is checked in the table that follows.")
         backward = backward[:MAX_STEPS] + tuple(flagged)
     forward = forward_rows(d)
+    if not full and solution.extra is not None:  # the inputs are the given arrays of the definition
+        forward = tuple(row for row in forward if row.expr is not None)
+    elif not full and p.kind == "scalar" and len(d.graph.inputs) <= 12:  # inputs: the "at" line
+        forward = tuple(row for row in forward if row.expr is not None)
     if len(forward) > MAX_ROWS:  # the computed nodes matter most; inputs are in the definition
         forward = tuple(r for r in forward if r.expr is not None) + tuple(r for r in forward if r.expr is None)
-    checks, checks_cut = _limited_checks(check_rows(r))
+    all_checks = check_rows(r)
+    checks, checks_cut = _limited_checks(all_checks)
+    if not full:  # concise: the failures and kinks are listed, the rest is a summary line
+        checks = tuple(c for c in all_checks if c.verdict != "ok")
+        checks_cut = len(all_checks) - len(checks)
     view = {
         "title": p.title,
         "description": getattr(p, "description", ""),
@@ -162,123 +233,14 @@ def problem_view(solution, figure: bool = True) -> dict:
         "backward_note": note,
         "kinks": d.kinks,
         "results": results(d),
-        "figure": tikz.layout(d) if figure else None,
-        "network": network_view(solution) if solution.extra is not None else None,
+        "figure": tikz.layout(d) if figure and p.kind != "layers" else None,
+        "layer_figure": tikz.layer_figure(solution) if figure and p.kind == "layers" else None,
+        "network": network_view(solution, detail) if solution.extra is not None else None,
+        "full": full,
+        "checks_total": len(all_checks),
+        "checks_ok": sum(1 for c in all_checks if c.verdict == "ok"),
+        "loss_row": _loss_node(d) if solution.extra is not None else None,
     }
     return view
 
 
-# ---------------------------------------------------------------- networks
-
-MAX_CHAINS = 12  # per-weight chains written out; the rest are in the gradient matrices
-MAX_INSTANCES = 4  # concrete instances listed under each index rule
-MAX_MATRIX = 8  # rows/columns of a gradient array printed as a matrix
-LONG_CHAIN = 240  # characters of printed factors above which a chain puts one factor per line
-
-
-@dataclass(frozen=True)
-class ChainFactor:
-    symbol: object  # ∂num/∂den
-    expr: object  # in the notation's names
-    substituted: object  # expr with the forward values put in (unevaluated)
-    value: float
-
-
-@dataclass(frozen=True)
-class ChainView:
-    lhs: object  # ∂L/∂w^o_12
-    general_lhs: object  # ∂L/∂w_kj of the index rule it instantiates, or None
-    general: object  # the index-form formula
-    factors: tuple[ChainFactor, ...]
-    value: float
-    long: bool
-
-
-@dataclass(frozen=True)
-class RuleView:
-    lhs: object
-    factors: tuple  # gradient symbols of the generic chain
-    expr: object
-    ranges: str  # "k = 1..2, j = 1..2"
-    instances: tuple  # (lhs symbol, concrete expr, value)
-    more: int  # instances not listed
-    checked: bool
-
-
-def _printable_values(solution) -> dict:
-    """Symbol -> Float for every node and every δ, to substitute into factors."""
-    d, extra = solution.derivation, solution.extra
-    env = {d.graph.node(n).symbol: sp.Float(v, 6) for n, v in d.values.items()}
-    grads = {g.node: g.value for g in d.steps}
-    for g in d.steps:  # upstream gradients that a factor names (∂L/∂y_11 of an affine layer)
-        env[g.symbol] = sp.Float(g.value, 6)
-    for net, delta in (extra.deltas or {}).items():
-        if net in grads:
-            env[symbol(delta)] = sp.Float(grads[net], 6)
-    return env
-
-
-def _instance_lhs(extra, node: str):
-    return symbol(extra.deltas[node]) if node in (extra.deltas or {}) else partial(extra.loss_name, node)
-
-
-def _matrix(values):
-    rows = values if values and isinstance(values[0], (list, tuple)) else [[v] for v in values]
-    if len(rows) > MAX_MATRIX or len(rows[0]) > MAX_MATRIX:
-        return None
-    return sp.Matrix([[sp.Float(float(v), 6) for v in row] for row in rows])
-
-
-def network_view(solution) -> dict:
-    """Chains per weight (a selection), index rules, vector rules and gradient arrays."""
-    from .printer import latex  # local: the view only measures length, it never stores LaTeX
-
-    extra = solution.extra
-    env = _printable_values(solution)
-    general_lhs = {sp.srepr(r.expr): r.lhs for r in extra.rules}
-    chains = []
-    for pc in extra.chains[:MAX_CHAINS]:
-        factors = tuple(ChainFactor(partial(f.num, f.den), f.expr, _substitute(f.expr, env), f.value)
-                        for f in pc.chain.factors)
-        width = sum(len(latex(f.expr)) + len(latex(f.substituted)) for f in factors)
-        chains.append(ChainView(partial(extra.loss_name, pc.node), general_lhs.get(sp.srepr(pc.general)),
-                                pc.general, factors, pc.chain.value, width > LONG_CHAIN))
-    rules = []
-    for r in extra.rules:
-        listed = r.instances[:MAX_INSTANCES]
-        rules.append(RuleView(
-            r.lhs, tuple(partial(num, den) for num, den, _ in r.factors), r.expr,
-            ", ".join(f"{k} = {a}..{b}" for k, (a, b) in r.ranges.items()),
-            tuple((_instance_lhs(extra, node), expr, value) for _, node, expr, value in listed),
-            len(r.instances) - len(listed), r.checked))
-    arrays = []
-    for param, values in extra.gradients.items():
-        arrays.append((partial(extra.loss_name, param), _matrix(values)))
-    groups = []  # consecutive chains instantiating the same general rule share one boxed line
-    for c in chains:
-        if groups and sp.srepr(groups[-1]["general"]) == sp.srepr(c.general):
-            groups[-1]["chains"].append(c)
-        else:
-            groups.append({"general_lhs": c.general_lhs, "general": c.general, "chains": [c]})
-    return {
-        "notation": extra.notation,
-        "chain_groups": tuple(groups),
-        "loss_name": extra.loss_name,
-        "loss": extra.loss,
-        "description": _network_description(solution.problem),
-        "arrays_given": tuple((symbol(k), _matrix(v)) for k, v in solution.problem.arrays.items()),
-        "chains": tuple(chains),
-        "chains_total": len(extra.chains),
-        "rules": tuple(rules),
-        "vector_rules": tuple(extra.vector_rules),
-        "arrays": tuple(arrays),
-    }
-
-
-def _network_description(p) -> str:
-    """One line of plain text: sizes, activations, loss, notation (escaped by the template)."""
-    if p.kind != "network":
-        return f"Layers: {' -> '.join(p.stack)}; batch of {p.batch}."
-    return (f"Layers {'-'.join(str(n) for n in p.sizes)} (input first); activations "
-            f"{', '.join(p.activations)}; loss {p.loss}; {p.notation} notation"
-            f"{'; no biases' if not p.bias else ''}{f'; batch of {p.batch}' if p.batch > 1 else ''}.")
