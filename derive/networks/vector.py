@@ -81,7 +81,7 @@ def vector_rules(built: Built, d: Derivation, rules_=()) -> tuple[VectorRule, ..
         got = mat_eval(rhs, env, where)
         want = env[lhs.name]
         ok = got.shape == want.shape and all(close(float(a), float(b)) for a, b in zip(got.ravel(), want.ravel()))
-        rules.append(VectorRule(name, lhs, rhs, ok, description, where))
+        rules.append(VectorRule(name, lhs, rhs, ok, description, where, display=displayed(built, d, lhs, rhs)))
 
     for m in range(D, 0, -1):
         L = m + 1
@@ -97,9 +97,9 @@ def vector_rules(built: Built, d: Derivation, rules_=()) -> tuple[VectorRule, ..
                 rhs = _to_matrix(f.expr, res, n_m, N)
                 add("BP1", M(f"delta^{L}", n_m), rhs, "δ^L for a softmax output, from the index form")
             else:
-                env["nabla_aC"] = np.array([[d.gradient(nm.act(m, j, n)).value for n in range(1, N + 1)]
+                env["nabla_a C"] = np.array([[d.gradient(nm.act(m, j, n)).value for n in range(1, N + 1)]
                                             for j in range(1, n_m + 1)])
-                rhs = sp.HadamardProduct(M("nabla_aC", n_m), ElementwiseApplyFunction(SIGMA_PRIME, M(f"z^{L}", n_m)))
+                rhs = sp.HadamardProduct(M("nabla_a C", n_m), ElementwiseApplyFunction(SIGMA_PRIME, M(f"z^{L}", n_m)))
                 add("BP1", M(f"delta^{L}", n_m), rhs, "δ^L = ∇_a C ⊙ σ'(z^L)", lam)
         else:
             nxt = nm.sizes[m + 1]
@@ -133,3 +133,83 @@ def _to_matrix(expr, res: Resolver, rows: int, cols: int):
             return sp.MatMul(*nums, body) if nums else body
         raise TypeError(f"not elementwise: {e}")
     return conv(expr)
+
+
+# ---------------------------------------------------------------- the rules as a section prints them
+
+def _section_name(nm, name: str, D: int, loss: str) -> str:
+    """A Nielsen matrix name (a^3, z^2, delta^3, w^3, ∂C/∂b^2, nabla_a C) in the section's notation."""
+    if nm.nielsen:
+        return name
+    if name.startswith("∂"):
+        num, den = name[1:].split("/∂")
+        return f"∂{num}/∂{_section_name(nm, den, D, loss)}"
+    if name == "nabla_a C":
+        return f"nabla_{nm.act(D, 1)[0]} {loss}"
+    if name == "y":
+        return "t"
+    base, _, layer = name.partition("^")
+    m = int(layer) - 1
+    tag = "o" if m == D else "h"
+    if base == "a":
+        return nm.act(m, 1).split("_")[0]
+    return {"z": f"net^{tag}", "delta": f"delta^{tag}", "w": f"W^{tag}", "b": f"b^{tag}"}[base]
+
+
+def _derivative_display(lam, act_matrix, net_matrix):
+    """σ'(z) as a section prints it: in the layer's own activations, elementwise (h ⊙ (1 − h) for a
+    sigmoid, 1 − h ⊙ h for tanh, 1[net > 0] for relu), read off the derived Lambda."""
+    (z,) = lam.variables
+    a = sp.Symbol("a")
+    expr = lam.expr
+    for f in (ACTIVATIONS.get(k) for k in ("sigmoid", "tanh")):
+        expr = expr.replace(f(z), a) if f is not None else expr
+    ones = sp.OneMatrix(*act_matrix.shape)
+
+    def conv(e):
+        if e == a:
+            return act_matrix
+        if e.is_Number:
+            return ones if e == 1 else sp.MatMul(e, ones)
+        if e.is_Add:
+            return sp.MatAdd(*[conv(t) for t in e.args])
+        if e.is_Mul:
+            nums = [t for t in e.args if t.is_Number]
+            mats = [conv(t) for t in e.args if not t.is_Number]
+            body = mats[0] if len(mats) == 1 else sp.HadamardProduct(*mats)
+            return sp.MatMul(*nums, body) if nums else body
+        if e.is_Pow and e.exp.is_Integer and e.exp > 1:
+            return sp.HadamardProduct(*[conv(e.base)] * int(e.exp))
+        if z in e.free_symbols:  # a function of the net input itself (relu's step)
+            return ElementwiseApplyFunction(sp.Lambda(z, e), net_matrix)
+        raise TypeError(f"cannot display {e}")
+    return conv(expr)
+
+
+def displayed(built: Built, d: Derivation, lhs, rhs) -> tuple:
+    """(lhs, rhs) in the section's notation, with the activation's own derivative."""
+    nm = built.names
+    rename = {}
+    for m in rhs.atoms(sp.MatrixSymbol) | lhs.atoms(sp.MatrixSymbol) | {lhs}:
+        if isinstance(m, sp.MatrixSymbol):
+            rename[m] = sp.MatrixSymbol(_section_name(nm, m.name, nm.D, d.output), *m.shape)
+
+    def shown(e):
+        if isinstance(e, ElementwiseApplyFunction) and "sigma'" in str(e.function):
+            layer = int(e.expr.name.split("^")[1]) - 1
+            act = built.graph.node(nm.act(layer, 1, 1)).op
+            lam = sp.Lambda(sp.Symbol("z", real=True), sp.diff(ACTIVATIONS[act](sp.Symbol("z", real=True)),
+                                                               sp.Symbol("z", real=True)))
+            a_name = _section_name(nm, f"a^{layer + 1}", nm.D, d.output)
+            return _derivative_display(lam, sp.MatrixSymbol(a_name, *e.expr.shape), rename[e.expr])
+        if isinstance(e, sp.MatrixSymbol):
+            return rename.get(e, e)
+        if isinstance(e, sp.HadamardProduct):  # an identity layer's derivative 1 is no factor
+            kept = []
+            for x in (shown(a) for a in e.args):
+                kept += list(x.args) if isinstance(x, sp.HadamardProduct) else [] if isinstance(x, sp.OneMatrix) else [x]
+            return kept[0] if len(kept) == 1 else sp.HadamardProduct(*kept)
+        if not e.args:
+            return e
+        return e.func(*[shown(a) for a in e.args])
+    return shown(lhs), shown(rhs)

@@ -41,7 +41,7 @@ DEBIAN_PACKAGES = ("texlive-latex-base texlive-latex-recommended texlive-latex-e
 
 PACKAGES = (
     ("amsmath", None), ("amssymb", None), ("xcolor", None), ("tikz", None), ("adjustbox", None),
-    ("longtable", None), ("booktabs", None), ("array", None), ("parskip", None),
+    ("longtable", None), ("booktabs", None), ("array", None), ("parskip", None), ("needspace", None),
 )
 FIGURE_PREAMBLE = r"""
 \usetikzlibrary{arrows.meta,positioning}

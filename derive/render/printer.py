@@ -240,6 +240,13 @@ class DerivePrinter(LatexPrinter):
     def _print_HadamardProduct(self, expr):
         return r" \odot ".join(self.parenthesize(a, 50) for a in expr.args)
 
+    def _print_HadamardPower(self, expr):
+        """h^{∘2}; a base that has a superscript already is parenthesised: (a^{2})^{∘2}."""
+        base = self._print(expr.base)
+        if "^" in base or not isinstance(expr.base, sp.MatrixSymbol):
+            base = f"\\left({base}\\right)"
+        return f"{base}^{{\\circ {self._print(expr.exp)}}}"
+
     def _print_Transpose(self, expr):
         inner = self._print(expr.arg)
         if not isinstance(expr.arg, (sp.MatrixSymbol, sp.Symbol)):

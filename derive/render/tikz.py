@@ -152,7 +152,7 @@ def _order(cols, up, down, sweeps: int = 3) -> list[list]:
     return cols
 
 
-def layout(derivation, values: bool = True, gradients: bool = True) -> Figure:
+def layout(derivation, values: bool = True, gradients: bool = True, omit=frozenset()) -> Figure:
     """Positions and labels of the nodes of `derivation.graph`.
 
     Every node when the graph is small; without the inputs when a column would hold more than
@@ -163,6 +163,11 @@ def layout(derivation, values: bool = True, gradients: bool = True) -> Figure:
     col = columns_of(graph)
     grads = {g.node: g.value for g in derivation.steps}
     omitted = False
+    if omit:  # a network's weights and biases: their values and gradients are in the arrays
+        col = {k: v for k, v in col.items() if k not in omit}
+        low = min(col.values())
+        col = {k: v - low for k, v in col.items()}
+        omitted = True
     if _tallest(col) > MAX_ROWS or len(col) > MAX_NODES:
         gates = {n.name: col[n.name] for n in graph.steps}
         if not gates:

@@ -96,6 +96,23 @@ def check_rows(report) -> tuple[CheckRow, ...]:
                           c.rel_error, c.verdict) for c in report.checks)
 
 
+def _param_leaves(solution) -> frozenset:
+    """The weight and bias leaves of a network (left out of its figure), else nothing."""
+    if solution.extra is None:
+        return frozenset()
+    out = set()
+
+    def walk(v):
+        if isinstance(v, list):
+            for x in v:
+                walk(x)
+        else:
+            out.add(v)
+    for nodes in solution.extra.params.values():
+        walk(nodes)
+    return frozenset(out)
+
+
 def _loss_node(d):
     """The output node when it is a loss of a network (its row shows the loss in index form)."""
     return d.output
@@ -233,7 +250,7 @@ def problem_view(solution, figure: bool = True, detail: str = "concise") -> dict
         "backward_note": note,
         "kinks": d.kinks,
         "results": results(d),
-        "figure": tikz.layout(d) if figure and p.kind != "layers" else None,
+        "figure": tikz.layout(d, omit=_param_leaves(solution)) if figure and p.kind != "layers" else None,
         "layer_figure": tikz.layer_figure(solution) if figure and p.kind == "layers" else None,
         "network": network_view(solution, detail) if solution.extra is not None else None,
         "full": full,
