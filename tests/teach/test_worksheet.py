@@ -236,7 +236,7 @@ def test_numbers_run_one_to_n(sheets):
 
 def test_kinds_chosen_per_problem(builtins):
     by_title = {p.title: choose_kinds(p) for p in builtins}
-    circuit = by_title["A simple circuit: f = (x + y) z"]
+    circuit = by_title["A simple circuit: $f = (x + y) z$"]
     assert circuit == ("forward", "gates", "symbolic", "numeric")  # no parameter: no update
     neuron = by_title["A 2-D sigmoid neuron with a sigmoid gate"]
     assert "update" in neuron
