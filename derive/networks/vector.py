@@ -198,8 +198,8 @@ def displayed(built: Built, d: Derivation, lhs, rhs) -> tuple:
         if isinstance(e, ElementwiseApplyFunction) and "sigma'" in str(e.function):
             layer = int(e.expr.name.split("^")[1]) - 1
             act = built.graph.node(nm.act(layer, 1, 1)).op
-            lam = sp.Lambda(sp.Symbol("z", real=True), sp.diff(ACTIVATIONS[act](sp.Symbol("z", real=True)),
-                                                               sp.Symbol("z", real=True)))
+            z = sp.Symbol("z", real=True)
+            lam = sp.Lambda(z, sp.diff(ACTIVATIONS[act](z), z))
             a_name = _section_name(nm, f"a^{layer + 1}", nm.D, d.output)
             return _derivative_display(lam, sp.MatrixSymbol(a_name, *e.expr.shape), rename[e.expr])
         if isinstance(e, sp.MatrixSymbol):
@@ -207,7 +207,8 @@ def displayed(built: Built, d: Derivation, lhs, rhs) -> tuple:
         if isinstance(e, sp.HadamardProduct):  # an identity layer's derivative 1 is no factor
             kept = []
             for x in (shown(a) for a in e.args):
-                kept += list(x.args) if isinstance(x, sp.HadamardProduct) else [] if isinstance(x, sp.OneMatrix) else [x]
+                if not isinstance(x, sp.OneMatrix):
+                    kept += list(x.args) if isinstance(x, sp.HadamardProduct) else [x]
             return kept[0] if len(kept) == 1 else sp.HadamardProduct(*kept)
         if not e.args:
             return e

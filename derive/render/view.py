@@ -11,7 +11,6 @@ from dataclasses import dataclass
 
 import sympy as sp
 
-from ..engine.parse import symbol
 from ..engine.steps import partial
 from . import tikz
 from .netview import network_view
@@ -219,9 +218,8 @@ def problem_view(solution, figure: bool = True, detail: str = "concise") -> dict
                 "them is checked in the table that follows.")
         backward = backward[:MAX_STEPS] + tuple(flagged)
     forward = forward_rows(d)
-    if not full and solution.extra is not None:  # the inputs are the given arrays of the definition
-        forward = tuple(row for row in forward if row.expr is not None)
-    elif not full and p.kind == "scalar" and len(d.graph.inputs) <= 12:  # inputs: the "at" line
+    inputs_shown_above = solution.extra is not None or (p.kind == "scalar" and len(d.graph.inputs) <= 12)
+    if not full and inputs_shown_above:  # the given arrays of the definition, or its "at x = ..." line
         forward = tuple(row for row in forward if row.expr is not None)
     if len(forward) > MAX_ROWS:  # the computed nodes matter most; inputs are in the definition
         forward = tuple(r for r in forward if r.expr is not None) + tuple(r for r in forward if r.expr is None)

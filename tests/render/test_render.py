@@ -41,7 +41,8 @@ def toml_problem(title: str, description: str = "") -> str:
 
 @pytest.mark.parametrize("text, expected", [
     ("w_kj", "w_{kj}"), ("a^2_1", "a^{2}_{1}"), ("delta^l_j", r"\delta^{l}_{j}"),
-    ("x_0", "x_{0}"), ("m1", "m_{1}"), ("sigy", r"\mathrm{sigy}"), ("net_k", r"\mathrm{net}_{k}"), ("sum_2", r"\mathrm{sum}_{2}"), ("nabla_a C", r"\nabla_{a} C"),
+    ("x_0", "x_{0}"), ("m1", "m_{1}"), ("sigy", r"\mathrm{sigy}"), ("net_k", r"\mathrm{net}_{k}"),
+    ("sum_2", r"\mathrm{sum}_{2}"), ("nabla_a C", r"\nabla_{a} C"),
     ("σ", r"\sigma"), ("w^o_kj", "w^{o}_{kj}"),
 ])
 def test_names(text, expected):
