@@ -11,10 +11,10 @@ next to the .md (`write_figures`, through render/svg.py) and linked as `![...](s
 """
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 from ..errors import LatexError
+from ..files import write_atomic
 from . import svg
 from .tex import REPORT_TITLE, render, render_figure
 from .view import problem_view
@@ -55,9 +55,6 @@ def write_figures(figures: dict, folder: Path, echo=lambda line: None) -> int:
         except LatexError as e:
             echo(f"derive: warning: figure {name} not made: {e}")
             continue
-        path = Path(folder) / name
-        tmp = path.with_name(f".{path.name}.tmp")
-        tmp.write_text(text, encoding="utf-8")
-        os.replace(tmp, path)
+        write_atomic(Path(folder) / name, text)
         written += 1
     return written

@@ -221,6 +221,12 @@ def problem_view(solution, figure: bool = True, detail: str = "concise") -> dict
     inputs_shown_above = solution.extra is not None or (p.kind == "scalar" and len(d.graph.inputs) <= 12)
     if not full and inputs_shown_above:  # the given arrays of the definition, or its "at x = ..." line
         forward = tuple(row for row in forward if row.expr is not None)
+    if not full and p.kind == "layers":  # every matrix's values are in the layer figure
+        forward = ()
+    elif p.kind == "network" and p.batch == 1:  # the loss in index form, not expanded over units
+        from ..networks.names import loss_formula
+        forward = tuple(ForwardRow(row.name, loss_formula(p.notation, p.loss)[1], row.value, row.gradient)
+                        if row.name == d.output else row for row in forward)
     if len(forward) > MAX_ROWS:  # the computed nodes matter most; inputs are in the definition
         forward = tuple(r for r in forward if r.expr is not None) + tuple(r for r in forward if r.expr is None)
     all_checks = check_rows(r)

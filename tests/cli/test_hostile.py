@@ -182,7 +182,7 @@ def test_concurrent_writers_never_splice_a_file(tmp_path):
         assert p.returncode == 0, err
     text = out.read_text()
     assert text.count("\n# ") + text.startswith("# ") == 1  # one whole report, one title
-    assert [p.name for p in tmp_path.iterdir()] == ["r.md"]
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["r-1.svg", "r.md"]  # + the graph as SVG
 
 
 @pytest.mark.skipif(not os.path.exists("/usr/bin/latexmk"), reason="needs LaTeX")
