@@ -58,7 +58,7 @@ class RuleView:
 def array_name(problem, key: str) -> str:
     """A given array's name in the section's notation: W1 -> W^h (Mitchell), w^2 (Nielsen)."""
     if problem.kind != "network":
-        return key
+        return "∂L/∂Y" if key == "dY" else key  # the given upstream gradient
     if key == "t":
         return "y" if problem.notation == "nielsen" else "t"
     if key[:1] in ("W", "b") and key[1:].isdigit():
