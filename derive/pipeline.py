@@ -5,11 +5,18 @@ A scalar circuit goes straight through the engine; a network or matrix-layer pro
 """
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
-from .engine.check import CheckReport, check
+from .engine.check import CheckReport, prove
+from .engine.domain import undefined_at
 from .engine.reverse import backward
+from .errors import DeriveError
 from .networks import solve as networks
+
+
+class DomainError(DeriveError):
+    """The problem is undefined (or not a finite real number) at its own values (exit code 2)."""
 
 
 @dataclass(frozen=True)
@@ -30,10 +37,36 @@ def graph_and_inputs(problem):
 
 
 def solve(problem) -> Solution:
-    """Derive and prove every gradient of `problem`."""
+    """Derive and prove every gradient of `problem`.
+
+    Raises DomainError, naming the node and the values it saw, when the problem is undefined at
+    its own point (division by zero, log of 0, overflow past double precision...).
+    """
     if problem.kind == "scalar":
         graph = problem.graph()
+        _defined(problem, graph, problem.values)
         derivation = backward(graph, problem.values)
-        return Solution(problem, derivation, check(derivation, problem.values), None, dict(problem.values))
-    b, derivation, report, result = networks.solve(problem)
+        _finite_gradients(derivation)
+        report = prove(derivation, problem.values, graph.inputs)
+        return Solution(problem, derivation, report, None, dict(problem.values))
+    try:
+        b, derivation, report, result = networks.solve(problem)
+    except (ZeroDivisionError, ValueError, OverflowError, TypeError):
+        graph, inputs = graph_and_inputs(problem)
+        _defined(problem, graph, inputs)
+        raise
     return Solution(problem, derivation, report, result, dict(b.inputs))
+
+
+def _finite_gradients(derivation) -> None:
+    for g in derivation.steps:
+        if not math.isfinite(g.value):
+            at = ", ".join(f"{n} = {derivation.values[n]:.6g}" for n in derivation.graph.inputs)
+            raise DomainError(f"∂{derivation.output}/∂{g.node} is beyond double precision (about 1.8e308) "
+                              f"at {at}")
+
+
+def _defined(problem, graph, inputs) -> None:
+    why = undefined_at(graph, inputs)
+    if why:
+        raise DomainError(why)

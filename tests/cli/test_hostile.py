@@ -216,3 +216,45 @@ def test_a_killed_run_leaves_a_folder_the_next_run_clears(tmp_path):
     mine.mkdir()
     pdf.clear_stale(tmp_path)
     assert not stale.exists() and mine.exists()
+
+
+# ---------------------------------------------------------------- domain errors at the given point
+
+@pytest.mark.parametrize("expr, values, words", [
+    ("x / y", "x = 1\ny = 0", "division by zero"),
+    ("log(x)", "x = 0", "log of 0"),
+    ("log(x)", "x = -1", "log of the negative number -1"),
+    ("x ^ 0.5", "x = -4", "non-integer power 0.5 of the negative number -4"),
+    ("x ^ y", "x = 0\ny = -2", "0 to the negative power -2"),
+    ("exp(x)", "x = 1000", "beyond double precision"),
+    ("x * y", "x = 1e300\ny = 1e300", "beyond double precision"),
+    ("(x + y) / (x - y)", "x = 1\ny = 1", "division by zero"),
+    ("log(x * y)", "x = 2\ny = 0", "log of 0"),
+])
+def test_undefined_at_the_given_point_names_the_node(expr, values, words):
+    from derive.pipeline import DomainError, solve
+    p = problems.loads(f'[graph]\nf = "{expr}"\n[values]\n{values}\n', "d.toml")
+    with pytest.raises(DomainError) as e:
+        solve(p)
+    assert words in str(e.value) and "is undefined at" in str(e.value)
+
+
+def test_a_defined_point_next_to_an_undefined_one_is_fine():
+    from derive.pipeline import solve
+    sol = solve(problems.loads('[graph]\nf = "x / y"\n[values]\nx = 1\ny = 1e-9\n', "d.toml"))
+    assert sol.derivation.values["f"] == pytest.approx(1e9) and sol.report.ok
+    assert sol.derivation.gradient("y").value == pytest.approx(-1e18)
+
+
+def test_a_gradient_beyond_double_precision_is_an_error():
+    from derive.pipeline import DomainError, solve
+    with pytest.raises(DomainError, match="∂f/∂y .* beyond double precision"):
+        solve(problems.loads('[graph]\nf = "x / y"\n[values]\nx = 1\ny = 1e-200\n', "d.toml"))
+
+
+def test_domain_errors_reach_the_user_as_one_line(tmp_path):
+    p = tmp_path / "d.toml"
+    p.write_text('[graph]\nf = "log(x)"\n[values]\nx = -1\n')
+    for cmd in (["check", p, "--json"], ["show", p], ["report", p, "-o", tmp_path / "r.md"],
+                ["verify", p, "--wrt", "x", "--answer", "1/x"]):
+        assert "log of the negative number" in one_line_error(run(*cmd))
