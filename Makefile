@@ -22,7 +22,7 @@ worksheets: $(STAMP) tex
 	$(BIN)/derive worksheet --builtin --versions 2 --seed 1 -o outputs/worksheets
 
 test: $(STAMP) tex
-	$(BIN)/ruff check derive tests
+	$(BIN)/ruff check derive tests scripts
 	$(BIN)/lint-imports
 	$(BIN)/python -m pytest
 

@@ -248,7 +248,7 @@ def test_a_defined_point_next_to_an_undefined_one_is_fine():
 
 def test_a_gradient_beyond_double_precision_is_an_error():
     from derive.pipeline import DomainError, solve
-    with pytest.raises(DomainError, match="∂f/∂y .* beyond double precision"):
+    with pytest.raises(DomainError, match=r"∂f/∂y .* beyond double precision"):
         solve(problems.loads('[graph]\nf = "x / y"\n[values]\nx = 1\ny = 1e-200\n', "d.toml"))
 
 
