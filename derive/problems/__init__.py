@@ -17,8 +17,8 @@ from .scalar import ScalarProblem, load_scalar
 
 MAX_FILE_BYTES = limits.MAX_FILE_BYTES
 
-__all__ = ["NetworkProblem", "ScalarProblem", "builtin_names", "load", "load_builtins", "loads",
-           "resolve"]
+__all__ = ["NetworkProblem", "ScalarProblem", "builtin_names", "from_data", "load", "load_builtins",
+           "loads", "resolve"]
 
 
 def builtin_names() -> list[str]:
@@ -66,6 +66,14 @@ def loads(text: str, source: str = "<string>"):
         data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as e:
         raise ProblemError(source, "", f"malformed TOML: {e}") from None
+    return from_data(data, source)
+
+
+def from_data(data: dict, source: str):
+    """A problem from already-parsed TOML data (a dict of str, int, float, bool, list, dict):
+    the same validation and messages as a file. The Python API builds such dicts."""
+    if not isinstance(data, dict):
+        raise ProblemError(source, "", f"expected a table of keys, got {type(data).__name__}")
     kinds = [k for k in ("graph", "network", "layers") if k in data]
     if len(kinds) != 1:
         raise ProblemError(source, "", "expected exactly one of the tables [graph] (a scalar circuit), "
