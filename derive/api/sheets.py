@@ -1,0 +1,55 @@
+"""`worksheets([...], versions=, seed=, out=)`: worksheets and answer keys from Python.
+
+The same files as `derive worksheet FILE... --versions N --seed S -o DIR` (teach.sheet_view):
+per version K, worksheet-vK and answers-vK (.tex, and .pdf unless `pdf=False`), numbered alike,
+with new values per version drawn from the seed (the same seed gives the same sheets).
+"""
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any
+
+from ..errors import DeriveError
+
+MAX_VERSIONS = 50  # as the CLI's --versions
+
+
+def worksheets(problems: Sequence[Any], *, versions: int = 1, seed: int = 1, out: str | Path = "worksheets",
+               level: str = "hints", pdf: bool = True,
+               echo: Callable[[str], None] | None = print) -> list[Path]:
+    """Write worksheets and answer keys for `problems` (Problems, or files / built-in names).
+
+    versions  how many versions, 1..50, each with new values; seed: the same seed, the same sheets
+    level     "full" (the worked solution), "hints" or "blanks" (boxes for the local gradients)
+    pdf       False writes the .tex files only (no LaTeX run)
+    echo      where the progress lines go (None: silent)
+    Returns the paths written, worksheet and answer key of each version in turn. Raises
+    DeriveError for bad input (nothing written) and LatexError when LaTeX fails.
+    """
+    from ..files import ensure_dir
+    from ..teach.exercises import LEVELS
+    from ..teach.sheet_view import write_versions
+    from .problem import Problem, load
+    if isinstance(problems, (str, Problem)):
+        problems = [problems]
+    if isinstance(versions, bool) or not isinstance(versions, int) or not 1 <= versions <= MAX_VERSIONS:
+        raise DeriveError(f"versions: expected a whole number from 1 to {MAX_VERSIONS}, got {versions!r}")
+    if isinstance(seed, bool) or not isinstance(seed, int):
+        raise DeriveError(f"seed: expected a whole number, got {seed!r}")
+    if level not in LEVELS:
+        raise DeriveError(f"level: expected one of {', '.join(LEVELS)}, got {level!r}")
+    chosen = []
+    for p in problems:
+        if isinstance(p, (str, Path)):
+            p = load(str(p))
+        if not isinstance(p, Problem):
+            raise DeriveError(f"worksheets expects Problems (derive.load, derive.circuit, ...) or "
+                              f"problem files, got {type(p).__name__}")
+        chosen.append(p.data)
+    if not chosen:
+        raise DeriveError("no problems: give at least one Problem or problem file")
+    folder = ensure_dir(out)  # an unusable folder is an OutputError before any work
+    write_versions(chosen, versions, seed, folder, level, pdf, echo=echo)
+    suffix = ".pdf" if pdf else ".tex"
+    return [folder / f"{stem}-v{k}{suffix}" for k in range(1, versions + 1) for stem in ("worksheet", "answers")]

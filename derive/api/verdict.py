@@ -1,0 +1,121 @@
+"""`verify(problem_or_solution, wrt=..., answer=...) -> Verdict`: a hand derivation checked from Python.
+
+The same check as `derive verify FILE --wrt NAME --answer TEXT` (teach.verify): the answer is read
+as data (plain math or LaTeX), compared with the derivation at many random points, and a wrong one
+is diagnosed with a counterexample. Errors are the CLI's (VerifyError for an unreadable answer or
+an unknown NAME). A Verdict shows itself in Jupyter.
+"""
+from __future__ import annotations
+
+from typing import Any
+
+import sympy as sp
+
+from ..errors import DeriveError
+
+
+def _tex_number(x: Any) -> str:
+    from ..render.printer import number
+    if x is None:
+        return r"\text{undefined}"
+    if isinstance(x, (list, tuple)):
+        return r"\left[" + ", ".join(_tex_number(v) for v in x) + r"\right]"
+    return number(x, 10)
+
+
+class Verdict:
+    """Whether an answer is the gradient asked for, and if not, what is wrong with it.
+
+    correct         True or False
+    diagnosis       the mistakes named in the problem's terms (a sign, a missing factor, ...)
+    counterexample  a dict: the point ("point"), the expected value and what the answer gives
+                    ("expected", "got"), the index binding for index forms; None when correct
+    read_as         how the answer was read (plain text), to spot a misread answer
+    label, wrt, method, raw (teach's record) and to_json() (what `derive verify --json` prints)
+    """
+
+    def __init__(self, raw: Any, answer: str):
+        self.raw = raw
+        self.answer = answer
+
+    correct = property(lambda self: bool(self.raw.correct), doc="True when the answer is right.")
+    diagnosis = property(lambda self: list(self.raw.diagnosis), doc="What is wrong, one text per mistake.")
+    counterexample = property(lambda self: self.raw.counterexample, doc="A point where the answer fails.")
+    label = property(lambda self: self.raw.label, doc="The gradient asked for, e.g. ∂L/∂w_kj.")
+    wrt = property(lambda self: self.raw.wrt)
+    method = property(lambda self: self.raw.method, doc="How equivalence was decided.")
+
+    @property
+    def read_as(self) -> str:
+        """The answer as derive read it, in plain text."""
+        from ..teach.answers import text
+        raw = self.raw
+        return (getattr(raw, "read_as", "") or getattr(raw, "answer_text", "")
+                or text(raw.answer))
+
+    def to_json(self) -> dict:
+        """What `derive verify ... --json` prints."""
+        return self.raw.to_json()
+
+    def __bool__(self) -> bool:
+        return self.correct
+
+    def __repr__(self) -> str:
+        verdict = "correct" if self.correct else "wrong"
+        return f"<derive.Verdict {verdict}: {self.answer!r} for {self.label}>"
+
+    def view(self) -> dict:
+        """What templates/verdict.md prints (LaTeX pieces already typeset by the printer)."""
+        from ..render.printer import latex
+        from ..render.tex import Safe
+        raw, cx = self.raw, self.raw.counterexample
+        answer_tex = getattr(raw, "read_as_tex", "") or getattr(raw, "answer_tex", "") or latex(raw.answer)
+        instance = ""
+        if cx and cx.get("instance"):
+            instance = " (for " + ", ".join(f"{k} = {v}" for k, v in cx["instance"].items()) + ")"
+        point = None
+        if cx and cx.get("point") is not None:
+            point = [(k, Safe(_tex_number(v))) for k, v in cx["point"].items()]
+        return {
+            "correct": raw.correct, "label": sp.Symbol(raw.label, real=True),
+            "answer_tex": Safe(answer_tex), "read_as": self.read_as if not raw.correct else "",
+            "diagnosis": list(raw.diagnosis), "point": point, "instance": instance,
+            "own_point": bool(cx and cx.get("own_point")),
+            "expected": Safe(_tex_number(cx.get("expected"))) if cx else Safe(""),
+            "got": Safe(_tex_number(cx.get("got"))) if cx else Safe(""),
+            "method": raw.method,
+        }
+
+    def _repr_markdown_(self) -> str:
+        from ..render.tex import render
+        return render("verdict.md", kind="md", v=self.view())
+
+    def _repr_html_(self) -> str:
+        from .display import to_html
+        return to_html(self._repr_markdown_())
+
+
+def verify(problem: Any, wrt: str, answer: str, *, seed: int = 0) -> Verdict:
+    """Check a hand-derived gradient ∂output/∂wrt of `problem` (a Problem or a Solution).
+
+        derive.verify(p, wrt="w_kj", answer="-(t_k-o_k) o_k(1-o_k) h_j")
+
+    `wrt` is what `derive verify --wrt` takes: an input or gate (x, sigy), a generic index form
+    (w_kj, delta_j, w^l_jk), one element (W2[1,2]) or, for matrix layers, a whole matrix (W).
+    `answer` is plain math or LaTeX. Raises VerifyError (a DeriveError) for an answer that cannot
+    be read or a `wrt` the problem does not have, with the CLI's message.
+    """
+    from ..teach.verify import verify as _verify
+    from .problem import Problem
+    from .solution import Solution
+    if isinstance(problem, Problem):
+        solution = problem.solve()
+    elif isinstance(problem, Solution):
+        solution = problem
+    else:
+        raise DeriveError(f"verify expects a Problem or a Solution (from derive.load, derive.circuit, "
+                          f"...), got {type(problem).__name__}")
+    for key, value in (("wrt", wrt), ("answer", answer)):
+        if not isinstance(value, str):
+            raise DeriveError(f"verify: {key} must be a string, got {type(value).__name__}")
+    return Verdict(_verify(solution.raw, wrt, answer, seed=seed), answer)
