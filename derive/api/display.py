@@ -19,6 +19,7 @@ import warnings
 
 from ..errors import LatexError
 
+HEADING_SHIFT = 1  # a report's ## title is a notebook's ###: a cell's output sits under its section
 FIGURE_SCHEME = "derive-figure:"  # an image source the HTML renderer replaces by an inline <svg>
 GRAPH_ALT = "The computational graph: values (green) above each node, gradients (red) below it"
 FORWARD_ALT = "The computational graph with its forward values"
@@ -72,7 +73,16 @@ def inline_svg(svg_text: str, label: str) -> str:
     text = re.sub(r"""(href=['"])#""", lambda m: f"{m.group(1)}#{prefix}", text)
     text = re.sub(r"url\(#", f"url(#{prefix}", text)
     attrs = f' role="img" aria-label="{html.escape(label)}" style="max-width:100%;height:auto"'
-    return re.sub(r"<svg\b", "<svg" + attrs, text, count=1)
+    return re.sub(r"<svg\b[^>]*>", lambda m: _scaled("<svg" + attrs + m.group(0)[4:]), text, count=1)
+
+
+SCALE = 1.5  # a figure set for an A4 page reads small in a notebook cell; max-width still caps it
+
+
+def _scaled(tag: str) -> str:
+    """The <svg> tag with its width and height (in pt) times SCALE."""
+    return re.sub(r"""\b(width|height)=(['"])([0-9.]+)pt""",
+                  lambda m: f"{m.group(1)}={m.group(2)}{float(m.group(3)) * SCALE:.3f}pt", tag)
 
 
 def data_uri(svg_text: str) -> str:
@@ -103,6 +113,8 @@ def to_html(markdown_text: str, figures: dict | None = None, placed: set | None 
     tokens = md.parse(markdown_text)
     figures = figures or {}
     for token in tokens:
+        if token.type in ("heading_open", "heading_close"):  # under the notebook's own headings
+            token.tag = f"h{min(6, int(token.tag[1]) + HEADING_SHIFT)}"
         for child in token.children or ():
             src = str(child.attrGet("src") or "") if child.type == "image" else ""
             if src.startswith(FIGURE_SCHEME):
