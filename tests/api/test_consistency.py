@@ -6,6 +6,7 @@ import json
 import subprocess
 import sys
 from importlib import resources
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -161,3 +162,20 @@ def test_worksheets_from_python(tmp_path):
     (tmp_path / "file").write_text("x")
     with pytest.raises(derive.DeriveError, match="it is a file"):
         derive.worksheets(["circuit"], out=tmp_path / "file", pdf=False, echo=None)
+
+
+def test_the_readme_python_snippet_runs(tmp_path, monkeypatch):
+    readme = (Path(__file__).resolve().parents[2] / "README.md").read_text(encoding="utf-8")
+    section = readme.split("## Python\n", 1)[1]
+    snippet = section.split("```python\n", 1)[1].split("```", 1)[0]
+    # the sheets' PDFs take a minute to compile: the same call writes their .tex only here
+    snippet = snippet.replace('out="sheets/")', 'out="sheets/", pdf=False, echo=None)')
+    monkeypatch.chdir(tmp_path)
+    scope: dict = {}
+    exec(compile(snippet, "README.md", "exec"), scope)
+    s = scope["s"]
+    assert s.gradients["W1"].shape == (2, 2) and s.checks.ok
+    assert (tmp_path / "out.pdf").is_file() and (tmp_path / "sheets" / "answers-v3.tex").is_file()
+    with pytest.raises(derive.ProblemError) as e:
+        derive.circuit("f = (x + y) * z", x=-2, y=5)
+    assert f"derive.ProblemError: {e.value}" in " ".join(section.split())
