@@ -18,8 +18,10 @@ def _tex_number(x: Any) -> str:
     from ..render.printer import number
     if x is None:
         return r"\text{undefined}"
-    if isinstance(x, (list, tuple)):
-        return r"\left[" + ", ".join(_tex_number(v) for v in x) + r"\right]"
+    if isinstance(x, (list, tuple)):  # a matrix (rows) or a vector of a matrix-layer counterexample
+        rows = x if x and isinstance(x[0], (list, tuple)) else [x]
+        body = r" \\ ".join(" & ".join(number(v, 6) for v in row) for row in rows)
+        return r"\begin{bmatrix}" + body + r"\end{bmatrix}"
     return number(x, 10)
 
 
@@ -96,7 +98,8 @@ class Verdict:
 
 
 def verify(problem: Any, wrt: str, answer: str, *, seed: int = 0) -> Verdict:
-    """Check a hand-derived gradient ∂output/∂wrt of `problem` (a Problem or a Solution).
+    """Check a hand-derived gradient ∂output/∂wrt of `problem` (a Problem, a Solution, or a
+    problem file or built-in name).
 
         derive.verify(p, wrt="w_kj", answer="-(t_k-o_k) o_k(1-o_k) h_j")
 
@@ -106,15 +109,17 @@ def verify(problem: Any, wrt: str, answer: str, *, seed: int = 0) -> Verdict:
     be read or a `wrt` the problem does not have, with the CLI's message.
     """
     from ..teach.verify import verify as _verify
-    from .problem import Problem
+    from .problem import Problem, load
     from .solution import Solution
+    if isinstance(problem, str):
+        problem = load(problem)
     if isinstance(problem, Problem):
         solution = problem.solve()
     elif isinstance(problem, Solution):
         solution = problem
     else:
         raise DeriveError(f"verify expects a Problem or a Solution (from derive.load, derive.circuit, "
-                          f"...), got {type(problem).__name__}")
+                          f"...) or a problem file, got {type(problem).__name__}")
     for key, value in (("wrt", wrt), ("answer", answer)):
         if not isinstance(value, str):
             raise DeriveError(f"verify: {key} must be a string, got {type(value).__name__}")
