@@ -17,23 +17,17 @@ from .. import files as outputs
 from .. import problems
 from ..errors import DeriveError
 from ..pipeline import solve
-from ..render import markdown, pdf, tex
+from ..render import pdf, tex, write
 from .common import fail
 
-FORMATS = ("pdf", "tex", "md")
+FORMATS = write.FORMATS
 KIND_ORDER = {"scalar": 0, "network": 1, "layers": 2}  # simple to complex, for --builtin
-
-
-def _format_of(path: Path, given: str | None) -> str:
-    if given:
-        return given
-    suffix = path.suffix.lower().lstrip(".")
-    return suffix if suffix in FORMATS else "pdf"
 
 
 def build(files, out: Path, fmt: str, echo=lambda line: click.echo(line, err=True),
           builtin_order: bool = False, detail: str = "concise") -> bool:
-    """Load, solve and render `files` into `out`; returns True when every check passed.
+    """Load, solve and render `files` into `out` (render.write.write_report writes the files, as
+    for the Python API's Solution.report); returns True when every check passed.
 
     builtin_order: put scalar circuits first, then networks, then matrix layers (stable).
     detail: "concise" (general rules with one worked instance, failed checks listed) or "full".
@@ -56,25 +50,7 @@ def build(files, out: Path, fmt: str, echo=lambda line: click.echo(line, err=Tru
             sections.append(tex.render_section(sol, detail))
         status = "ok" if sol.report.ok else f"CHECK FAILED ({len(sol.report.failures())})"
         echo(f"[{i}/{len(loaded)}] {p.title}... {status} ({time.perf_counter() - start:.1f} s)")
-    ok = all(s.report.ok for s in solutions)
-    failed = sum(1 for s in solutions if not s.report.ok)
-    if fmt == "md":
-        text, figures = markdown.render_markdown(solutions, detail=detail, figure_stem=out.stem)
-        written = markdown.write_figures(figures, out.parent, echo)
-        outputs.write_atomic(out, text)
-        echo(f"wrote {out}" + (f" and {written} SVG figure(s) next to it" if written else ""))
-        return ok
-    source = pdf.document(tex.render_body(sections, failed=failed))
-    tex_path = out.with_suffix(".tex")
-    if fmt == "tex":
-        outputs.write_atomic(tex_path, source)
-        echo(f"wrote {tex_path}")
-        return ok
-    start = time.perf_counter()
-    echo("compiling PDF with latexmk...")
-    pdf.compile_pdf(source, out.with_suffix(".pdf"), tex_path)
-    echo(f"wrote {out.with_suffix('.pdf')} and {tex_path} ({time.perf_counter() - start:.1f} s)")
-    return ok
+    return write.write_report(solutions, out, fmt, echo, detail, sections if fmt != "md" else None)
 
 
 @click.command()
@@ -99,7 +75,7 @@ def report(files, output, fmt, builtin, detail):
     out = Path(output)
     if out.is_dir():
         fail(f"cannot write {out}: it is a directory; give a file name such as {out / 'report.pdf'}")
-    fmt = _format_of(out, fmt)
+    fmt = write.format_of(out, fmt)
     try:
         ok = build(files, out, fmt, builtin_order=builtin and len(files) == len(problems.builtin_names()),
                    detail=detail)

@@ -2,10 +2,11 @@
 written atomically. Shared by `derive report` (cli/report.py) and the Python API's
 `Solution.report(path)`, so both write the same files.
 
-    write_report(solutions, out, fmt, echo, sections=None) -> bool   (True: every check passed)
-        fmt "pdf" (the .tex next to it), "tex" or "md"; `sections` are the LaTeX sections when the
-        caller rendered them already (the CLI does, one per problem as it goes).
-    format_of(path, given) -> str                                     the format a path asks for
+    write_report(solutions, out, fmt, echo, detail="concise", sections=None) -> bool
+        True when every check passed. fmt "pdf" (the .tex next to it), "tex" or "md" (with the
+        figures as SVG files next to it); detail "concise" or "full"; `sections` are the LaTeX
+        sections when the caller rendered them already (the CLI does, one per problem as it goes).
+    format_of(path, given) -> str     the format a path asks for (`given`, else its suffix, else pdf)
 """
 from __future__ import annotations
 
@@ -26,7 +27,8 @@ def format_of(path: Path, given: str | None) -> str:
     return suffix if suffix in FORMATS else "pdf"
 
 
-def write_report(solutions, out: Path, fmt: str, echo=lambda line: None, sections=None) -> bool:
+def write_report(solutions, out: Path, fmt: str, echo=lambda line: None, detail: str = "concise",
+                 sections=None) -> bool:
     """Render and write the report of `solutions` to `out` (see the module docstring).
 
     Raises OutputError for an unusable path, LatexError when LaTeX fails (earlier outputs stay),
@@ -38,11 +40,13 @@ def write_report(solutions, out: Path, fmt: str, echo=lambda line: None, section
     ok = all(s.report.ok for s in solutions)
     failed = sum(1 for s in solutions if not s.report.ok)
     if fmt == "md":
-        outputs.write_atomic(out, markdown.render_markdown(solutions))
-        echo(f"wrote {out}")
+        text, figures = markdown.render_markdown(solutions, detail=detail, figure_stem=out.stem)
+        written = markdown.write_figures(figures, out.parent, echo)
+        outputs.write_atomic(out, text)
+        echo(f"wrote {out}" + (f" and {written} SVG figure(s) next to it" if written else ""))
         return ok
     if sections is None:
-        sections = [tex.render_section(s) for s in solutions]
+        sections = [tex.render_section(s, detail) for s in solutions]
     source = pdf.document(tex.render_body(sections, failed=failed))
     tex_path = out.with_suffix(".tex")
     if fmt == "tex":
