@@ -12,7 +12,7 @@ from __future__ import annotations
 from ..errors import CheckFailed, DeriveError, LatexError, ParseError, ProblemError
 from .display import DisplayWarning
 from .problem import Problem, builtins, circuit, graph, layers, load, loads, network
-from .report import report
+from .reports import report
 from .sheets import worksheets
 from .solution import Checks, Solution, Steps
 from .verdict import Verdict, verify

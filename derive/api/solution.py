@@ -26,7 +26,7 @@ class Checks(Sequence):
         self._solution = solution
         self._records = tuple(solution.raw.report.checks)
 
-    def __getitem__(self, i):
+    def __getitem__(self, i: Any) -> Any:
         return self._records[i]
 
     def __len__(self) -> int:
@@ -77,7 +77,7 @@ class Steps(Sequence):
         self._solution = solution
         self._records = tuple(solution.raw.derivation.steps)
 
-    def __getitem__(self, i):
+    def __getitem__(self, i: Any) -> Any:
         return self._records[i]
 
     def __len__(self) -> int:
@@ -215,7 +215,7 @@ class Solution:
         .tex next to it), .tex or .md, chosen by `format` or the path's suffix. Returns True when
         every numeric check passed (the report is written either way, failures flagged).
         Raises DeriveError (LatexError when LaTeX fails; earlier outputs stay as they were)."""
-        from .report import write_report
+        from .reports import write_report
         return write_report([self], path, format, echo)
 
     def __repr__(self) -> str:

@@ -106,7 +106,7 @@ def test_matrix_answers_from_python():
     wrong = derive.verify(p, wrt="W", answer="dY X^T")
     assert not wrong.correct and any("wrong order" in d for d in wrong.diagnosis)
     assert r"\begin{bmatrix}" in wrong._repr_markdown_()
-    with pytest.raises(derive.DeriveError, match="cannot read|not a quantity|expected"):
+    with pytest.raises(derive.DeriveError, match=r"^cannot read the answer"):
         derive.verify(p, wrt="W", answer="X^T ** (")
     assert derive.verify("affine_layer", wrt="W", answer="X^T dY").correct  # a name is loaded
     with pytest.raises(derive.DeriveError, match="Problem or a Solution"):
