@@ -7,14 +7,13 @@ values (W1 as rows, b1 as a vector).
 """
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import numpy as np
 
-if TYPE_CHECKING:
-    from .problem import Problem
+from ..errors import DeriveError
 
 
 class Checks(Sequence):
@@ -139,7 +138,7 @@ class Solution:
     In Jupyter it shows the report's section: definition, figure, backward pass, checks.
     """
 
-    def __init__(self, problem: Problem, raw: Any):
+    def __init__(self, problem: Any, raw: Any):
         self.problem = problem
         self.raw = raw  # the pipeline's Solution(problem, derivation, report, extra, inputs)
         self._display: dict = {}
@@ -215,7 +214,6 @@ class Solution:
         .tex next to it), .tex or .md, chosen by `format` or the path's suffix. Returns True when
         every numeric check passed (the report is written either way, failures flagged).
         Raises DeriveError (LatexError when LaTeX fails; earlier outputs stay as they were)."""
-        from .reports import write_report
         return write_report([self], path, format, echo)
 
     def __repr__(self) -> str:
@@ -230,3 +228,15 @@ class Solution:
     def _repr_html_(self) -> str:
         from . import display
         return display.solution_html(self)
+
+
+def write_report(solutions: Sequence[Solution], path: str | Path, format: str | None = None,
+                 echo: Callable[[str], None] | None = None) -> bool:
+    """Write the report of `solutions` to `path` through render.write.write_report, the function
+    behind `derive report`; True when every check passed."""
+    from ..render import write
+    if format is not None and format not in write.FORMATS:
+        raise DeriveError(f"format: expected one of {', '.join(write.FORMATS)}, got {format!r}")
+    out = Path(path)
+    return write.write_report([s.raw for s in solutions], out, write.format_of(out, format),
+                              echo or (lambda line: None))
