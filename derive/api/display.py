@@ -130,21 +130,23 @@ def to_html(markdown_text: str, figures: dict | None = None, placed: set | None 
 
 # ---------------------------------------------------------------- views of one solution
 
-def _view(solution) -> dict:
-    """The report's view of the solution (computed once per Solution)."""
+def _view(solution, detail: str | None = None) -> dict:
+    """The report's view of the solution at `detail` (default: the solution's), computed once."""
+    detail = detail or solution.detail
     cache = solution._display
-    if "view" not in cache:
+    if ("view", detail) not in cache:
         from ..render.view import problem_view
-        cache["view"] = problem_view(solution.raw)
-    return cache["view"]
+        cache[("view", detail)] = problem_view(solution.raw, detail=detail)
+    return cache[("view", detail)]
 
 
 def _graph_tikz(fig) -> str | None:
-    """The tikzpicture the report draws for `fig` (a render.tikz.Figure), alone."""
+    """The tikzpicture the report draws for `fig` (a render.tikz.Figure), alone; None for the
+    per-column summary of a big graph (the Markdown report leaves it out too)."""
     if fig is None or fig.summary:
         return None
-    from ..render.tex import render
-    return render("_tikz_graph.tex", fig=fig, boxes=False, reaches=())
+    from ..render.tex import render_figure
+    return render_figure(fig)
 
 
 def _solution_figure(solution) -> str | None:
@@ -190,31 +192,36 @@ def steps_latex(solution) -> str:
 
 
 def checks_markdown(solution) -> str:
-    return _render_md("_checks.md", p=_view(solution))
+    """The numeric check with its table of every check (the report's --detail full table)."""
+    return _render_md("_checks.md", p=_view(solution, "full"))
 
 
 def solution_latex(solution, document: bool = False) -> str:
     from ..render import pdf, tex
-    section = tex.render_section(solution.raw)
+    section = tex.render_section(solution.raw, solution.detail)
     if not document:
         return section
     return pdf.document(tex.render_body([section], failed=0 if solution.raw.report.ok else 1))
 
 
 def solution_markdown_document(solution) -> str:
+    """The Markdown report of this one problem, without the figure (a file `report()` writes)."""
     from ..render import markdown
-    out = markdown.render_markdown([solution.raw])
-    return out[0] if isinstance(out, tuple) else out
+    text, _ = markdown.render_markdown([solution.raw], detail=solution.detail, figure_stem=None)
+    return text
 
 
 # ---------------------------------------------------------------- a problem before solving
 
 def _problem_figure(problem) -> tuple[str | None, str]:
-    """(SVG, alt text): a network's layered diagram with its values; else the graph with values."""
+    """(SVG, alt text): a network's layered diagram with its values, a circuit's graph with its
+    forward values; matrix layers have none here (their report draws layer boxes in the PDF)."""
     cache = problem._display
     if "figure" not in cache:
         sol = problem.solve()
-        if problem.kind == "network":
+        if problem.kind == "layers":
+            cache["figure"] = (None, "")
+        elif problem.kind == "network":
             from ..pipeline import graph_and_inputs
             from ..render import netfig
             from ..render.tex import render

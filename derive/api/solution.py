@@ -15,6 +15,8 @@ import numpy as np
 
 from ..errors import DeriveError
 
+DETAILS = ("concise", "full")  # as `derive report --detail`
+
 
 class Checks(Sequence):
     """The numeric proof: one record per derived gradient (wrt, kind, analytic, numeric,
@@ -138,10 +140,19 @@ class Solution:
     In Jupyter it shows the report's section: definition, figure, backward pass, checks.
     """
 
-    def __init__(self, problem: Any, raw: Any):
+    def __init__(self, problem: Any, raw: Any, detail: str = "concise"):
+        if detail not in DETAILS:
+            raise DeriveError(f"detail: expected one of {', '.join(DETAILS)}, got {detail!r}")
         self.problem = problem
         self.raw = raw  # the pipeline's Solution(problem, derivation, report, extra, inputs)
+        self.detail = detail  # how much the display, latex(), markdown() and report() show
         self._display: dict = {}
+
+    def with_detail(self, detail: str) -> Solution:
+        """The same solution shown and reported at `detail`, as `derive report --detail`:
+        "concise" (the default: each general rule with one worked instance, failed checks
+        listed) or "full" (every backward step, per-weight chain, rule instance and check)."""
+        return Solution(self.problem, self.raw, detail)
 
     @property
     def gradients(self) -> dict[str, Any]:
@@ -205,16 +216,20 @@ class Solution:
         return display.solution_latex(self, document)
 
     def markdown(self) -> str:
-        """The Markdown report (`$...$` math) that `derive report FILE --format md` writes."""
+        """The Markdown report (`$...$` math) that `derive report FILE --format md` writes, without
+        its figure (`report("x.md")` writes that as an SVG file next to the .md)."""
         from . import display
         return display.solution_markdown_document(self)
 
-    def report(self, path: str | Path, format: str | None = None, echo=None) -> bool:
+    def report(self, path: str | Path, format: str | None = None,
+               echo: Callable[[str], None] | None = None) -> bool:
         """Write the report to `path` exactly as `derive report FILE -o PATH` does: .pdf (with the
-        .tex next to it), .tex or .md, chosen by `format` or the path's suffix. Returns True when
-        every numeric check passed (the report is written either way, failures flagged).
-        Raises DeriveError (LatexError when LaTeX fails; earlier outputs stay as they were)."""
-        return write_report([self], path, format, echo)
+        .tex next to it), .tex or .md (with the figure as an SVG file next to it), chosen by
+        `format` or the path's suffix, at this solution's detail (`with_detail("full")` for
+        `--detail full`). `echo` gets the progress lines. Returns True when every numeric check
+        passed (the report is written either way, failures flagged). Raises DeriveError
+        (LatexError when LaTeX fails; earlier outputs stay as they were)."""
+        return write_report([self], path, format, echo, self.detail)
 
     def __repr__(self) -> str:
         state = "all checks ok" if self.checks.ok else f"{len(self.checks.failures)} checks FAILED"
@@ -231,12 +246,14 @@ class Solution:
 
 
 def write_report(solutions: Sequence[Solution], path: str | Path, format: str | None = None,
-                 echo: Callable[[str], None] | None = None) -> bool:
+                 echo: Callable[[str], None] | None = None, detail: str = "concise") -> bool:
     """Write the report of `solutions` to `path` through render.write.write_report, the function
     behind `derive report`; True when every check passed."""
     from ..render import write
     if format is not None and format not in write.FORMATS:
         raise DeriveError(f"format: expected one of {', '.join(write.FORMATS)}, got {format!r}")
+    if detail not in DETAILS:
+        raise DeriveError(f"detail: expected one of {', '.join(DETAILS)}, got {detail!r}")
     out = Path(path)
     return write.write_report([s.raw for s in solutions], out, write.format_of(out, format),
-                              echo or (lambda line: None))
+                              echo or (lambda line: None), detail)

@@ -98,17 +98,20 @@ def test_verdict_json_is_the_cli_json():
     assert json.loads(result.stdout) == json.loads(json.dumps(v.to_json()))
 
 
-@pytest.mark.parametrize("fmt", ["tex", "md"])
-def test_report_files_are_the_cli_files(fmt, tmp_path):
-    ours = tmp_path / f"ours.{fmt}"
-    theirs = tmp_path / f"theirs.{fmt}"
-    assert derive.load("staged").solve().report(ours) is True
-    result = CliRunner().invoke(main, ["report", "staged", "-o", str(theirs)])
+@pytest.mark.parametrize("fmt, detail", [("tex", "concise"), ("md", "concise"), ("tex", "full")])
+def test_report_files_are_the_cli_files(fmt, detail, tmp_path):
+    ours, theirs = tmp_path / "ours" / f"r.{fmt}", tmp_path / "theirs" / f"r.{fmt}"
+    assert derive.load("staged").solve().with_detail(detail).report(ours) is True
+    result = CliRunner().invoke(main, ["report", "staged", "-o", str(theirs), "--detail", detail])
     assert result.exit_code == 0, result.output
-    assert ours.read_text(encoding="utf-8") == theirs.read_text(encoding="utf-8")
-    several = tmp_path / f"several.{fmt}"
-    derive.report([derive.load("circuit"), "fanout"], several)
-    CliRunner().invoke(main, ["report", "circuit", "fanout", "-o", str(theirs)])
+    ours_files = sorted(p.name for p in ours.parent.iterdir())
+    assert ours_files == sorted(p.name for p in theirs.parent.iterdir())
+    assert len(ours_files) == (2 if fmt == "md" else 1)  # the Markdown's figure: r-1.svg next to it
+    for name in ours_files:
+        assert (ours.parent / name).read_bytes() == (theirs.parent / name).read_bytes(), name
+    several = tmp_path / "several" / f"r.{fmt}"
+    derive.report([derive.load("circuit"), "fanout"], several, detail=detail)
+    CliRunner().invoke(main, ["report", "circuit", "fanout", "-o", str(theirs), "--detail", detail])
     assert several.read_text(encoding="utf-8") == theirs.read_text(encoding="utf-8")
 
 

@@ -120,7 +120,7 @@ def test_checks_show_a_table():
 
 def test_problems_show_their_definition_and_figure():
     html = derive.load("mlp_222")._repr_html_()
-    assert "<svg" in html and r"W_{1}" in html
+    assert "<svg" in html and r"W^{h}" in html and r"\sum_{k=1}^{K}" in html
     circuit = derive.circuit("f = (x + y) * z", x=-2, y=5, z=-4)
     md = circuit._repr_markdown_()
     assert md.startswith("## f = ") and "### Definition" in md and "### Backward pass" not in md

@@ -97,7 +97,7 @@ def test_every_display_of_every_builtin(name, no_figures):
         md, html = obj._repr_markdown_(), obj._repr_html_()
         assert md.strip() and html.startswith('<div class="derive-output">')
         assert "$" not in html  # all math handed to MathJax/KaTeX as \( \) and \[ \]
-    assert s.problem.title in repr(s) and len(s.latex()) > 100 and s.markdown().startswith("# ")
+    assert repr(s.problem.title) in repr(s) and len(s.latex()) > 100 and s.markdown().startswith("# ")
 
 
 def test_matrix_answers_from_python():
