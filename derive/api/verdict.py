@@ -7,6 +7,7 @@ an unknown NAME). A Verdict shows itself in Jupyter.
 """
 from __future__ import annotations
 
+import re
 from typing import Any
 
 import sympy as sp
@@ -23,6 +24,15 @@ def _tex_number(x: Any) -> str:
         body = r" \\ ".join(" & ".join(number(v, 6) for v in row) for row in rows)
         return r"\begin{bmatrix}" + body + r"\end{bmatrix}"
     return number(x, 10)
+
+
+def _code_span(text: str) -> str:
+    """`text` as a Markdown code span shown literally: a fence longer than any backtick run in it."""
+    flat = " ".join(str(text).split())
+    runs = [len(r) for r in re.findall(r"`+", flat)]
+    fence = "`" * (max(runs, default=0) + 1)
+    pad = " " if flat.startswith("`") or flat.endswith("`") else ""  # CommonMark strips one each side
+    return f"{fence}{pad}{flat}{pad}{fence}"
 
 
 class Verdict:
@@ -80,7 +90,7 @@ class Verdict:
             point = [(k, Safe(_tex_number(v))) for k, v in cx["point"].items()]
         return {
             "correct": raw.correct, "label": sp.Symbol(raw.label, real=True),
-            "answer_tex": Safe(answer_tex), "read_as": self.read_as if not raw.correct else "",
+            "answer_code": Safe(_code_span(self.answer)), "read_tex": Safe(answer_tex),
             "diagnosis": list(raw.diagnosis), "point": point, "instance": instance,
             "own_point": bool(cx and cx.get("own_point")),
             "expected": Safe(_tex_number(cx.get("expected"))) if cx else Safe(""),

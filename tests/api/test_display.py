@@ -133,7 +133,8 @@ def test_a_verdict_shows_its_diagnosis_and_counterexample(mazur):
     cx = wrong.counterexample
     assert cx["expected"] == pytest.approx(-cx["got"])  # a sign error: the answer is the negative
     md = wrong._repr_markdown_()
-    assert md.startswith("**Wrong:**") and "sign" in md and "Counterexample" in md
+    assert md.startswith("**Wrong:** `(t_k - o_k) o_k (1 - o_k) h_j` is not")  # as typed, then as read
+    assert "Read as $" in md and "sign" in md and "Counterexample" in md
     html = wrong._repr_html_()
     assert r"\frac{\partial L}{\partial w_{kj}}" in html and "<li>" in html
     right = derive.verify(mazur.problem, wrt="w_kj", answer=r"-\left(t_k - o_k\right) o_k \left(1-o_k\right) h_j")
