@@ -182,3 +182,16 @@ def test_the_readme_python_snippet_runs(tmp_path, monkeypatch):
     with pytest.raises(derive.ProblemError) as e:
         derive.circuit("f = (x + y) * z", x=-2, y=5)
     assert f"derive.ProblemError: {e.value}" in " ".join(section.split())
+
+
+def test_a_problem_undefined_at_its_point_is_the_cli_error(tmp_path):
+    path = tmp_path / "log0.toml"
+    path.write_text('[graph]\nf = "log(x) * y"\n[values]\nx = 0\ny = 1\n', encoding="utf-8")
+    problem = derive.load(str(path))
+    with pytest.raises(derive.DeriveError) as e:
+        problem.solve()
+    result = CliRunner().invoke(main, ["check", str(path)])
+    assert result.exit_code == 2 and result.stderr.strip() == f"derive: error: {e.value}"
+    assert "log of 0" in str(e.value)
+    with pytest.raises(derive.DeriveError, match=r"^derive.circuit\(\): .*log of 0"):
+        derive.circuit("f = log(x) * y", x=0, y=1).solve()
