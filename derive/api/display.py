@@ -17,7 +17,7 @@ import itertools
 import re
 import warnings
 
-from ..errors import LatexError
+from ..errors import DeriveError, LatexError
 
 HEADING_SHIFT = 1  # a report's ## title is a notebook's ###: a cell's output sits under its section
 FIGURE_SCHEME = "derive-figure:"  # an image source the HTML renderer replaces by an inline <svg>
@@ -237,13 +237,22 @@ def _problem_figure(problem) -> tuple[str | None, str]:
 
 
 def problem_markdown(problem, figure_src: str | None = None) -> str:
-    svg_text, alt = _problem_figure(problem)
+    """Title, description, definition and figure; or why the problem cannot be derived."""
+    head = {"title": problem.title, "description": problem.description}
+    try:
+        svg_text, alt = _problem_figure(problem)
+        view = _view(problem.solve())
+    except DeriveError as e:
+        return _render_md("problem.md", **head, p=None, error=str(e), figure=None, figure_alt="")
     if figure_src is None and svg_text:
         figure_src = data_uri(svg_text)
-    view = _view(problem.solve())
-    return _render_md("problem.md", p=view, figure=figure_src if svg_text else None, figure_alt=alt)
+    return _render_md("problem.md", **head, p=view, error="", figure=figure_src if svg_text else None,
+                      figure_alt=alt)
 
 
 def problem_html(problem) -> str:
-    svg_text, _ = _problem_figure(problem)
+    try:
+        svg_text, _ = _problem_figure(problem)
+    except DeriveError:
+        svg_text = None  # problem_markdown says why
     return to_html(problem_markdown(problem, FIGURE_SCHEME + "problem"), {"problem": svg_text})

@@ -141,3 +141,10 @@ def test_a_verdict_shows_its_diagnosis_and_counterexample(mazur):
     assert right.correct and bool(right) and right.counterexample is None
     assert right._repr_markdown_().startswith("**Correct:**")
     assert "t" in wrong.read_as and "o" in wrong.read_as
+
+
+def test_a_problem_that_cannot_be_derived_says_why_in_its_cell():
+    p = derive.circuit("f = log(x) * y", x=0, y=1)
+    md, html = p._repr_markdown_(), p._repr_html_()
+    assert "cannot be derived" in md and "log of 0" in md
+    assert "<strong>This problem cannot be derived:</strong>" in html and "<svg" not in html
