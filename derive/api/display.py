@@ -21,7 +21,6 @@ from ..errors import DeriveError, LatexError
 
 HEADING_SHIFT = 1  # a report's ## title is a notebook's ###: a cell's output sits under its section
 FIGURE_SCHEME = "derive-figure:"  # an image source the HTML renderer replaces by an inline <svg>
-GRAPH_ALT = "The computational graph: values (green) above each node, gradients (red) below it"
 FORWARD_ALT = "The computational graph with its forward values"
 NETWORK_ALT = "The network: units, weights and biases with their values"
 
@@ -106,9 +105,9 @@ def _markdown_it():
     return md
 
 
-def to_html(markdown_text: str, figures: dict | None = None, placed: set | None = None) -> str:
+def to_html(markdown_text: str, figures: dict | None = None) -> str:
     """HTML of the report's Markdown; an image whose source is `derive-figure:KEY` becomes the
-    inline SVG `figures[KEY]` (dropped when there is none). The keys used are added to `placed`."""
+    inline SVG `figures[KEY]` (dropped when there is none)."""
     md = _markdown_it()
     tokens = md.parse(markdown_text)
     figures = figures or {}
@@ -122,8 +121,6 @@ def to_html(markdown_text: str, figures: dict | None = None, placed: set | None 
                 svg_text = figures.get(key)
                 child.type = "html_inline"
                 child.content = inline_svg(svg_text, child.content or "figure") if svg_text else ""
-                if placed is not None:
-                    placed.add(key)
     body = md.renderer.render(tokens, md.options, {})
     return f'<div class="derive-output">\n{body}</div>'
 
@@ -172,12 +169,7 @@ def solution_markdown(solution, figure_src: str | None = None) -> str:
 
 def solution_html(solution) -> str:
     svg_text = _solution_figure(solution)
-    text = solution_markdown(solution, FIGURE_SCHEME + "graph")
-    placed: set = set()
-    out = to_html(text, {"graph": svg_text}, placed)
-    if svg_text and not placed:  # a template without a figure slot: the figure first
-        out = to_html(f"![{GRAPH_ALT}]({FIGURE_SCHEME}graph)\n\n" + text, {"graph": svg_text})
-    return out
+    return to_html(solution_markdown(solution, FIGURE_SCHEME + "graph"), {"graph": svg_text})
 
 
 def steps_markdown(solution) -> str:
