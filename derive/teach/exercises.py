@@ -10,8 +10,20 @@ answer, from which the answer key typesets the full worked solution:
   numeric   compute that gradient at the given values, factor by factor
   update    one gradient-descent step w' = w − η ∂f/∂w
 
-The scaffolding level (full, hints, blanks) decides how much of the solution the worksheet shows;
-the data is the same at every level. This module is math only: it never imports rendering.
+The scaffolding level decides how much of the solution the worksheet shows; the data is the
+same at every level (LEVELS, least help first):
+
+  exam             the questions, the figure, the given values and answer space; nothing else
+  outline          + the chain-rule outline: the order of the gates, which factors to multiply,
+                   and at a node used several times the sum of its paths with the local factors
+                   left blank (∂f/∂num·[ ] + ∂f/∂xpy·[ ]); no local gradient is given
+  local-gradients  + every local gradient the exercise needs (the rule of each gate)
+  fill-in          the worked solution's frame with boxes to fill in (no box is labelled with
+                   the quantity asked, and no box's answer is printed elsewhere)
+  worked           the full worked solution under each exercise
+
+The old names still work: full = worked, hints = local-gradients, blanks = fill-in
+(LEVEL_ALIASES; `level_name` resolves them). This module is math only: it never imports rendering.
 """
 from __future__ import annotations
 
@@ -27,7 +39,13 @@ from ..engine.steps import Chain, Gradient, partial
 from ..errors import DeriveError
 from .variants import MAX_REDRAWS, Variant, draw_variant
 
-LEVELS = ("full", "hints", "blanks")
+LEVELS = ("exam", "outline", "local-gradients", "fill-in", "worked")
+LEVEL_ALIASES = {"full": "worked", "hints": "local-gradients", "blanks": "fill-in"}
+DEFAULT_LEVEL = "outline"
+HINT_LEVELS = {  # which hint kinds each level prints
+    "exam": (), "outline": ("order", "chain", "fanout", "update"),
+    "local-gradients": ("order", "chain", "fanout", "update", "rule"), "fill-in": (), "worked": (),
+}
 KINDS = ("forward", "gates", "symbolic", "rule", "numeric", "update")
 LEARNING_RATES = (Fraction(1, 10), Fraction(1, 5), Fraction(1, 2))
 FIGURE_LIMIT = 14  # graphs with more nodes get no fill-in-the-figure items
@@ -103,7 +121,9 @@ class Hint:
     """One piece of scaffolding. kind: order, rule, chain, fanout, update.
 
     order: `nodes` is the order to compute in. rule: ∂node/∂wrt = expr (a gate's local rule).
-    chain: `factors` are the (num, den) pairs of the chain. fanout: `node` is used by `nodes`.
+    chain: `factors` are the (num, den) pairs of the chain (two or more: a chain of one factor
+    would restate the question). fanout: `node` is used by `nodes`; its gradient is the sum over
+    them of ∂output/∂consumer · ∂consumer/∂node, the local factors left for the student.
     update: `expr` is the update rule.
     """
     kind: str
@@ -158,20 +178,31 @@ def choose_kinds(problem) -> tuple[str, ...]:
     return tuple(kinds)
 
 
+def level_name(level: str) -> str:
+    """The level's current name (an old name resolved); a DeriveError for an unknown one."""
+    level = LEVEL_ALIASES.get(level, level)
+    if level not in LEVELS:
+        raise DeriveError(f"unknown scaffolding level {level!r}; expected one of {', '.join(LEVELS)} "
+                          f"(or the old names {', '.join(LEVEL_ALIASES)})")
+    return level
+
+
 def choose_target(variant: Variant, rng: random.Random) -> str:
-    """An input that reaches the output: a parameter when there is one, else one used twice.
+    """An input that reaches the output and whose gradient takes the chain rule to find: a
+    parameter when there is one, else an input used twice, else one at least two gates deep.
     For a network: a weight of the output layer."""
     d = variant.derivation
     extra = variant.solution.extra
     if extra is not None and getattr(extra, "chains", None):
         last = [p for p in extra.params if p.upper().startswith("W")][-1]
         return rng.choice([c.node for c in extra.chains if c.param == last])
-    reach = [n for n in d.graph.inputs if any(g.node == n for g in d.steps)]
+    reach = [n for n in d.graph.inputs if d.has(n)]
     if not reach:
         raise DeriveError(f"{variant.problem.source}: no input reaches the output")
-    params = [n for n in reach if is_parameter(n)]
     fanouts = [n for n in reach if d.gradient(n).is_fanout]
-    return rng.choice(params or fanouts or reach)
+    deep = [n for n in reach if n in fanouts or len(chain_of(d, n).factors) > 1]
+    params = [n for n in deep if is_parameter(n)]
+    return rng.choice(params or fanouts or deep or reach)
 
 
 def forward_answer(variant: Variant) -> ForwardAnswer:
@@ -227,21 +258,29 @@ def hints_for(kind: str, variant: Variant, answer) -> tuple[Hint, ...]:
     if kind == "forward":
         return (Hint("order", nodes=tuple(n.name for n in graph.steps)),)
     if kind == "gates":
-        rules = tuple(Hint("rule", node=c.via, wrt=g.node, expr=c.local.expr)
-                      for g in answer.gradients for c in g.contributions)
         fanouts = tuple(Hint("fanout", node=g.node, nodes=tuple(c.via for c in g.contributions))
                         for g in answer.gradients if g.is_fanout)
-        return rules + fanouts
+        rules = tuple(Hint("rule", node=c.via, wrt=g.node, expr=c.local.expr)
+                      for g in answer.gradients for c in g.contributions)
+        return fanouts + rules
     if kind == "rule":
-        return (Hint("chain", node=answer.output, wrt=answer.rule.target,
-                     factors=tuple((str(a), str(b)) for a, b, _ in answer.rule.factors)),)
+        factors = tuple((str(a), str(b)) for a, b, _ in answer.rule.factors)
+        chain = (Hint("chain", node=answer.output, wrt=answer.rule.target, factors=factors),) \
+            if len(factors) > 1 else ()
+        return chain
     if kind in ("symbolic", "numeric"):
-        hints = [Hint("chain", node=answer.output, wrt=answer.target,
-                      factors=tuple((f.num, f.den) for f in answer.chain.factors))]
-        top = answer.chain.factors[0].den if answer.chain.factors else answer.target
+        factors = answer.chain.factors
+        hints = []
+        if len(factors) > 1:
+            hints.append(Hint("chain", node=answer.output, wrt=answer.target,
+                              factors=tuple((f.num, f.den) for f in factors)))
+        top = factors[0].den if factors else answer.target
         g = d.gradient(top)
         if g.is_fanout:
             hints.append(Hint("fanout", node=top, nodes=tuple(c.via for c in g.contributions)))
+            hints += [Hint("rule", node=c.via, wrt=top, expr=c.local.expr) for c in g.contributions]
+        hints += [Hint("rule", node=f.num, wrt=f.den, expr=f.expr) for f in factors
+                  if not d.gradient(f.den).is_fanout or f.num != answer.output]
         return tuple(hints)
     if kind == "update":
         return (Hint("update", node=answer.target, expr=answer.rule),)
@@ -282,14 +321,14 @@ def exercises_for(variant: Variant, kinds, first_number: int, rng: random.Random
     return items
 
 
-def build_sheet(problems, seed: int, version: int, level: str = "hints", kinds=None,
+def build_sheet(problems, seed: int, version: int, level: str = DEFAULT_LEVEL, kinds=None,
                 max_redraws: int = MAX_REDRAWS) -> Sheet:
     """One worksheet version: a variant of each problem and its exercises, numbered 1, 2, …
 
-    `kinds` (a tuple of KINDS) overrides the per-problem choice of `choose_kinds`.
+    `level` may be an old name (resolved by `level_name`). `kinds` (a tuple of KINDS) overrides
+    the per-problem choice of `choose_kinds`.
     """
-    if level not in LEVELS:
-        raise DeriveError(f"unknown scaffolding level {level!r}; expected one of {', '.join(LEVELS)}")
+    level = level_name(level)
     variants, exercises = [], []
     for problem in problems:
         variant = draw_variant(problem, seed, version, max_redraws)

@@ -2,18 +2,25 @@
 
 A `Variant` is the problem with new input values, drawn by `random.Random(f"{seed}:{version}:{key}")`
 (never the global RNG), so a seed always gives the same sheet. Values are nice (small integers or
-one decimal) and a draw that lands on a degenerate point (a saturated sigmoid or tanh, a ReLU/abs
-kink or a max tie, a tiny denominator, a log of a number near or below 0, a huge value) is redrawn;
-the number of redraws is bounded and kept on the variant. Every variant is solved through
-`pipeline.solve` and used only if its numeric check passes, so every answer is proven before it
-is written. Math only: never imports rendering.
+one decimal). A draw is redrawn when it would make a lesson invisible or a number unusable:
+  forward (`degeneracies`): a saturated sigmoid or tanh, a ReLU/abs kink or a max tie, a tiny
+    denominator, a log of a number near or below 0, a huge value, and equal values on two
+    inputs of one gate (x = y into x + y, or w = x in a product w·x: which is which cannot show);
+  backward (`solution_problems`): a local gradient that is 0 or ±1 where the gate's rule is not
+    a constant (z = 1 in f = q·z hides the multiply gate's swap: ∂f/∂q = z = 1), a vanishing
+    gradient (|∂f/∂node| < GRADIENT_MIN), a failed check or a kink.
+The number of redraws is bounded and kept on the variant with the reason for each. Every variant
+is solved through `pipeline.solve` and used only if its numeric check passes, so every answer is
+proven before it is written. Math only: never imports rendering.
 """
 from __future__ import annotations
 
+import collections
 import dataclasses
 import itertools
 import math
 import random
+import re
 from dataclasses import dataclass
 from fractions import Fraction
 
@@ -35,6 +42,8 @@ DENOMINATOR_MIN = Fraction(1, 4)  # |denominator| below this: division by (nearl
 LOG_MIN = Fraction(1, 10)  # log arguments below this
 EXP_LIMIT = 4  # |exp argument| above this: big numbers, or a sigmoid built of gates saturates
 VALUE_LIMIT = 100  # any forward value or gradient larger than this in magnitude
+GRADIENT_MIN = 1e-3  # |gradient| below this: vanishing (it prints as 0.000… and teaches nothing)
+TRIVIAL = (0, 1, -1)  # a non-constant local gradient with one of these values hides its rule
 TARGET_ARRAYS = ("t", "y", "T")  # network data the loss compares with: kept as the file gives them
 
 
@@ -48,6 +57,7 @@ class Variant:
     solution: Solution
     redraws: int  # rejected draws before this one
     rejected: tuple[str, ...] = ()  # the reason for each rejected draw, in order
+    original: object = None  # the problem as its file gives it (its text may quote its values)
 
     @property
     def derivation(self):
@@ -107,12 +117,21 @@ def candidate_of(problem, rng: random.Random):
                       f"not of {problem.kind!r} problems")
 
 
+DISTINCT_INPUTS = 6  # a graph with at most this many inputs gets pairwise different input values
+
+
 def degeneracies(graph, values: dict) -> tuple[str, ...]:
     """Why the point `values` is a bad place for an exercise (empty if it is a good one).
 
     Walks the graph forward in high precision; inside each gate it looks at every function
-    application, innermost first, before evaluating the gate.
+    application, innermost first, before evaluating the gate. A small graph's inputs must all
+    differ (x = z = 5 in f = (x + y)·z reads as if ∂f/∂x = z were about x).
     """
+    inputs = graph.inputs
+    if len(inputs) <= DISTINCT_INPUTS:
+        for a, b in itertools.combinations(inputs, 2):
+            if values[a] == values[b]:
+                return (f"equal inputs {a} = {b} = {values[a]}",)
     env: dict = {}
     with mpmath.workdps(numeric.PRECISION):
         for node in graph.nodes:
@@ -127,6 +146,9 @@ def degeneracies(graph, values: dict) -> tuple[str, ...]:
                 reason = _bad_application(sub, args)
                 if reason:
                     return (f"{node.name}: {reason}",)
+            reason = _equal_inputs(graph, node, env)
+            if reason:
+                return (f"{node.name}: {reason}",)
             try:
                 v = numeric.evaluate(node.expr, env)
             except (ZeroDivisionError, ValueError, TypeError):
@@ -135,6 +157,32 @@ def degeneracies(graph, values: dict) -> tuple[str, ...]:
                 return (f"{node.name} = {mpmath.nstr(v, 6)} is not a moderate real number",)
             env[node.symbol] = v
     return ()
+
+
+SMALL_GATE = 3  # a gate with at most this many inputs must get pairwise different values
+
+
+def _equal_inputs(graph, node, env) -> str | None:
+    """Two inputs of one gate with the same value: a small gate's inputs pairwise, and the
+    factors of each product inside a bigger one (w·x in a net input)."""
+    groups = []
+    if len(node.parents) <= SMALL_GATE:
+        groups.append(tuple(dict.fromkeys(node.parents)))  # x·x uses one input twice: not two inputs
+    terms = node.expr.args if isinstance(node.expr, sp.Add) else (node.expr,)
+    for term in terms:
+        if isinstance(term, sp.Mul):
+            groups.append(tuple(dict.fromkeys(str(f) for f in term.args if isinstance(f, sp.Symbol))))
+    for group in groups:
+        seen = {}
+        for name in group:
+            v = env.get(graph.node(name).symbol) if name in graph else None
+            if v is None:
+                continue
+            for other, w in seen.items():
+                if v == w:
+                    return f"equal inputs {other} = {name} = {mpmath.nstr(v, 6)}"
+            seen[name] = v
+    return None
 
 
 def _applications(expr) -> set:
@@ -180,13 +228,28 @@ def _bad_application(e, args) -> str | None:
 
 
 def solution_problems(solution) -> tuple[str, ...]:
-    """Why a solved variant cannot be used: failed checks, kinks, huge gradients."""
+    """Why a solved variant cannot be used: failed checks, kinks, huge or vanishing gradients,
+    and local gradients whose value (0, ±1) hides the gate's rule."""
     d = solution.derivation
     reasons = [f"check of ∂/∂{c.wrt} is {c.verdict}" for c in solution.report.failures()]
     reasons += [f"kink at {k}" for k in d.kinks]
     reasons += [f"|∂{d.output}/∂{g.node}| = {g.value:.3g} is too large"
                 for g in d.steps if not math.isfinite(g.value) or abs(g.value) > VALUE_LIMIT]
+    reasons += [f"|∂{d.output}/∂{g.node}| = {g.value:.3g} vanishes"
+                for g in d.steps if g.node != d.output and abs(g.value) < GRADIENT_MIN]
+    for g in d.steps:
+        for c in g.contributions:
+            if trivial_local(c.local):
+                reasons.append(f"∂{c.via}/∂{c.target} = {c.local.expr} is {c.local.value:g}: the rule of {c.via} "
+                               f"does not show")
     return tuple(reasons)
+
+
+def trivial_local(local) -> bool:
+    """A local gradient that is not a constant (its rule depends on the values) but is 0 or ±1 here."""
+    if local.expr.is_number:
+        return False
+    return any(math.isclose(local.value, t, rel_tol=1e-12, abs_tol=1e-12) for t in TRIVIAL)
 
 
 def draw_variant(problem, seed: int, version: int, max_redraws: int = MAX_REDRAWS) -> Variant:
@@ -201,7 +264,14 @@ def draw_variant(problem, seed: int, version: int, max_redraws: int = MAX_REDRAW
             solution = solve(candidate)
             reasons = solution_problems(solution)
             if not reasons:
-                return Variant(key, candidate, solution, len(rejected), tuple(rejected))
+                return Variant(key, candidate, solution, len(rejected), tuple(rejected), problem)
         rejected.append(reasons[0])
     raise DeriveError(f"{problem.source}: no clean variant for seed {seed}, version {version} in "
-                      f"{max_redraws + 1} draws (last: {rejected[-1]})")
+                      f"{max_redraws + 1} draws (last: {rejected[-1]}; most often: {_most_often(rejected)}); "
+                      f"values that make a lesson invisible are redrawn: try other starting values")
+
+
+def _most_often(reasons) -> str:
+    """The commonest kinds of rejection, numbers left out: '120× num: exp of # is too large'."""
+    kinds = collections.Counter(re.sub(r"(?<![\w^])-?\d+(?:\.\d+)?(?:e-?\d+)?", "#", r) for r in reasons)
+    return ", ".join(f"{n}× {k}" for k, n in kinds.most_common(3))

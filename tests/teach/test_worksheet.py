@@ -13,7 +13,7 @@ from derive.engine.ops import relu, sigmoid
 from derive.errors import DeriveError
 from derive.pipeline import graph_and_inputs
 from derive.problems import load, loads
-from derive.teach.exercises import KINDS, build_sheet, choose_kinds
+from derive.teach.exercises import KINDS, LEVELS, build_sheet, choose_kinds, level_name
 from derive.teach.variants import degeneracies, draw_variant
 
 SEEDS = range(1, 13)
@@ -143,16 +143,17 @@ def test_no_degenerate_points(sheets):
 
 
 def test_degeneracies_named():
-    relu_p = loads('[graph]\nf = "relu(x - y)"\n[values]\nx = 1\ny = 1\n')
-    assert "kink" in degeneracies(relu_p.graph(), {"x": 1, "y": 1})[0]
+    relu_p = loads('[graph]\nf = "relu(x - y - 1)"\n[values]\nx = 1\ny = 1\n')
+    assert "kink" in degeneracies(relu_p.graph(), {"x": 3, "y": 2})[0]
     assert degeneracies(relu_p.graph(), {"x": 1, "y": Fraction(-1, 10)}) == ()
     div = loads('[graph]\nf = "1 / (x - y)"\n[values]\nx = 1\ny = 0.5\n')
     assert "division" in degeneracies(div.graph(), {"x": 1, "y": Fraction(95, 100)})[0]
-    assert "division" in degeneracies(div.graph(), {"x": 1, "y": 1})[0]
+    assert "division" in degeneracies(div.graph(), {"x": 1, "y": Fraction(9, 10)})[0]
+    assert "equal inputs" in degeneracies(div.graph(), {"x": 1, "y": 1})[0]
     log = loads('[graph]\nf = "log(x) * y"\n[values]\nx = 1\ny = 2\n')
     assert "log" in degeneracies(log.graph(), {"x": -2, "y": 2})[0]
     sat = load("neuron_sigmoid")
-    assert "saturated" in degeneracies(sat.graph(), {"w_0": 5, "x_0": 5, "w_1": 0, "x_1": 0, "w_2": 0})[0]
+    assert "saturated" in degeneracies(sat.graph(), {"w_0": 5, "x_0": 4, "w_1": 1, "x_1": -1, "w_2": 2})[0]
     assert degeneracies(load("staged").graph(), {"x": 3, "y": -4}) == ()
 
 
@@ -167,7 +168,7 @@ def test_redraws_are_counted_and_bounded():
     assert total > 0
     # σ(100 x) is saturated at every nice x: the bound is reached and reported
     bad = loads('[graph]\nf = "sigmoid(100 * x)"\n[values]\nx = 1\n')
-    with pytest.raises(DeriveError, match=r"no clean variant .* in 11 draws"):
+    with pytest.raises(DeriveError, match=r"no clean variant .* in 11 draws .*most often: 11× m1 = # is not"):
         draw_variant(bad, 1, 1, max_redraws=10)
 
 
@@ -246,20 +247,112 @@ def test_kinds_chosen_per_problem(builtins):
 
 
 def test_fanout_target_and_hints(builtins):
+    """x in f = xy + x²: no chain hint (one factor would restate the question), but the sum of
+    its two paths, and at local-gradients each path's local gradient."""
     fan = load("fanout")
     sheet = build_sheet([fan], 4, 1)
     sym = next(e for e in sheet.exercises if e.kind == "symbolic")
     assert sym.target == "x"  # the input used twice
-    kinds = {h.kind for h in sym.hints}
-    assert kinds == {"chain", "fanout"}
+    assert {h.kind for h in sym.hints} == {"fanout", "rule"}
+    (fanout,) = [h for h in sym.hints if h.kind == "fanout"]
+    g = sym.variant.graph
+    assert fanout.node == "x" and set(fanout.nodes) == set(g.consumers("x"))
+    rules = {(h.node, h.wrt) for h in sym.hints if h.kind == "rule"}
+    assert rules == {(c, "x") for c in g.consumers("x")}
     gates = next(e for e in sheet.exercises if e.kind == "gates")
     rules = [h for h in gates.hints if h.kind == "rule"]
     n_contribs = sum(len(g.contributions) for g in gates.answer.gradients)
     assert len(rules) == n_contribs
 
 
+def test_no_hint_restates_its_question(sheets):
+    """A chain hint has two factors or more; a rule hint's two sides differ; a fan-out hint is
+    about a node that really is used several times."""
+    for sheet in sheets:
+        for e in sheet.exercises:
+            d = e.variant.derivation
+            for h in e.hints:
+                if h.kind == "chain":
+                    assert len(h.factors) >= 2, (e.variant.key, e.number)
+                    assert h.factors[0][0] == h.node and h.factors[-1][1] == h.wrt
+                elif h.kind == "fanout":
+                    assert len(h.nodes) >= 2 and set(h.nodes) == set(d.graph.consumers(h.node))
+                elif h.kind == "rule":
+                    assert not h.expr.has(sp.Symbol(f"∂{h.node}/∂{h.wrt}", real=True))
+
+
+def test_targets_need_the_chain_rule(sheets):
+    """The symbolic and numeric items ask about an input two gates deep or used twice."""
+    for sheet in sheets:
+        for e in sheet.exercises:
+            if e.kind in ("symbolic", "numeric") and e.variant.problem.kind == "scalar":
+                d = e.variant.derivation
+                assert len(e.answer.chain.factors) > 1 or d.gradient(e.target).is_fanout, (e.variant.key, e.target)
+
+
+def test_levels_and_their_old_names():
+    c = load("circuit")
+    assert LEVELS == ("exam", "outline", "local-gradients", "fill-in", "worked")
+    for old, new in (("full", "worked"), ("hints", "local-gradients"), ("blanks", "fill-in")):
+        assert level_name(old) == new
+        assert build_sheet([c], 1, 1, level=old).level == new
+    assert build_sheet([c], 1, 1).level == "outline"
+
+
 def test_bad_level_and_kind():
-    with pytest.raises(DeriveError, match="level"):
+    with pytest.raises(DeriveError, match=r"level 'most'.*exam, outline, local-gradients, fill-in, worked"):
         build_sheet([load("circuit")], 1, 1, level="most")
     with pytest.raises(DeriveError, match="kind"):
         build_sheet([load("circuit")], 1, 1, kinds=("essay",))
+
+
+# ---------------------------------------------------------------- degenerate draws, many seeds
+
+LESSON_PROBLEMS = {
+    "circuit": 60, "fanout": 60, "neuron_sigmoid": 40, "staged": 40, "mlp_222": 8,
+    '[graph]\nq = "a * b"\nr = "q + c"\nf = "r * d"\n[values]\na = 2\nb = -3\nc = 1\nd = 4\n': 60,
+    '[graph]\nf = "tanh(w * x + b) * x"\n[values]\nw = 0.5\nx = 1.5\nb = -0.2\n': 40,
+    '[graph]\nf = "exp(x * y) / (1 + x * x)"\n[values]\nx = 0.5\ny = 1.5\n': 40,
+}
+
+
+def test_no_lesson_is_hidden_over_many_seeds():
+    """Over many seeds, computed here from whole expressions: no non-constant local gradient is
+    0 or ±1, no gate gets two equal inputs, a small graph's inputs all differ, no gradient vanishes."""
+    trivial = 0
+    for source, seeds in LESSON_PROBLEMS.items():
+        p = load(source) if "\n" not in source else loads(source)
+        for seed in range(1, seeds + 1):
+            v = draw_variant(p, seed, 1)
+            g, vals = v.graph, v.values
+            value = {n.name: oracle_value(g, vals, n.name) for n in g.nodes}
+            if p.kind == "scalar" and len(g.inputs) <= 6:
+                xs = [vals[n] for n in g.inputs]
+                assert len(set(xs)) == len(xs), (v.key, "equal inputs", vals)
+            for node in g.steps:
+                if len(node.parents) <= 3:
+                    ps = [value[q] for q in dict.fromkeys(node.parents)]
+                    assert all(abs(a - b) > 1e-12 for a, b in itertools.combinations(ps, 2)), (v.key, node.name)
+                for parent in dict.fromkeys(node.parents):
+                    local = sp.diff(node.expr, g.node(parent).symbol)
+                    if local.is_number or not v.derivation.has(parent):  # data (x, t) gets no gradient
+                        continue
+                    x = float(local.xreplace({g.node(q).symbol: sp.Float(value[q], 30) for q in node.parents}))
+                    assert min(abs(x), abs(abs(x) - 1)) > 1e-9, (v.key, f"∂{node.name}/∂{parent} = {local} = {x}")
+            wrt = [n for n in g.inputs if v.derivation.has(n)]
+            for n in wrt:
+                assert abs(oracle_gradient(g, vals, n)) >= 1e-3, (v.key, n)
+            trivial += sum(1 for r in v.rejected if "does not show" in r)
+    assert trivial > 0  # the rule is exercised: such draws happen and are redrawn
+
+
+def test_a_hidden_lesson_is_named():
+    """z = 1 in the circuit hides the multiply gate's swap; x = y in the staged problem."""
+    from derive.pipeline import solve
+    from derive.teach.variants import solution_problems
+    c = load("circuit")
+    import dataclasses
+    one = dataclasses.replace(c, values={"x": Fraction(3), "y": Fraction(2), "z": Fraction(1)})
+    assert any("∂f/∂q" in r and "does not show" in r for r in solution_problems(solve(one)))
+    staged = load("staged")
+    assert "equal inputs" in degeneracies(staged.graph(), {"x": 2, "y": 2})[0]
