@@ -9,7 +9,7 @@ from pathlib import Path
 import click
 
 from ..errors import DeriveError
-from ..teach.exercises import LEVELS
+from ..teach.exercises import DEFAULT_LEVEL, LEVEL_ALIASES, LEVELS
 from .common import fail, load_or_fail
 
 
@@ -21,8 +21,12 @@ from .common import fail, load_or_fail
               help="Seed: the same seed gives the same sheets.")
 @click.option("--output", "-o", "out", default="outputs/worksheets", show_default=True,
               type=click.Path(file_okay=False), help="Output directory.")
-@click.option("--level", type=click.Choice(LEVELS), default="hints", show_default=True,
-              help="Scaffolding: the full solution, hints only, or blanks for the local gradients.")
+@click.option("--level", type=click.Choice(LEVELS + tuple(LEVEL_ALIASES)), default=DEFAULT_LEVEL,
+              show_default=True,
+              help="What the student sees besides the questions: exam (nothing else), outline (the "
+                   "chain-rule outline), local-gradients (and every local gradient), fill-in (the "
+                   "solution's frame with boxes), worked (the worked solution). Old names: "
+                   "full = worked, hints = local-gradients, blanks = fill-in.")
 @click.option("--builtin", is_flag=True, help="Add the built-in problems that suit worksheets.")
 @click.option("--tex-only", is_flag=True, help="Write the .tex files only (no LaTeX run).")
 def worksheet(files, versions, seed, out, level, builtin, tex_only):

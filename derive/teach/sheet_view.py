@@ -1,60 +1,36 @@
-"""Worksheets and answer keys as .tex (and PDF): the exercise records arranged for the templates.
+"""Worksheets and answer keys as .tex (and PDF): the sheet's records arranged for the templates.
 
-The view functions only arrange the records of `teach.exercises` for templates/worksheet.tex,
-templates/answers.tex and their partials; every expression is printed by the render printer,
-every text through the escaping filter. Nothing is derived here. `write_versions` writes every
-version's worksheet-vK and answers-vK.
+The views only arrange the records of `teach.exercises` for templates/worksheet.tex,
+templates/answers.tex and their partials (one exercise: `sheet_items.item_view`); every
+expression is printed by the render printer, every text through the escaping filter. Nothing is
+derived here. A network's statement is its Mazur-style figure (render.netfig), its units'
+equations and its given values as labelled matrices and vectors; a scalar graph's is its gates
+and, when an exercise asks for values or gradients, its figure with answer boxes.
+`write_versions` writes every version's worksheet-vK and answers-vK.
 """
 from __future__ import annotations
 
 import dataclasses
 from pathlib import Path
 
-import sympy as sp
-
-from ..engine.steps import partial
-from ..render import pdf, printer, tikz
+from ..networks.names import Names
+from ..pipeline import graph_and_inputs, solve
+from ..render import netfig, pdf, printer, tikz
 from ..render.tex import Safe, render
-from .exercises import build_sheet
+from .exercises import DEFAULT_LEVEL, build_sheet, level_name
+from .sheet_items import item_view, name, sym
+from .sheet_rows import BUDGET, rows, sum_terms, width
+from .statement import description_for
 
 # Built-in problems that make good worksheet items (the scalar circuits; the gate-by-gate
 # neuron is the same function as neuron_sigmoid with a 13-node figure, so it is left out;
 # the 2-2-2 network gives the index-form ∂L/∂w_kj item).
 WORKSHEET_BUILTINS = ("circuit", "fanout", "neuron_sigmoid", "staged", "mlp_222")
+PACKAGES = (("needspace", None),)
+MATRIX_LIMIT = 8  # rows or columns above which a given array is listed by its values only
 
 
-# ---------------------------------------------------------------- printing helpers
-
-def _num(x) -> str:
-    return printer.number(x)
-
-
-def _pnum(x) -> str:
-    text = printer.number(x)
-    return f"\\left({text}\\right)" if text.startswith("-") else text
-
-
-def at_values(expr, values: dict, extra: dict | None = None) -> Safe:
-    """`expr` with its symbols printed as the numbers in `values` (name -> number).
-
-    `extra` maps further symbols (gradient symbols) to numbers. Products get a visible dot.
-    """
-    names = {sp.Symbol(k, real=True): _pnum(v) for k, v in values.items()}
-    names.update({s: _pnum(v) for s, v in (extra or {}).items()})
-    return Safe(printer.latex(expr, symbol_names=names, mul_symbol="dot"))
-
-
-def math(expr, **settings) -> Safe:
-    """Products with a visible dot: `num invden` would read as one word."""
-    return Safe(printer.latex(expr, **{"mul_symbol": "dot", **settings}))
-
-
-def factor(expr) -> Safe:
-    text = printer.latex(expr, mul_symbol="dot")
-    return Safe(f"\\left({text}\\right)" if isinstance(expr, sp.Add) or text.startswith("-") else text)
-
-
-# ---------------------------------------------------------------- views
+# ---------------------------------------------------------------- figures
 
 def figure_view(variant, values: bool, gradients: bool) -> dict | None:
     """The report's figure layout of the variant's graph (render.tikz.layout), with the
@@ -70,119 +46,115 @@ def figure_view(variant, values: bool, gradients: bool) -> dict | None:
     return {"fig": dataclasses.replace(fig, nodes=nodes), "reaches": reaches}
 
 
-def forward_lines(answer, values: dict) -> list[dict]:
-    return [{"node": line.node, "expr": math(line.expr),
-             "at": at_values(line.expr, dict(line.operands)), "value": line.value}
-            for line in answer.lines]
+# ---------------------------------------------------------------- a network's statement
+
+def _pmatrix(cells) -> str:
+    return "\\begin{pmatrix}" + " \\\\ ".join(" & ".join(row) for row in cells) + "\\end{pmatrix}"
 
 
-def gradient_lines(answer, values: dict) -> list[dict]:
-    """Per node: the sum of upstream × local, symbolic, then at the values, then its value."""
+def _array_width(cells) -> float:
+    cols = list(zip(*cells))
+    return sum(max(width(c) for c in col) + 2.0 for col in cols) + 2.0
+
+
+def given_arrays(problem) -> list[dict]:
+    """Each given array (x, W, b per layer, t) as `name = (element names) = (values)`."""
+    nm = Names(problem.notation, problem.sizes, problem.batch)
+    depth = len(problem.sizes) - 1
+    batch = problem.batch > 1
+
+    def sample(n):
+        return n if batch else None
+
+    arrays = [("x", problem.arrays["x"], lambda n, i: nm.act(0, i, sample(n)), nm.act(0, 1).split("_")[0])]
+    for l in range(1, depth + 1):
+        arrays.append((f"W{l}", problem.arrays[f"W{l}"], lambda j, k, l=l: nm.weight(l, j, k), f"W^{nm.tag(l)}"))
+        if problem.bias:
+            arrays.append((f"b{l}", problem.arrays[f"b{l}"], lambda j, l=l: nm.bias(l, j), f"b^{nm.tag(l)}"))
+    arrays.append(("t", problem.arrays["t"], lambda n, k: nm.target(k, sample(n)), nm.target(1).split("_")[0]))
     out = []
-    for g in answer.gradients:
-        if not g.contributions:
-            out.append({"node": g.node, "symbol": math(g.symbol), "terms": [], "value": g.value,
-                        "fanout": False})
-            continue
-        terms = []
-        for c in g.contributions:
-            terms.append({
-                "via": c.via,
-                "upstream": math(c.upstream),
-                "local_symbol": math(partial(c.via, c.target)),
-                "local_expr": factor(c.local.expr),
-                "local_at": at_values(c.local.expr, values),
-                "upstream_value": c.upstream_value,
-                "local_value": c.local.value,
-                "value": c.value,
-            })
-        out.append({"node": g.node, "symbol": math(g.symbol), "terms": terms, "value": g.value,
-                    "fanout": g.is_fanout})
+    for key, values, element, label in arrays:
+        if key in ("x", "t") and not batch:
+            grid = [[v] for v in values[0]]  # one sample: a column vector
+            names = [[element(1, i)] for i in range(1, len(values[0]) + 1)]
+        elif isinstance(values[0], tuple):
+            grid = [list(row) for row in values]
+            names = [[element(j, k) for k in range(1, len(row) + 1)] for j, row in enumerate(values, 1)]
+        else:
+            grid = [[v] for v in values]
+            names = [[element(j)] for j in range(1, len(values) + 1)]
+        value_cells = [[printer.number(v) for v in row] for row in grid]
+        name_cells = [[name(n) for n in row] for row in names]
+        parts = [name(label)]
+        if len(grid) <= MATRIX_LIMIT and len(grid[0]) <= MATRIX_LIMIT:
+            parts.append(_pmatrix(name_cells))
+        parts.append(_pmatrix(value_cells))
+        w = width(parts[0]) + sum(_array_width(c) for c in (name_cells, value_cells)) + 6
+        out.append({"tex": Safe(" = ".join(parts)), "width": w})
     return out
 
 
-def chain_view(answer, values: dict, grads: dict) -> dict:
-    """The chain's factors (a fan-out factor is a sum of upstream × local, so `grads`
-    gives the values of the gradient symbols it uses)."""
-    factors = [{"symbol": math(partial(f.num, f.den)), "expr": factor(f.expr),
-                "plain": math(f.expr), "value": f.value,
-                "at": at_values(f.expr, values, grads)}
-               for f in answer.chain.factors]
-    return {
-        "symbol": math(answer.symbol),
-        "factors": factors,
-        "closed": math(answer.closed) if answer.closed is not None else None,
-        "value": answer.value,
-    }
+def packed(items, budget: float = BUDGET + 6) -> list[list]:
+    """Items (with a width) packed into lines of at most `budget`, in order."""
+    lines, cur, used = [], [], 0.0
+    for it in items:
+        if cur and used + it["width"] + 4 > budget:
+            lines.append(cur)
+            cur, used = [], 0.0
+        cur.append(it)
+        used += it["width"] + 4
+    if cur:
+        lines.append(cur)
+    return lines
 
 
-def rule_view(answer) -> dict:
-    """A network's index-form rule: the chain in generic names, the formula, one instance."""
-    rule = answer.rule
-    _, node, concrete, value = answer.instance
-    return {
-        "lhs": math(rule.lhs),
-        "factors": [{"symbol": math(partial(str(a), str(b))), "expr": factor(e)} for a, b, e in rule.factors],
-        "expr": math(rule.expr),
-        "node": node,
-        "instance_symbol": math(partial(answer.output, node)),
-        "instance": math(concrete),
-        "value": value,
-    }
+def unit_equations(graph) -> list[list]:
+    """The network's graph as equations, a unit's net input and activation side by side."""
+    pairs, done = [], set()
+    for node in graph.steps:
+        if node.name in done:
+            continue
+        consumers = [graph.node(c) for c in graph.consumers(node.name)]
+        act = next((c for c in consumers if c.parents == (node.name,)), None)
+        first = rows(name(node.name), [sum_terms(node.expr, mul_symbol="dot")])
+        if act is not None:
+            second = rows(name(act.name), [sym(act.expr)])
+            done.add(act.name)
+            if len(first) == 1 and len(second) == 1 and \
+                    width(first[0].left + first[0].right + second[0].left + second[0].right) + 8 < BUDGET:
+                pairs.append([(first[0], second[0])])
+                continue
+            pairs.append([(r, None) for r in first] + [(r, None) for r in second])
+        else:
+            pairs.append([(r, None) for r in first])
+        done.add(node.name)
+    return [[{"left": Safe(a.left), "right": Safe(a.right),
+              "left2": Safe(b.left) if b else None, "right2": Safe(b.right) if b else None}
+             for a, b in eq] for eq in pairs]
 
 
-def update_view(answer) -> dict:
-    new_name = Safe("{" + printer.name(answer.target) + "}'")
-    rule = math(answer.rule, symbol_names={answer.new_symbol: new_name})
-    return {
-        "rule": rule,
-        "new": new_name,
-        "weight": answer.weight, "eta": answer.eta, "gradient": answer.gradient,
-        "gradient_symbol": math(answer.gradient_symbol),
-        "at": at_values(answer.rule.rhs, {answer.target: answer.weight},
-                        {answer.eta_symbol: answer.eta, answer.gradient_symbol: answer.gradient}),
-        "new_value": answer.new_value,
-    }
+def network_statement(variant) -> dict:
+    p = variant.problem
+    values = dict(graph_and_inputs(p)[1])
+    fig = netfig.network_figure(p, values)
+    return {"figure": fig, "equations": unit_equations(variant.graph),
+            "arrays": packed(given_arrays(p)), "values_on_figure": fig.parameter_values}
 
 
-def hint_view(h, output: str) -> dict:
-    v = {"kind": h.kind, "node": h.node, "wrt": h.wrt, "nodes": h.nodes}
-    if h.kind == "rule":
-        v["lhs"] = math(partial(h.node, h.wrt))
-        v["expr"] = math(h.expr)
-    elif h.kind == "chain":
-        v["lhs"] = math(partial(h.node, h.wrt))
-        v["factors"] = [math(partial(a, b)) for a, b in h.factors]
-    elif h.kind == "update":
-        v["expr"] = math(h.expr, symbol_names={h.expr.lhs: Safe("{" + printer.name(h.node) + "}'")})
-    elif h.kind == "fanout":
-        v["terms"] = [Safe(printer.latex(partial(output, c)) + " " + printer.latex(partial(c, h.node)))
-                      for c in h.nodes]
-    return v
+# ---------------------------------------------------------------- problems and sheets
+
+def _original_numbers(problem) -> list:
+    s = solve(problem)
+    d = s.derivation
+    return [*s.inputs.values(), *d.values.values(), *(g.value for g in d.steps if g.node != d.output)]
 
 
-def item_view(e) -> dict:
-    values = dict(e.variant.derivation.values)
-    out = e.variant.derivation.output
-    v = {"number": e.number, "kind": e.kind, "target": e.target, "output": out,
-         "given": [(n, x) for n, x in e.given],
-         "hints": [hint_view(h, out) for h in e.hints]}
-    if e.target:
-        v["symbol"] = math(partial(out, e.target))
-    if e.kind == "forward":
-        v["lines"] = forward_lines(e.answer, values)
-        v["value"] = e.answer.value
-    elif e.kind == "gates":
-        v["lines"] = gradient_lines(e.answer, values)
-    elif e.kind in ("symbolic", "numeric"):
-        grads = {g.symbol: g.value for g in e.variant.derivation.steps}
-        v["chain"] = chain_view(e.answer, values, grads)
-    elif e.kind == "rule":
-        v["rule"] = rule_view(e.answer)
-    elif e.kind == "update":
-        v["step"] = update_view(e.answer)
-        v["eta"] = e.answer.eta
-    return v
+def statement_description(variant) -> str:
+    """The description, without what it says about the original values when they changed."""
+    p, original = variant.problem, variant.original or variant.problem
+    if not p.description or dict(graph_and_inputs(original)[1]) == variant.values:
+        return p.description
+    return description_for(p.description, _original_numbers(original), False)
 
 
 def variant_view(variant, exercises, level: str) -> dict:
@@ -191,19 +163,24 @@ def variant_view(variant, exercises, level: str) -> dict:
     figure_items = [e for e in exercises if e.kind in ("forward", "gates")]
     worksheet_figure = None
     if figure_items:
-        show_values = "forward" not in kinds or level == "full"
-        show_grads = level == "full"
+        show_values = "forward" not in kinds or level == "worked"
+        show_grads = level == "worked"
         worksheet_figure = figure_view(variant, show_values, show_grads)
+    network = network_statement(variant) if p.kind == "network" else None
+    steps = [] if network else [
+        [{"left": Safe(r.left), "right": Safe(r.right)} for r in rows(name(n.name), [sum_terms(n.expr)])]
+        for n in variant.graph.steps]
     return {
+        "figure_boxes": level != "fill-in",  # the fill-in frame has the boxes
         "title": p.title,
-        "description": p.description,
-        "steps": [{"name": n.name, "expr": math(n.expr)} for n in variant.graph.steps],
-        "given": list(variant.values.items()),
+        "description": statement_description(variant),
+        "steps": steps,
+        "network": network,
+        "given": [(Safe(name(n)), x) for n, x in variant.values.items()],
         "output": variant.graph.output,
         "figure": worksheet_figure,
         "answer_figure": figure_view(variant, True, True) if figure_items else None,
-        "figure_items": [e.number for e in figure_items],
-        "exercises": [item_view(e) for e in exercises],
+        "exercises": [item_view(e, level, figure=worksheet_figure is not None) for e in exercises],
         "redraws": variant.redraws,
     }
 
@@ -220,16 +197,23 @@ def sheet_view(sheet) -> dict:
 def render_sheet(sheet) -> tuple[str, str]:
     """(worksheet .tex, answer key .tex): pure functions of the sheet, no files written."""
     view = sheet_view(sheet)
-    return (pdf.document(render("worksheet.tex", s=view)), pdf.document(render("answers.tex", s=view)))
+    return (pdf.document(render("worksheet.tex", s=view), PACKAGES),
+            pdf.document(render("answers.tex", s=view), PACKAGES))
 
 
-def write_versions(problem_list, versions: int, seed: int, out: Path, level: str,
-                   compile_pdf: bool = True, echo=None) -> list:
+def build_versions(problem_list, versions: int, seed: int, level: str = DEFAULT_LEVEL) -> list:
+    """Every version's Sheet (version K = 1..versions), the same for PDFs and quizzes."""
+    level = level_name(level)
+    return [build_sheet(problem_list, seed, k, level) for k in range(1, versions + 1)]
+
+
+def write_versions(problem_list, versions: int, seed: int, out: Path, level: str = DEFAULT_LEVEL,
+                   compile_pdf: bool = True, echo=None, sheets=None) -> list:
     """Build, render and (optionally) compile every version; returns the sheets."""
     out.mkdir(parents=True, exist_ok=True)
-    sheets = []
-    for k in range(1, versions + 1):
-        sheet = build_sheet(problem_list, seed, k, level)
+    sheets = sheets or build_versions(problem_list, versions, seed, level)
+    for sheet in sheets:
+        k = sheet.version
         worksheet_tex, answers_tex = render_sheet(sheet)
         for stem, tex in ((f"worksheet-v{k}", worksheet_tex), (f"answers-v{k}", answers_tex)):
             if compile_pdf:
@@ -237,10 +221,13 @@ def write_versions(problem_list, versions: int, seed: int, out: Path, level: str
             else:
                 (out / f"{stem}.tex").write_text(tex, encoding="utf-8")
         if echo:
-            per = ", ".join(f"{_short(v.problem.source)} {v.redraws}" for v in sheet.variants)
-            echo(f"version {k}: {len(sheet.exercises)} items, {sheet.redraws} redraws ({per})")
-        sheets.append(sheet)
+            echo(progress_line(sheet))
     return sheets
+
+
+def progress_line(sheet) -> str:
+    per = ", ".join(f"{_short(v.problem.source)} {v.redraws}" for v in sheet.variants)
+    return f"version {sheet.version}: {len(sheet.exercises)} items, {sheet.redraws} redraws ({per})"
 
 
 def _short(source: str) -> str:
