@@ -309,7 +309,7 @@ def test_no_circular_hints_or_blank_labels(by_level, chosen):
     assert hints > 10 and labels > 10
     # the staged problem's fan-out hint: the sum of its paths with the local factors blank
     outline = by_level["outline"][0]
-    assert re.search(r"\\partial f/\\partial x = \\partial f/\\partial \\mathit\{num\} \\cdot \\smallbox", outline)
+    assert re.search(r"\\partial f/\\partial x = \\partial f/\\partial \\math(it|rm)\{num\} \\cdot \\smallbox", outline)
 
 
 def test_user_text_is_escaped():
