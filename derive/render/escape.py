@@ -195,6 +195,12 @@ def tex_rich(text) -> str:
     return _rich(text, lambda t: tex_text(t, strip=False), lambda m: f"${m}$").strip()
 
 
+def html_rich(text) -> str:
+    """User text for HTML with MathJax (Moodle): escaped, except $...$ segments as \\( ... \\)."""
+    import html
+    return _rich(text, lambda t: html.escape(t, quote=False), lambda m: "\\(" + html.escape(m, quote=False) + "\\)")
+
+
 def md_rich(text) -> str:
     """User text for Markdown: literal, except $...$ segments kept as math for KaTeX/MathJax."""
     return _rich(text, md_text, lambda m: f"${m}$")

@@ -13,6 +13,7 @@ from __future__ import annotations
 import dataclasses
 from pathlib import Path
 
+from .. import files
 from ..networks.names import Names
 from ..pipeline import graph_and_inputs, solve
 from ..render import netfig, pdf, printer, tikz
@@ -210,7 +211,7 @@ def build_versions(problem_list, versions: int, seed: int, level: str = DEFAULT_
 def write_versions(problem_list, versions: int, seed: int, out: Path, level: str = DEFAULT_LEVEL,
                    compile_pdf: bool = True, echo=None, sheets=None) -> list:
     """Build, render and (optionally) compile every version; returns the sheets."""
-    out.mkdir(parents=True, exist_ok=True)
+    files.ensure_dir(out)
     sheets = sheets or build_versions(problem_list, versions, seed, level)
     for sheet in sheets:
         k = sheet.version
@@ -219,7 +220,7 @@ def write_versions(problem_list, versions: int, seed: int, out: Path, level: str
             if compile_pdf:
                 pdf.compile_pdf(tex, out / f"{stem}.pdf", out / f"{stem}.tex")
             else:
-                (out / f"{stem}.tex").write_text(tex, encoding="utf-8")
+                files.write_atomic(out / f"{stem}.tex", tex)
         if echo:
             echo(progress_line(sheet))
     return sheets

@@ -15,7 +15,7 @@ from __future__ import annotations
 import re
 from fractions import Fraction
 
-_NUMBER = re.compile(r"(?<![\w.^_/−-])[−-]?\d+(?:\.\d+)?(?![\w.]*\w|[−-]\d)")
+_NUMBER = re.compile(r"(?<![\w.^_/{−-])[−-]?\d+(?:\.\d+)?(?![\w.]*\w|[−-]\d|\})")
 _SHAPE = re.compile(r"\d+(?:\s*[-−x×]\s*\d+)+")  # 2-2-2, 3x3: sizes, not values
 _CLAUSE = re.compile(r"(?<=[.;:!?])\s+")
 
