@@ -80,15 +80,21 @@ def _balanced(t: str) -> bool:
 
 
 def distinct(lhs: str, parts) -> list:
-    """The parts without consecutive repeats and without a part equal to the lhs."""
+    """The parts without consecutive repeats and without a part equal to the lhs; of two
+    parts that differ only in parentheses the later is kept (`q = (−2) = −2` reads `q = −2`)."""
     out, last = [], _normal(lhs)
     for part in parts:
         if part is None:
             continue
         n = _normal(as_text(part))
-        if n and n != last:
-            out.append(part)
-            last = n
+        if not n:
+            continue
+        if n == last:
+            if out and as_text(out[-1]) != as_text(part):
+                out[-1] = part
+            continue
+        out.append(part)
+        last = n
     return out
 
 
