@@ -30,7 +30,7 @@ import sympy as sp
 from ..engine import numeric
 from ..engine.ops import relu, sigmoid
 from ..errors import DeriveError
-from ..pipeline import Solution, graph_and_inputs, solve
+from ..pipeline import DomainError, Solution, graph_and_inputs, solve
 
 MAX_REDRAWS = 400  # per variant; a problem that cannot be made clean in this many draws is an error
 INT_RANGE = 5  # integers are drawn from ±1 .. ±INT_RANGE
@@ -261,7 +261,11 @@ def draw_variant(problem, seed: int, version: int, max_redraws: int = MAX_REDRAW
         candidate = candidate_of(problem, rng)
         reasons = degeneracies(*graph_and_inputs(candidate))
         if not reasons:
-            solution = solve(candidate)
+            try:
+                solution = solve(candidate)
+            except DomainError as e:  # undefined at this point: another draw
+                rejected.append(str(e))
+                continue
             reasons = solution_problems(solution)
             if not reasons:
                 return Variant(key, candidate, solution, len(rejected), tuple(rejected), problem)
