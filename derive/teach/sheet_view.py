@@ -67,12 +67,12 @@ def given_arrays(problem) -> list[dict]:
     def sample(n):
         return n if batch else None
 
-    arrays = [("x", problem.arrays["x"], lambda n, i: nm.act(0, i, sample(n)), nm.act(0, 1).split("_")[0])]
+    arrays = [("x", problem.arrays["x"], lambda n, i: nm.act(0, i, sample(n)), nm.act(0, 1, None).split("_")[0])]
     for l in range(1, depth + 1):
         arrays.append((f"W{l}", problem.arrays[f"W{l}"], lambda j, k, l=l: nm.weight(l, j, k), f"W^{nm.tag(l)}"))
         if problem.bias:
             arrays.append((f"b{l}", problem.arrays[f"b{l}"], lambda j, l=l: nm.bias(l, j), f"b^{nm.tag(l)}"))
-    arrays.append(("t", problem.arrays["t"], lambda n, k: nm.target(k, sample(n)), nm.target(1).split("_")[0]))
+    arrays.append(("t", problem.arrays["t"], lambda n, k: nm.target(k, sample(n)), nm.target(1, None).split("_")[0]))
     out = []
     for key, values, element, label in arrays:
         if key in ("x", "t") and not batch:

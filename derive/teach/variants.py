@@ -7,8 +7,8 @@ one decimal). A draw is redrawn when it would make a lesson invisible or a numbe
     denominator, a log of a number near or below 0, a huge value, and equal values on two
     inputs of one gate (x = y into x + y, or w = x in a product w·x: which is which cannot show);
   backward (`solution_problems`): a local gradient that is 0 or ±1 where the gate's rule is not
-    a constant (z = 1 in f = q·z hides the multiply gate's swap: ∂f/∂q = z = 1), a vanishing
-    gradient (|∂f/∂node| < GRADIENT_MIN), a failed check or a kink.
+    a constant or a step (z = 1 in f = q·z hides the multiply gate's swap: ∂f/∂q = z = 1), a
+    vanishing gradient of an input or parameter (|∂f/∂w| < GRADIENT_MIN), a failed check or a kink.
 The number of redraws is bounded and kept on the variant with the reason for each. Every variant
 is solved through `pipeline.solve` and used only if its numeric check passes, so every answer is
 proven before it is written. Math only: never imports rendering.
@@ -32,7 +32,7 @@ from ..engine.ops import relu, sigmoid
 from ..errors import DeriveError
 from ..pipeline import DomainError, Solution, graph_and_inputs, solve
 
-MAX_REDRAWS = 400  # per variant; a problem that cannot be made clean in this many draws is an error
+MAX_REDRAWS = 1000  # per variant; a problem that cannot be made clean in this many draws is an error
 INT_RANGE = 5  # integers are drawn from ±1 .. ±INT_RANGE
 DECIMAL_RANGE = 30  # one-decimal values from ±0.1 .. ±3.0, in tenths
 SIGMOID_LIMIT = 4  # |pre-activation| above this: σ' < 0.018, saturated
@@ -117,7 +117,7 @@ def candidate_of(problem, rng: random.Random):
                       f"not of {problem.kind!r} problems")
 
 
-DISTINCT_INPUTS = 6  # a graph with at most this many inputs gets pairwise different input values
+DISTINCT_INPUTS = 3  # a graph with at most this many inputs gets pairwise different input values
 
 
 def degeneracies(graph, values: dict) -> tuple[str, ...]:
@@ -235,8 +235,9 @@ def solution_problems(solution) -> tuple[str, ...]:
     reasons += [f"kink at {k}" for k in d.kinks]
     reasons += [f"|∂{d.output}/∂{g.node}| = {g.value:.3g} is too large"
                 for g in d.steps if not math.isfinite(g.value) or abs(g.value) > VALUE_LIMIT]
+    leaves = set(d.graph.inputs)  # what the exercises ask about (a unit a ReLU switches off is a lesson)
     reasons += [f"|∂{d.output}/∂{g.node}| = {g.value:.3g} vanishes"
-                for g in d.steps if g.node != d.output and abs(g.value) < GRADIENT_MIN]
+                for g in d.steps if g.node in leaves and abs(g.value) < GRADIENT_MIN]
     for g in d.steps:
         for c in g.contributions:
             if trivial_local(c.local):
@@ -246,8 +247,9 @@ def solution_problems(solution) -> tuple[str, ...]:
 
 
 def trivial_local(local) -> bool:
-    """A local gradient that is not a constant (its rule depends on the values) but is 0 or ±1 here."""
-    if local.expr.is_number:
+    """A local gradient that is not a constant (its rule depends on the values) but is 0 or ±1 here.
+    A step (relu' = 1[z > 0]) is 0 or 1 by its rule, so it never hides it."""
+    if local.expr.is_number or local.expr.has(sp.Heaviside):
         return False
     return any(math.isclose(local.value, t, rel_tol=1e-12, abs_tol=1e-12) for t in TRIVIAL)
 
