@@ -16,19 +16,20 @@ MAX_VERSIONS = 50  # as the CLI's --versions
 
 
 def worksheets(problems: Sequence[Any], *, versions: int = 1, seed: int = 1, out: str | Path = "worksheets",
-               level: str = "hints", pdf: bool = True,
+               level: str = "outline", pdf: bool = True,
                echo: Callable[[str], None] | None = print) -> list[Path]:
     """Write worksheets and answer keys for `problems` (Problems, or files / built-in names).
 
     versions  how many versions, 1..50, each with new values; seed: the same seed, the same sheets
-    level     "full" (the worked solution), "hints" or "blanks" (boxes for the local gradients)
+    level     what the student sees besides the questions: "exam", "outline", "local-gradients",
+              "fill-in" or "worked" (teach.exercises.LEVELS; the old "full", "hints", "blanks" work too)
     pdf       False writes the .tex files only (no LaTeX run)
     echo      where the progress lines go (None: silent)
     Returns the paths written, worksheet and answer key of each version in turn. Raises
     DeriveError for bad input (nothing written) and LatexError when LaTeX fails.
     """
     from ..files import ensure_dir
-    from ..teach.exercises import LEVELS
+    from ..teach.exercises import LEVEL_ALIASES, LEVELS
     from ..teach.sheet_view import write_versions
     from .problem import Problem, load
     if isinstance(problems, (str, Problem)):
@@ -37,7 +38,7 @@ def worksheets(problems: Sequence[Any], *, versions: int = 1, seed: int = 1, out
         raise DeriveError(f"versions: expected a whole number from 1 to {MAX_VERSIONS}, got {versions!r}")
     if isinstance(seed, bool) or not isinstance(seed, int):
         raise DeriveError(f"seed: expected a whole number, got {seed!r}")
-    if level not in LEVELS:
+    if level not in LEVELS and level not in LEVEL_ALIASES:
         raise DeriveError(f"level: expected one of {', '.join(LEVELS)}, got {level!r}")
     chosen = []
     for p in problems:
