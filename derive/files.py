@@ -59,6 +59,16 @@ def check_target(path) -> Path:
     return path
 
 
+def _mode_for(path: Path) -> int:
+    """The permissions a plain open() would give: the old file's, else 0666 less the umask."""
+    try:
+        return path.stat().st_mode & 0o777
+    except OSError:
+        umask = os.umask(0)
+        os.umask(umask)
+        return 0o666 & ~umask
+
+
 def write_atomic(path, data: str | bytes) -> Path:
     """Write `data` to `path` through a unique temporary file and an atomic replace."""
     path = check_target(path)
@@ -68,6 +78,7 @@ def write_atomic(path, data: str | bytes) -> Path:
     except OSError as e:
         raise OutputError(_why(e, path)) from None
     try:
+        os.fchmod(fd, _mode_for(path))
         with os.fdopen(fd, "wb") as f:
             f.write(raw)
             f.flush()

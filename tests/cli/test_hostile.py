@@ -258,3 +258,16 @@ def test_domain_errors_reach_the_user_as_one_line(tmp_path):
     for cmd in (["check", p, "--json"], ["show", p], ["report", p, "-o", tmp_path / "r.md"],
                 ["verify", p, "--wrt", "x", "--answer", "1/x"]):
         assert "log of the negative number" in one_line_error(run(*cmd))
+
+
+def test_atomic_files_get_the_permissions_a_plain_write_would(tmp_path):
+    umask = os.umask(0o022)
+    try:
+        files.write_atomic(tmp_path / "new.md", "x")
+        assert (tmp_path / "new.md").stat().st_mode & 0o777 == 0o644
+        (tmp_path / "old.md").write_text("x")
+        (tmp_path / "old.md").chmod(0o600)
+        files.write_atomic(tmp_path / "old.md", "y")
+        assert (tmp_path / "old.md").stat().st_mode & 0o777 == 0o600
+    finally:
+        os.umask(umask)
