@@ -7,17 +7,25 @@
 
 One guard around every command: a DeriveError is one line and exit 2; anything unexpected is
 one line naming the command, a hint to report it, and exit 3 (the traceback only with --debug).
+A command's module is imported when that command runs (or for --help), so `derive verify` does not
+pay for the report's LaTeX machinery at start-up.
 """
 from __future__ import annotations
 
 import contextlib
+import importlib
 import os
 import sys
 
 import click
 
 from ..errors import DeriveError
-from . import report, show, verify, worksheet
+
+# command name -> (module in derive.cli, attribute), in the order --help lists them
+COMMANDS = {
+    "list": ("show", "list_cmd"), "show": ("show", "show"), "check": ("show", "check"),
+    "report": ("report", "report"), "worksheet": ("worksheet", "worksheet"), "verify": ("verify", "verify_cmd"),
+}
 
 EXIT_CODES = """\b
 Exit codes:
@@ -50,7 +58,17 @@ def _say(message: str) -> None:
 
 
 class GuardedGroup(click.Group):
-    """Runs a command; turns every way it can end into one line and a documented exit code."""
+    """Runs a command; turns every way it can end into one line and a documented exit code.
+    Commands are imported by name when needed (`COMMANDS`)."""
+
+    def list_commands(self, ctx):
+        return list(COMMANDS)
+
+    def get_command(self, ctx, name):
+        if name not in COMMANDS:
+            return None
+        module, attr = COMMANDS[name]
+        return getattr(importlib.import_module(f"{__name__}.{module}"), attr)
 
     def invoke(self, ctx):
         try:
@@ -108,8 +126,3 @@ def main(ctx, debug):
     FILE is a problem file (TOML) or the name of a built-in problem (see `derive list`).
     """
     ctx.obj = {"debug": debug}
-
-
-for command in (show.list_cmd, show.show, show.check, report.report, worksheet.worksheet,
-                verify.verify_cmd):
-    main.add_command(command)

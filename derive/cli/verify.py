@@ -1,10 +1,12 @@
 """`derive verify`: check one answer, or a TOML file of answers into a feedback report.
 
-    derive verify FILE --wrt NAME --answer TEXT [--json]
-        exit 0 correct, 1 wrong, 2 unreadable answer / unknown NAME / bad FILE
+    derive verify FILE --wrt NAME --answer TEXT [--json] [--delta-sign dL/dnet|-dL/dnet]
+        exit 0 correct, 1 wrong, 2 unreadable answer / unknown NAME / bad FILE / internal error
     derive verify FILE --answers ANSWERS.toml -o DIR
         ANSWERS.toml holds [[answer]] tables with keys student, wrt, answer; writes
         DIR/feedback.md (Markdown, $...$ math) and DIR/feedback.pdf. Exit 0 when written.
+
+Nothing heavy is imported before it is needed: a plain verify never loads the LaTeX machinery.
 """
 from __future__ import annotations
 
@@ -15,18 +17,29 @@ from pathlib import Path
 import click
 
 from ..errors import DeriveError
-from .common import fail, solve_or_fail
+from .common import fail
+
+SIGNS = {"dL/dnet": 1, "-dL/dnet": -1}
 
 
-def run_one(sol, wrt, answer, as_json):
+def _short(text: str) -> str:
+    return text if len(text) <= 60 else text[:57] + "..."
+
+
+def run_one(sol, wrt, answer, as_json, delta_sign=None):
     from ..teach.feedback import describe
     from ..teach.verify import verify
     try:
-        v = verify(sol, wrt, answer)
+        v = verify(sol, wrt, answer, delta_sign=delta_sign)
     except DeriveError as e:
         if as_json:
             click.echo(json.dumps({"correct": None, "error": str(e)}, ensure_ascii=False))
         fail(str(e))
+    except Exception as e:  # a defect must not reach the user as a traceback: one line, exit 2
+        message = f"internal error while checking the answer {_short(answer)!r} for {wrt}: {type(e).__name__}: {e}"
+        if as_json:
+            click.echo(json.dumps({"correct": None, "error": message}, ensure_ascii=False))
+        fail(message)
     if as_json:
         click.echo(json.dumps(v.to_json(), indent=2, ensure_ascii=False))
     else:
@@ -34,20 +47,33 @@ def run_one(sol, wrt, answer, as_json):
     sys.exit(0 if v.correct else 1)
 
 
-def run_batch(file, answers_file, out_dir):
+def run_batch(file, answers_file, out_dir, delta_sign=None):
     from ..teach.feedback import batch, read_answers, write_feedback
+    from .common import solve_or_fail
     sol = solve_or_fail(file)
     try:
         entries = read_answers(answers_file)
     except DeriveError as e:
         fail(str(e))
-    results = batch(sol, entries)
+    results = batch(sol, entries, delta_sign=delta_sign, progress=_progress(len(entries)))
     try:
         paths = write_feedback(sol, results, Path(out_dir))
     except DeriveError as e:
         fail(str(e))
     n_ok = sum(1 for r in results if r["verdict"] and r["verdict"].correct)
-    click.echo(f"{n_ok} of {len(results)} answers correct; wrote " + ", ".join(str(p) for p in paths))
+    n_bad = sum(1 for r in results if r["verdict"] is None)
+    unread = f", {n_bad} could not be checked" if n_bad else ""
+    click.echo(f"{n_ok} of {len(results)} answers correct{unread}; wrote " + ", ".join(str(p) for p in paths))
+
+
+def _progress(total: int):
+    if total < 20 or not sys.stderr.isatty():
+        return None
+
+    def report(i):
+        if i % 10 == 0 or i == total:
+            click.echo(f"\r  checked {i} of {total} answers", err=True, nl=i == total)
+    return report
 
 
 @click.command("verify")
@@ -55,19 +81,25 @@ def run_batch(file, answers_file, out_dir):
 @click.option("--wrt", help="The quantity differentiated: a leaf or node (x, sigy), a generic "
               "index form (w_kj, delta_j, w^l_jk), an element (W2[1,2]) or, for [layers] problems, a "
               "whole matrix (W) answered in matrix form (X^T dY).")
-@click.option("--answer", help="The student's expression: plain math or LaTeX.")
+@click.option("--answer", help="The student's expression: plain math or LaTeX; an equation "
+              "(∂E/∂w_kj = ...) has its left side checked against --wrt.")
 @click.option("--json", "as_json", is_flag=True, help="Print the verdict as JSON.")
+@click.option("--delta-sign", type=click.Choice(list(SIGNS)), default=None,
+              help="What δ in an answer means: dL/dnet (δ = ∂L/∂net) or -dL/dnet (Mitchell's δ = −∂E/∂net); "
+              "overrides the problem's [network] delta.")
 @click.option("--answers", "answers_file", help="Batch mode: a TOML file of [[answer]] tables.")
 @click.option("-o", "--output", "out_dir", help="Batch mode: the folder for feedback.md/.pdf.")
-def verify_cmd(file, wrt, answer, as_json, answers_file, out_dir):
+def verify_cmd(file, wrt, answer, as_json, delta_sign, answers_file, out_dir):
     """Check a hand-derived gradient; exit 0 correct, 1 wrong, 2 unreadable input."""
+    sign = SIGNS.get(delta_sign)
     if answers_file:
         if wrt or answer:
             fail("use either --wrt/--answer or --answers, not both")
         if not out_dir:
             fail("--answers needs -o DIR for the feedback report")
-        run_batch(file, answers_file, out_dir)
+        run_batch(file, answers_file, out_dir, sign)
         return
     if wrt is None or answer is None:
         fail("expected --wrt NAME and --answer TEXT (or --answers FILE -o DIR)")
-    run_one(solve_or_fail(file), wrt, answer, as_json)
+    from .common import solve_or_fail
+    run_one(solve_or_fail(file), wrt, answer, as_json, sign)

@@ -75,12 +75,13 @@ def _check_number(literal: str, text: str, pos: int) -> None:
 
 
 class _Parser:
-    def __init__(self, text: str, implicit: bool):
+    def __init__(self, text: str, implicit: bool, functions: dict | None = None):
         self.text = text
         self.tokens = tokenize(text)
         self.i = 0
         self.implicit = implicit
         self.depth = 0
+        self.functions = FUNCTIONS if functions is None else functions
 
     # helpers
     def peek(self):
@@ -158,9 +159,9 @@ class _Parser:
         if kind == "num":
             return ("num", value)
         if kind == "name":
-            if value in FUNCTIONS and self.peek()[1] == "(":
+            if value in self.functions and self.peek()[1] == "(":
                 return self.call(value, pos)
-            if value in FUNCTIONS:
+            if value in self.functions:
                 raise ParseError(f"function {value!r} needs its argument in parentheses", self.text, pos)
             if self.peek()[1] == "(" and not self.implicit:
                 raise ParseError(
@@ -183,19 +184,23 @@ class _Parser:
             args.append(self.expr())
         self.depth -= 1
         self.expect(")")
-        arity = FUNCTIONS[name][1]
+        arity = self.functions[name][1]
         if arity is None and len(args) < 2:
             raise ParseError(f"{name}() takes two or more arguments", self.text, pos)
         if arity is not None and len(args) != arity:
             raise ParseError(f"{name}() takes {arity} argument, got {len(args)}", self.text, pos)
-        return ("call", FUNCTIONS[name][2], tuple(args))
+        return ("call", self.functions[name][2], tuple(args))
 
 
-def parse(text: str, implicit: bool = False):
-    """Parse plain math into the tuple AST. `implicit=True` reads `2x` and `h(1-h)` as products."""
+def parse(text: str, implicit: bool = False, functions: dict | None = None):
+    """Parse plain math into the tuple AST. `implicit=True` reads `2x` and `h(1-h)` as products.
+
+    `functions` replaces the table of function names (`ops.FUNCTIONS`, name -> (constructor,
+    arity or None for two or more, op)); the call node then carries that table's op.
+    """
     if not isinstance(text, str):
         raise ParseError(f"expected an expression as text, got {type(text).__name__}")
-    return _Parser(text, implicit).parse()
+    return _Parser(text, implicit, functions).parse()
 
 
 def names(ast) -> list[str]:

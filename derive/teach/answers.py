@@ -1,20 +1,24 @@
-"""What a verdict is about and how an answer is read: Target, Instance, answer_expr.
+"""What a verdict is about and how an answer is read: Target, Instance, Verdict, answer_expr.
 
-A Target is one gradient a student may be asked for (∂f/∂x, ∂L/∂w_kj, W2[1,2]): the names the
-answer may use and the concrete instances (index bindings) it must equal. `answer_expr` reads the
-answer (plain or LaTeX, through `reading.parse_answer`) into SymPy over those names.
+A Target is one gradient a student may be asked for (∂f/∂x, ∂L/∂w_kj, δ_j, W2[1,2]): the names the
+answer may use (`names`, which also turns them into graph symbols per instance) and the concrete
+instances (index bindings) it must equal. `answer_expr` turns a read answer (`reading`) into SymPy
+over those names: sums with their bounds, named gradients ∂E/∂o_k, σ′, tanh′, step, cosh ...
 """
 from __future__ import annotations
 
+import difflib
 import re
 from dataclasses import dataclass, field
 
 import sympy as sp
 
-from ..engine.ops import FUNCTIONS
+from ..engine.ops import FUNCTIONS, sigmoid
 from ..engine.parse import number
 from ..errors import DeriveError, ParseError
-from .reading import parse_answer, resolve_known
+from .reading import resolve_known
+
+LOSS_ALIASES = ("E", "L", "C", "J", "Loss", "loss", "E_total", "Etotal", "E_tot")
 
 
 class VerifyError(DeriveError):
@@ -22,33 +26,34 @@ class VerifyError(DeriveError):
 
 
 def text(expr) -> str:
-    """Plain text of an expression for messages: a·b, x^2."""
-    return sp.sstr(expr, order="none").replace("**", "^")
+    """Plain text of an expression for messages: a·b, x^2, w_kj for w[k, j], Σ_k(...)."""
+    from .showing import sympy_plain
+    return sympy_plain(expr)
 
 
 @dataclass
 class Instance:
-    """One concrete gradient the answer must equal: the graph node and how answer symbols map."""
+    """One concrete gradient the answer must equal: its index bindings and the graph node."""
     bindings: dict
     node: str
-    to_graph: object  # callable: answer expr -> expr in graph symbols
-    generic: dict = field(default_factory=dict)  # concrete node name -> name in the answer's terms
 
 
 @dataclass
 class Target:
     wrt: str
-    label: str
-    reference: sp.Expr
-    names: dict  # name a student may type -> SymPy object in the answer
+    label: str  # ∂L/∂w_kj, or δ_k for a δ (delta_sign · ∂L/∂net_k)
+    reference: sp.Expr  # the expected gradient in the problem's named quantities (for display)
+    names: object  # vocabulary.NetNames or ScalarNames: `in`, [name], resolve, concretize, generic_of
     instances: list
     half_loss: bool = False  # the loss has a ½ (a factor 2 is "a loss without ½")
     indices: tuple = ()
-    ranges: dict = field(default_factory=dict)
-    summable: object = None  # callable (index, body_expr) -> expr, for sum_k(...)
-    rule: object = None  # networks.IndexRule for a generic index-form target
-    extra_env: dict = field(default_factory=dict)  # δ symbol -> the net node whose gradient it is
+    scale: int = 1  # the answer must equal scale · ∂L/∂(instance node): delta_sign for a δ target
+    kind: str = "scalar"  # scalar, rule, element, layer-element
+    rule: object = None  # networks IndexRule (rule targets and elements of a network)
     transposed: str | None = None  # for a matrix element W2[1,2]: "W2[2,1]"
+    is_delta: bool = False
+    generic: sp.Expr | None = None  # the reference in the answer's own terms (vocabulary objects)
+    extra: dict = field(default_factory=dict)
 
 
 def _check_numbers(ast):
@@ -62,14 +67,14 @@ def _check_numbers(ast):
             _check_numbers(a)
     elif kind == "sum":
         _check_numbers(ast[2])
-    elif kind != "name":
+    elif kind not in ("name", "grad"):
         for child in ast[1:]:
             _check_numbers(child)
 
 
 def _split_name(name: str, known) -> list[str] | None:
     """'xz' -> ['x', 'z'] when every part is a known name without subscripts (implicit product)."""
-    plain = [k for k in known if "_" not in k and "^" not in k]
+    plain = [k for k in known if "_" not in k and "^" not in k] if isinstance(known, dict) else []
     best: dict[int, list[str]] = {0: []}
     for i in range(1, len(name) + 1):
         for k in plain:
@@ -80,16 +85,15 @@ def _split_name(name: str, known) -> list[str] | None:
     return best.get(len(name))
 
 
-def answer_expr(target: Target, answer_text: str) -> sp.Expr:
-    try:
-        ast = parse_answer(answer_text, target.names)
-        _check_numbers(ast)
-    except ParseError as e:
-        raise VerifyError(f"cannot read the answer: {e}") from None
-    return _to_expr(ast, target)
+def unknown_name(name: str, target: Target) -> VerifyError:
+    shown = target.names.shown()
+    close = difflib.get_close_matches(name, shown, n=3, cutoff=0.6)
+    hint = f"; did you mean {' or '.join(close)}?" if close else ""
+    return VerifyError(f"the answer uses {name!r}, which is not a quantity of this problem{hint} "
+                       f"It may use: {', '.join(shown)}; and ∂{target.names.out}/∂(any of them)")
 
 
-def _name(name: str, target: Target):
+def lookup(name: str, target: Target):
     known = resolve_known(name, target.names)
     if known is not None:
         return target.names[known]
@@ -100,27 +104,71 @@ def _name(name: str, target: Target):
     parts = _split_name(name, target.names)
     if parts and len(parts) > 1:
         return sp.Mul(*(target.names[p] for p in parts))
-    shown = ", ".join(sorted(target.names, key=lambda s: (len(s), s)))
-    raise VerifyError(f"the answer uses {name!r}, which is not a quantity of this problem; "
-                      f"it may use: {shown}")
+    raise unknown_name(name, target)
+
+
+def answer_expr(target: Target, ast) -> sp.Expr:
+    """A read answer (one side, an AST) as SymPy over the target's names."""
+    try:
+        _check_numbers(ast)
+    except ParseError as e:
+        raise VerifyError(f"cannot read the answer: {e}") from None
+    return _to_expr(ast, target)
+
+
+def _call(op: str, args):
+    from .vocabulary import ActPrime
+    if len(args) == 1:
+        u = args[0]
+        simple = {
+            "cosh": lambda: (sp.exp(u) + sp.exp(-u)) / 2, "sinh": lambda: (sp.exp(u) - sp.exp(-u)) / 2,
+            "sech": lambda: 2 / (sp.exp(u) + sp.exp(-u)), "sqrt": lambda: sp.Pow(u, sp.Rational(1, 2)),
+            "sign": lambda: sp.sign(u), "step": lambda: sp.Heaviside(u),
+            "dsigmoid": lambda: sigmoid(u) * (1 - sigmoid(u)), "dtanh": lambda: 1 - sp.tanh(u) ** 2,
+            "drelu": lambda: sp.Heaviside(u), "dact": lambda: ActPrime(u),
+        }
+        if op in simple:
+            return simple[op]()
+    if op == "min":
+        return sp.Min(*args)
+    constructor = next(f for f, _, o in FUNCTIONS.values() if o == op)
+    return constructor(*args)
+
+
+def _bound(text_, what: str, default):
+    if text_ is None:
+        return default
+    if re.fullmatch(r"\d+", text_.strip()):
+        return sp.Integer(int(text_))
+    if what == "lower":
+        raise VerifyError(f"cannot read the sum's lower bound {text_!r}: expected a number (k=1)")
+    return default  # a symbolic upper bound (m, n_L, K): the whole layer
 
 
 def _to_expr(ast, target: Target):
+    from .vocabulary import FULL, Grad, Local, letter
     kind = ast[0]
     if kind == "num":
         return number(ast[1])
     if kind == "name":
-        return _name(ast[1], target)
+        return lookup(ast[1], target)
     if kind == "neg":
         return -_to_expr(ast[1], target)
     if kind == "call":
-        constructor = next(f for f, _, op in FUNCTIONS.values() if op == ast[1])
-        return constructor(*(_to_expr(a, target) for a in ast[2]))
+        return _call(ast[1], [_to_expr(a, target) for a in ast[2]])
+    if kind == "grad":
+        num, den = ast[1], ast[2]
+        x = lookup(den, target)
+        if num in LOSS_ALIASES or num == target.names.out or (resolve_known(num, target.names) is None \
+                and num.split("_")[0] in LOSS_ALIASES):
+            return Grad(x)
+        return Local(lookup(num, target), x)
     if kind == "sum":
-        if target.summable is None:
-            raise VerifyError(f"a sum over {ast[1]} only makes sense in a network problem with "
-                              "indexed quantities")
-        return target.summable(ast[1], _to_expr(ast[2], target))
+        if not hasattr(target.names, "nm"):
+            raise VerifyError(f"a sum over {ast[1]} only makes sense in a network problem with indexed quantities")
+        lo = _bound(ast[3], "lower", sp.Integer(1))
+        hi = _bound(ast[4], "upper", FULL)
+        return sp.Sum(_to_expr(ast[2], target), (letter(ast[1]), lo, hi))
     a, b = _to_expr(ast[1], target), _to_expr(ast[2], target)
     if kind == "pow":
         if b.is_Number and abs(b) > 1000:
@@ -142,10 +190,14 @@ class Verdict:
     answer: sp.Expr
     method: str  # how equivalence was decided
     points: int  # random points compared
+    read_as: str = ""  # the answer as it was read, plain text (σ(net_k)(1 − σ(net_k)))
+    read_as_tex: str = ""  # the same, typeset
+    notes: tuple = ()  # how an ambiguous name or a convention was read
 
     def to_json(self) -> dict:
         return {"correct": self.correct, "diagnosis": list(self.diagnosis),
                 "counterexample": self.counterexample, "wrt": self.wrt, "gradient": self.label,
+                "read_as": self.read_as, "read_as_latex": self.read_as_tex, "notes": list(self.notes),
                 "reference": text(self.reference), "answer": text(self.answer),
                 "method": self.method, "points": self.points}
 

@@ -2,7 +2,8 @@
 feedback.md (Markdown, $...$ math) and feedback.pdf.
 
 An answers file holds [[answer]] tables with keys student, wrt, answer (`read_answers`);
-`batch` verifies each, a failure to read one answer staying in that answer's entry.
+`batch` verifies each, a failure to read or check one answer staying in that answer's entry (the
+class's feedback is still written). Each verdict shows how the answer was read.
 """
 from __future__ import annotations
 
@@ -11,8 +12,6 @@ from pathlib import Path
 
 from ..errors import DeriveError
 from ..render.escape import md_text, tex_text
-from ..render.pdf import compile_pdf, document
-from ..render.printer import latex
 from .answers import Verdict
 from .verify import verify
 
@@ -27,15 +26,26 @@ def _number(x) -> str:
 
 
 def _answer_tex(v) -> str:
-    """The answer in LaTeX: a matrix verdict carries its own (printed from the parsed matrices)."""
-    return getattr(v, "answer_tex", "") or latex(v.answer)
+    """The answer in LaTeX as it was read (a matrix verdict carries its own)."""
+    if getattr(v, "answer_tex", ""):
+        return v.answer_tex
+    if v.read_as_tex:
+        return v.read_as_tex
+    from ..render.printer import latex
+    return latex(v.answer)
+
+
+def _read_as(v) -> list[str]:
+    lines = [f"  read as: {v.read_as}"] if v.read_as else []
+    return lines + [f"  ({n})" for n in v.notes]
 
 
 def describe(verdict: Verdict, answer_text: str) -> str:
     """The verdict as plain text for the terminal."""
     if verdict.correct:
-        return f"correct: {answer_text} = {verdict.label}\n  ({verdict.method})"
-    lines = [f"wrong: {answer_text} is not {verdict.label}"]
+        return "\n".join([f"correct: {answer_text} = {verdict.label}"] + _read_as(verdict)
+                         + [f"  ({verdict.method})"])
+    lines = [f"wrong: {answer_text} is not {verdict.label}"] + _read_as(verdict)
     lines += [f"  - {d}" for d in verdict.diagnosis]
     cx = verdict.counterexample
     if cx:
@@ -88,14 +98,20 @@ def read_answers(path: str) -> list[dict]:
     return out
 
 
-def batch(sol, entries) -> list[dict]:
-    """Each entry with its verdict (or the reason it could not be read)."""
+def batch(sol, entries, delta_sign=None, progress=None) -> list[dict]:
+    """Each entry with its verdict (or the reason it could not be read or checked)."""
     results = []
-    for e in entries:
+    for i, e in enumerate(entries, 1):
         try:
-            results.append({**e, "verdict": verify(sol, e["wrt"], e["answer"]), "error": None})
+            results.append({**e, "verdict": verify(sol, e["wrt"], e["answer"], delta_sign=delta_sign),
+                            "error": None})
         except DeriveError as err:
             results.append({**e, "verdict": None, "error": str(err)})
+        except Exception as err:  # a defect stays in this student's entry; the class still gets feedback
+            results.append({**e, "verdict": None,
+                            "error": f"internal error while checking this answer: {type(err).__name__}: {err}"})
+        if progress:
+            progress(i)
     return results
 
 
@@ -123,10 +139,10 @@ def feedback_markdown(sol, results) -> str:
             lines += [f"**Could not check:** {md_text(r['error'])}", ""]
             continue
         if v.correct:
-            lines += [f"**Correct.** {_md_math(v)} equals {md_text(v.label)}. "
+            lines += [f"**Correct.** Read as {_md_math(v)}, which equals {md_text(v.label)}. "
                       f"({md_text(v.method)})", ""]
             continue
-        lines += [f"**Wrong.** {_md_math(v)} is not {md_text(v.label)}.", ""]
+        lines += [f"**Wrong.** Read as {_md_math(v)}, which is not {md_text(v.label)}.", ""]
         lines += [f"- {md_text(d)}" for d in v.diagnosis]
         cx = v.counterexample
         if cx:
@@ -150,11 +166,11 @@ def feedback_tex(sol, results) -> str:
             parts.append(rf"\textbf{{Could not check:}} {tex_text(r['error'])}")
             continue
         if v.correct:
-            parts.append(rf"\textbf{{Correct.}} $\displaystyle {_answer_tex(v)}$ equals "
+            parts.append(rf"\textbf{{Correct.}} Read as $\displaystyle {_answer_tex(v)}$, which equals "
                          rf"{tex_text(v.label)}. {{\small ({tex_text(v.method)})}}")
             continue
-        parts.append(rf"\textbf{{\color{{bad}}Wrong.}} $\displaystyle {_answer_tex(v)}$ "
-                     rf"is not {tex_text(v.label)}.")
+        parts.append(rf"\textbf{{\color{{bad}}Wrong.}} Read as $\displaystyle {_answer_tex(v)}$, "
+                     rf"which is not {tex_text(v.label)}.")
         items = [tex_text(d) for d in v.diagnosis]
         cx = v.counterexample
         if cx:
@@ -166,6 +182,7 @@ def feedback_tex(sol, results) -> str:
 
 
 def write_feedback(sol, results, out_dir: Path) -> list[Path]:
+    from ..render.pdf import compile_pdf, document
     out_dir.mkdir(parents=True, exist_ok=True)
     md = out_dir / "feedback.md"
     md.write_text(feedback_markdown(sol, results), encoding="utf-8")

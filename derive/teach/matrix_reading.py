@@ -13,7 +13,8 @@ from __future__ import annotations
 import re
 
 from ..errors import ParseError
-from .reading import _FRACS, _SIZERS, _SPACES, _TIMES, _check_size
+from .latex_reading import _FRACS, _SIZERS, _SPACES, _TIMES
+from .reading import _check_size
 
 MAX_MATRIX_TOKENS = 120
 MATRIX_FUNCTIONS = {"colsum": "colsum", "colsums": "colsum", "sum_rows": "colsum", "sumrows": "colsum",

@@ -1,8 +1,12 @@
-"""Diagnosis: the common mistakes, simulated on the reference derivation, that reproduce an answer.
+"""Diagnosis: the common mistakes that reproduce a wrong answer at every compared point.
 
-A sign error, a factor 2 (a loss without ½), a missing or repeated chain-rule factor of one edge,
-a missing path of a quantity used several times, an extra factor below the quantity, an upstream
-gradient left out, a wrong quantity or index, the gradient of another quantity.
+Candidates, each computed from the reference derivation at the same samples as the answer: a sign
+error, a factor 2 (a loss without ½), the changes of the derivation in `mutations` (a missing,
+repeated or half factor, the wrong activation's derivative, a denominator not squared, a missing
+path or upstream gradient, the chain stopping early or going past), the gradient of another
+quantity, the reference with one quantity or index replaced (x_i for h_j, w_jk for w_kj), then a
+sign or factor 2 on top of one change, a constant ratio, an extra or missing factor that is one
+named quantity, a contribution counted twice, and an answer right for some units only.
 """
 from __future__ import annotations
 
@@ -13,217 +17,191 @@ import mpmath
 import sympy as sp
 
 from ..engine import numeric
-from ..engine.graph import ancestors
 from ..engine.parse import symbol
-from ..networks.resolver import concretize, letter
-from .answers import Instance, Target, text
+from .answers import VerifyError, text
+from .mutations import mutations
 from .sampling import ABS_TOL, DIGITS, _value, close
+from .vocabulary import letter, parse_tag
+
+GENERIC = "no single common mistake"
 
 
-def _edges_toward(engine, node: str):
-    """Edges (p, c) on some path from `node` to the output."""
-    desc, stack = {node}, [node]
-    while stack:
-        for c in engine.graph.consumers(stack.pop()):
-            if c not in desc:
-                desc.add(c)
-                stack.append(c)
-    relevant = ancestors(engine.graph, engine.out)
-    return [(g.node, c) for g in engine.steps if g.node in desc
-            for c in g.contributions if c.via in relevant], desc
+def generic_message(target) -> str:
+    return (f"the answer is not {target.label}, and {GENERIC} (sign, factor 2, a missing or repeated "
+            "chain-rule factor, a missing path, a wrong quantity) explains the difference")
 
 
-def _mutations(engine, target: Target, inst: Instance) -> dict:
-    """label -> function(sample) -> the mutated gradient at that sample (None when undefined)."""
-    out, wrt = engine.out, inst.node
-    gname = inst.generic.get
-    show = _show_factory(inst)
-    edges, desc = _edges_toward(engine, wrt)
-    muts: dict = {}
-    consumers = {}
-    for p, c in edges:
-        consumers.setdefault(p, []).append(c)
+class Judge:
+    """Compares candidate values with the answer's at the used samples (a few first, then all)."""
 
-    for p, c in edges:
-        local = c.local.expr
-        lab = f"∂{gname(c.via, c.via)}/∂{gname(p, p)} = {show(local)}"
-        e = (p, c.via)
-        if local != 1:
-            muts[f"missing factor {lab}"] = sweep_one(e)
-            muts[f"the factor {lab} appears twice"] = sweep_square(e)
-            muts[f"sign error in the factor {lab}"] = sweep_neg(e)
-        if len(consumers[p]) > 1:
-            muts[f"{gname(p, p)} is used {len(consumers[p])} times: missing the contribution through "
-                 f"{gname(c.via, c.via)} (∂{out}/∂{gname(c.via, c.via)} · {show(local)})"] = sweep_drop(e)
-        if len(consumers[p]) > 2:
-            others = [(p, o.via) for o in consumers[p] if o is not c]
-            muts[f"{gname(p, p)} is used {len(consumers[p])} times: only the contribution through "
-                 f"{gname(c.via, c.via)} was counted; the contributions of every use must be added"] = \
-                sweep_only(others)
-    # the chain went past the quantity: an extra local derivative ∂wrt/∂p below it
-    with_gradient = {g.node for g in engine.steps}
-    for p in engine.graph.node(wrt).parents:
-        if p not in with_gradient:
-            continue
-        local = engine.derivation.gradient(p).contributions
-        c = next((c for c in local if c.via == wrt), None)
-        if c is not None and c.local.expr != 1:
-            muts[f"an extra factor ∂{gname(wrt, wrt)}/∂{gname(p, p)} = {show(c.local.expr)}: the chain "
-                 f"went past {gname(wrt, wrt)}"] = ("times", (p, wrt), None)
-    # the chain stopped early: only the local derivatives below some node, upstream gradient missing
-    for n in desc:
-        if n not in (wrt, out) and n in ancestors(engine.graph, out):
-            muts[f"missing the upstream gradient ∂{out}/∂{gname(n, n)}: the chain stops at "
-                 f"{gname(n, n)}"] = sweep_seed(n)
-    return muts
+    def __init__(self, engine, target, used, expected, got):
+        self.engine, self.target = engine, target
+        self.used, self.expected, self.got = used, expected, got
+        self.insts = target.instances
+        self.quick = range(min(4, len(used)))
+        self.cache: dict = {}
 
-
-def _show_factory(inst):
-    def show(expr):
-        if inst.generic:
-            expr = expr.xreplace({symbol(k): symbol(v) for k, v in inst.generic.items()})
-        return text(expr)
-    return show
-
-
-def sweep_one(e):
-    return ("set", e, lambda v: mpmath.mpf(1))
-
-
-def sweep_square(e):
-    return ("set", e, lambda v: v * v)
-
-
-def sweep_neg(e):
-    return ("set", e, lambda v: -v)
-
-
-def sweep_drop(e):
-    return ("set", e, lambda v: mpmath.mpf(0))
-
-
-def sweep_only(edges):
-    return ("many", tuple(edges), lambda v: mpmath.mpf(0))
-
-
-def sweep_seed(n):
-    return ("seed", n, None)
-
-
-def _apply(spec, sample, wrt):
-    kind, what, fn = spec
-    if kind == "set":
-        change = {what: fn(sample.local[what])}
-    elif kind == "many":
-        change = {e: fn(sample.local[e]) for e in what}
-    elif kind == "times":
-        return sample.grads[wrt] * sample.local[what]
-    else:
-        change = {("seed", what): mpmath.mpf(1)}
-    return sample.sweep(change, stop=wrt)[wrt]
-
-
-def diagnose(engine, target, answer, graph_answers, used, expected, got) -> list[str]:
-    """The common mistakes that reproduce the answer at every compared point (single ones first)."""
-    insts = target.instances
-    quick = list(range(min(4, len(used))))
-
-    def matches(fn, rows=None) -> bool:
-        for j in (quick if rows is None else rows):
-            for k, inst in enumerate(insts):
-                v = fn(used[j], k, inst)
-                if v is None or not close(v, got[j][k]):
+    def matches(self, fn, rows, against=None) -> bool:
+        against = self.got if against is None else against
+        for j in rows:
+            for k, inst in enumerate(self.insts):
+                try:
+                    with mpmath.workdps(DIGITS):
+                        v = fn(self.used[j], k, inst)
+                except (ZeroDivisionError, ValueError, TypeError, KeyError, VerifyError):
+                    return False
+                if v is None or isinstance(v, str) or not mpmath.isfinite(v) or not close(v, against[j][k]):
                     return False
         return True
 
-    def confirmed(fn) -> bool:
-        return matches(fn) and matches(fn, range(len(used)))
+    def confirmed(self, fn) -> bool:
+        return self.matches(fn, self.quick) and self.matches(fn, range(len(self.used)))
 
-    out = engine.out
-    scale = [("sign error: the answer is the negative of the gradient", -1)]
+    def generic_value(self, expr, k, sample):
+        """A generic expression (vocabulary objects) for instance k at a sample."""
+        key = (expr, k)
+        if key not in self.cache:
+            try:
+                self.cache[key] = self.target.names.concretize(expr, self.insts[k].bindings)
+            except VerifyError:
+                self.cache[key] = None
+        conc = self.cache[key]
+        if conc is None:
+            return None
+        sample.provide(conc)
+        v = _value(conc, sample)
+        return None if isinstance(v, str) else v
+
+
+def diagnose(engine, target, used, expected, got) -> list[str]:
+    j = Judge(engine, target, used, expected, got)
+    scale_of = target.scale
+    scales = [("sign error: the answer is the negative of the gradient", -1)]
     if target.half_loss:
-        scale += [("a factor of 2: the loss L = ½Σ(t − o)² has a ½ that cancels the 2 from the square", 2),
-                  ("a factor ½ too many (the ½ of the loss is already cancelled by the square)",
-                   Fraction(1, 2))]
+        scales += [("a factor of 2: the loss L = ½Σ(t − o)² has a ½ that cancels the 2 from the square", 2),
+                   ("a factor ½ too many (the ½ of the loss is already cancelled by the square)", Fraction(1, 2))]
     else:
-        scale += [("off by a factor of 2", 2), ("off by a factor of ½", Fraction(1, 2))]
+        scales += [("off by a factor of 2", 2), ("off by a factor of ½", Fraction(1, 2))]
 
     def ref(c):
-        return lambda s, k, inst: s.grads[inst.node] * numeric.to_mp(c)
+        return lambda s, k, inst: scale_of * s.grads[inst.node] * numeric.to_mp(c)
 
-    muts_per_inst = [_mutations(engine, target, inst) for inst in insts]
-    common = [lab for lab in muts_per_inst[0] if all(lab in m for m in muts_per_inst[1:])]
+    muts = [mutations(engine, target, inst) for inst in j.insts]
+    common = [lab for lab in muts[0] if all(lab in m for m in muts[1:])]
 
     def mut(lab, c=1):
-        def fn(s, k, inst):
-            try:
-                with mpmath.workdps(DIGITS):
-                    return _apply(muts_per_inst[k][lab], s, inst.node) * numeric.to_mp(c)
-            except (ZeroDivisionError, ValueError):
-                return None
-        return fn
+        return lambda s, k, inst: scale_of * muts[k][lab](s) * numeric.to_mp(c)
 
-    def same_as_reference(fn) -> bool:
-        return all(fn(used[j], k, inst) is not None and close(fn(used[j], k, inst), used[j].grads[inst.node])
-                   for j in quick for k, inst in enumerate(insts))
-
-    common = [lab for lab in common if not same_as_reference(mut(lab))]
-    singles = [(label, ref(c)) for label, c in scale]
+    unchanged = [lab for lab in common if j.matches(mut(lab), j.quick, j.expected)]
+    common = [lab for lab in common if lab not in unchanged]
+    singles = [(label, ref(c)) for label, c in scales]
     singles += [(lab, mut(lab)) for lab in common]
-    for other in _other_gradients(engine, target, insts):
-        name = _generic_of(other, insts)
-        note = " (the transposed matrix: row and column swapped)" if name == target.transposed else ""
-        singles.append((f"this is ∂{out}/∂{name}, not {target.label}{note}",
-                        lambda s, k, inst, o=other: s.grads[o[k]]))
-    singles += list(_substitutions(engine, target, insts))
+    singles += list(_other_gradients(engine, target))
+    singles += list(_substitutions(j))
     found = []
     for label, fn in singles:
-        if label not in found and confirmed(fn):
+        if label not in found and j.confirmed(fn):
             found.append(label)
-    if scale[0][0] in found:  # one global sign error explains any sign error of a single factor
+    if scales[0][0] in found:  # one global sign error explains any sign error of a single factor
         found = [f for f in found if not f.startswith("sign error in the factor")]
     if found:
         return found[:4]
-    for slabel, c in scale:
+    for slabel, c in scales:
         for lab in common:
-            if confirmed(mut(lab, c)):
+            if j.confirmed(mut(lab, c)):
                 return [slabel, lab]
-    ratio = _constant_ratio(used, expected, got)
-    if ratio is not None:
-        return [f"off by a constant factor: the answer is {ratio} times the gradient"]
-    for n in engine.graph.nodes:
-        label = insts[0].generic.get(n.name, n.name) if len(insts) == 1 else None
-        if label is None:
-            break
-        if confirmed(lambda s, k, inst, n=n.name: s.grads[inst.node] * s.values[n]):
-            return [f"an extra factor {label}: the answer is {label} × {target.label}"]
-        if confirmed(lambda s, k, inst, n=n.name: s.grads[inst.node] / s.values[n]
-                     if s.values[n] != 0 else None):
-            return [f"a missing factor {label}: the answer is {target.label} / {label}"]
-    return [f"the answer is not {target.label}, and no single common mistake (sign, factor 2, a missing "
-            "or repeated chain-rule factor, a missing path, a wrong quantity) explains the difference"]
+    return _ratios(j) or _contribution_twice(j) or _some_units(j) or [generic_message(target)]
 
 
-def _generic_of(other, insts):
-    return insts[0].generic.get(other[0], other[0])
-
-
-def _other_gradients(engine, target, insts):
-    """Per instance, the same-position node of other quantities (scalar: every other node)."""
-    if len(insts) == 1:
+def _other_gradients(engine, target):
+    """∂L/∂(another quantity), named alike for every instance (scalar: every other node)."""
+    insts, names, out = target.instances, target.names, engine.out
+    elements = target.extra.get("elements", {})
+    per = []
+    for inst in insts:
+        table = {}
         for g in engine.steps:
-            if g.node not in (insts[0].node, engine.out):
-                yield (g.node,)
-    else:
-        yield from _network_other_gradients(engine, target)
+            if g.node in (inst.node, out):
+                continue
+            name = elements.get(g.node) or names.generic_of(g.node, inst.bindings, True)
+            table.setdefault(name, g.node)
+        per.append(table)
+    for name in per[0]:
+        if name == target.wrt or not all(name in t for t in per[1:]):
+            continue
+        nodes = [t[name] for t in per]
+        note = " (the transposed matrix: row and column swapped)" if name == target.transposed else ""
+        yield (f"this is ∂{out}/∂{name}, not {target.label}{note}",
+               lambda s, k, inst, nodes=nodes: target.scale * s.grads[nodes[k]])
 
 
-def _substitutions(engine, target, insts):
-    """The reference with one quantity replaced by another: the wrong input or the wrong index."""
-    if target.rule is not None:
-        yield from _network_substitutions(engine, target)
+def calibrated(j: Judge):
+    """The rule's generic formula with δ in this problem's convention (rules may write δ = ∂L/∂net
+    either way): the variant that equals the expected values at the first samples."""
+    g = j.target.generic
+    if g is None:
+        return None
+    if "calibrated" in j.target.extra:
+        return j.target.extra["calibrated"]
+    deltas = {x: -x for x in g.atoms(sp.Indexed) if parse_tag(x.base)[0] == "delta"}
+    flipped = g.xreplace(deltas) if deltas else g
+    found = None
+    for cand in (g, flipped, -g, -flipped):
+        if j.matches(lambda s, k, inst, c=cand: j.generic_value(c, k, s), range(min(2, len(j.used))), j.expected):
+            found = cand
+            break
+    j.target.extra["calibrated"] = found
+    return found
+
+
+def _substitutions(j: Judge):
+    """The reference with one quantity replaced by another: the wrong input, index or weight."""
+    target = j.target
+    if target.kind == "scalar":
+        yield from _scalar_substitutions(j)
         return
-    inst = insts[0]
+    ref = calibrated(j)
+    if ref is None:
+        return
+    names = target.names
+    atoms = sorted(ref.atoms(sp.Indexed), key=str)
+    bases = {}
+    for nm in names.shown():
+        g = names.get(nm)
+        if g is not None:
+            bases.setdefault(g.base, len(g.indices))
+    letters = [letter(x) for x in target.indices if x != "n"] or \
+        [letter(x) for x in sorted({k for i in target.instances for k in i.bindings} - {"l", "n"})]
+    for g in atoms:
+        per = names.batch > 1 and parse_tag(g.base)[0] in ("act", "net", "delta", "target")
+        head, units = (g.indices[:1], g.indices[1:]) if per else ((), g.indices)
+        options = [g.base[tuple(head) + p] for p in permutations(units)]
+        choices = list(dict.fromkeys([u for u in units if u.is_Symbol] + letters))
+        options += [b[tuple(head) + idx] for b, n in bases.items() if n == len(g.indices)
+                    for idx in product(choices, repeat=len(units))]
+        for new in dict.fromkeys(options):
+            new = names.get(names.label(new)) or new  # as the same name typed reads (Mitchell's w_jk)
+            if new == g:
+                continue
+            expr = ref.xreplace({g: new})
+            kind = "index" if names.label(new).split("_")[0] == names.label(g).split("_")[0] else "quantity"
+            label = f"the wrong {kind}: {names.label(new)} where {names.label(g)} belongs"
+            if target.kind == "element":
+                try:
+                    bind = target.instances[0].bindings
+                    label += f" ({names.concrete_name(new, bind)} where {names.concrete_name(g, bind)} belongs)"
+                except VerifyError:
+                    continue
+            yield label, (lambda s, k, inst, e=expr: j.generic_value(e, k, s))
+    w_atoms = [g for g in atoms if parse_tag(g.base)[0] == "w"]
+    if w_atoms:  # every weight with its indices swapped: the transposed weight matrix
+        expr = ref.xreplace({g: g.base[g.indices[1], g.indices[0]] for g in w_atoms})
+        yield ("the weights are transposed: w with its two indices swapped throughout (the row of W where "
+               "its column belongs)", lambda s, k, inst, e=expr: j.generic_value(e, k, s))
+
+
+def _scalar_substitutions(j: Judge):
+    engine, inst = j.engine, j.insts[0]
     ref = engine.derivation.gradient(inst.node).closed
     if ref is None:
         return
@@ -234,66 +212,92 @@ def _substitutions(engine, target, insts):
                 continue
             expr = ref.xreplace({s: symbol(m)})
             yield (f"the wrong quantity: {m} where {s.name} belongs",
-                   lambda smp, k, i, e=expr: _value_or_none(e, smp))
+                   lambda smp, k, i, e=expr: _plain(e, smp))
 
 
-def _value_or_none(expr, sample):
+def _plain(expr, sample):
     v = _value(expr, sample)
     return None if isinstance(v, str) else v
 
 
-def _constant_ratio(used, expected, got):
+def _named_values(j: Judge):
+    """Quantities named alike for every instance: label -> per-instance node (values)."""
+    names, engine = j.target.names, j.engine
+    per = []
+    for inst in j.insts:
+        table = {}
+        for n in engine.graph.nodes:
+            if n.name != engine.out:
+                table.setdefault(names.generic_of(n.name, inst.bindings, True), n.name)
+        per.append(table)
+    return {lab: [t[lab] for t in per] for lab in per[0] if all(lab in t for t in per[1:])}
+
+
+def _ratios(j: Judge):
     ratios = []
-    for e_row, g_row in zip(expected, got):
+    for e_row, g_row in zip(j.expected, j.got):
         for e, g in zip(e_row, g_row):
             if abs(e) > ABS_TOL * 1e10:
                 ratios.append(g / e)
-    if len(ratios) < 3 or not all(close(r, ratios[0]) for r in ratios):
+    if len(ratios) >= 3 and all(close(r, ratios[0]) for r in ratios):
+        r = Fraction(str(mpmath.nstr(ratios[0], 15))).limit_denominator(1000)
+        shown = str(r) if abs(float(r) - float(ratios[0])) < 1e-12 else mpmath.nstr(ratios[0], 8)
+        return [f"off by a constant factor: the answer is {shown} times {j.target.label}"]
+    graph, label = j.engine.graph, j.target.label
+    for name, nodes in _named_values(j).items():
+        def times(s, k, inst, nodes=nodes):
+            return j.target.scale * s.grads[inst.node] * s.values[nodes[k]]
+
+        def over(s, k, inst, nodes=nodes):
+            v = s.values[nodes[k]]
+            return j.target.scale * s.grads[inst.node] / v if v != 0 else None
+        if j.confirmed(times):
+            quotient = [c for c in graph.consumers(nodes[0]) if graph.node(c).op in ("inv", "div")]
+            if quotient:
+                return [f"the quotient rule's denominator is not squared: the answer is {name} × {label} "
+                        f"(a 1/{name}² became 1/{name})"]
+            return [f"an extra factor {name}: the answer is {name} × {label}"]
+        if j.confirmed(over):
+            return [f"a missing factor {name}: the answer is {label} / {name}"]
+    return None
+
+
+def _contribution_twice(j: Judge):
+    engine = j.engine
+    per = []
+    for inst in j.insts:
+        g = engine.derivation.gradient(inst.node)
+        per.append({j.target.names.generic_of(c.via, inst.bindings, False): (inst.node, c.via)
+                    for c in g.contributions})
+    for name in per[0]:
+        if not all(name in t for t in per[1:]) or len(per[0]) < 2:
+            continue
+        edges = [t[name] for t in per]
+
+        def twice(s, k, inst, edges=edges):
+            e = edges[k]
+            return j.target.scale * (s.grads[inst.node] + s.grads[e[1]] * s.local[e])
+        if j.confirmed(twice):
+            return [f"the contribution through {name} is counted twice"]
+    return None
+
+
+def _some_units(j: Judge):
+    """Right for some instances only: a unit number where an index letter belongs."""
+    if len(j.insts) < 2:
         return None
-    r = Fraction(str(mpmath.nstr(ratios[0], 15))).limit_denominator(1000)
-    if abs(float(r) - float(ratios[0])) < 1e-12:
-        return str(r)
-    return mpmath.nstr(ratios[0], 8)
+    right = [k for k in range(len(j.insts))
+             if all(close(j.expected[r][k], j.got[r][k]) for r in range(len(j.used)))]
+    if not right or len(right) == len(j.insts):
+        return None
+    where = "; ".join(", ".join(f"{a} = {b}" for a, b in j.insts[k].bindings.items() if a != "l") for k in right)
+    return [f"the answer is {j.target.label} only for {where}: a fixed unit (a number) stands where an "
+            "index letter belongs, or a quantity of one unit is used for all"]
 
 
-def _network_other_gradients(engine, target):
-    """For each instance, the same binding's element of every other rule with the same letters,
-    and the element with the letters swapped (the transposed matrix)."""
-    return []
+def text_of(expr, names) -> str:
+    from .showing import sympy_plain
+    return sympy_plain(expr, names)
 
 
-def _network_substitutions(engine, target):
-    """The generic reference with one quantity replaced by another written with the target's
-    letters: x_j or h_k for h_j (the wrong input or index), w_jk for w_kj (indices swapped)."""
-
-    ref = target.rule.expr
-    bases = {}
-    for g in dict.values(target.names):
-        if isinstance(g, sp.Indexed):
-            bases.setdefault(g.base, len(g.indices))
-    letters = [letter(x) for x in target.indices]
-    for g in sorted(ref.atoms(sp.Indexed), key=str):
-        options = [g.base[p] for p in permutations(g.indices)]  # w_jk for w_kj, also inside a sum
-        if all(i.is_Symbol and str(i) in target.indices for i in g.indices):
-            options += [base[idx] for base, n in bases.items() if n == len(g.indices)
-                        for idx in product(letters, repeat=n)]
-        for new in dict.fromkeys(options):
-            if new == g:
-                continue
-            expr = ref.xreplace({g: new})
-            kind = "index" if new.base == g.base else "quantity"
-            def fn(s, k, inst, e=expr):
-                return (_value_or_none(
-                            _safe_conc(target.rule, e, inst.bindings), s))
-            yield (f"the wrong {kind}: {_label(new)} where {_label(g)} belongs", fn)
-
-
-def _label(g) -> str:
-    return f"{g.base.label}_{''.join(str(i) for i in g.indices)}"
-
-
-def _safe_conc(rule, expr, bind):
-    try:
-        return concretize(rule, expr, bind).doit()
-    except (KeyError, IndexError):
-        return sp.nan
+__all__ = ["GENERIC", "diagnose", "generic_message", "text", "text_of"]

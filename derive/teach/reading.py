@@ -1,45 +1,62 @@
-"""A student's answer (plain math or LaTeX) -> the tuple AST of `derive.parse`.
+"""A student's answer (plain math or LaTeX) -> the tuple AST of `engine.parse`, read as written.
 
-Nothing is evaluated. LaTeX is translated token by token into the plain syntax that
-`parse.parse(..., implicit=True)` reads (\\frac{a}{b} -> ((a)/(b)), \\sigma -> σ, \\cdot -> *,
-w_{kj} -> w_kj, \\left( -> ( ...), then the plain text is parsed by the one safe parser.
-
-Two things the plain grammar does not know are handled here, around the parser:
-  * sums over an index: `sum_k(expr)`, `Σ_k(expr)`, `\\sum_k expr`, `\\sum_{k=1}^{m} expr` become the
-    node ("sum", "k", expr). With parentheses right after the sum, the sum covers that group;
-    without them it covers the rest of the product it starts (the textbook reading).
-  * names with a layer superscript (Nielsen: w^l_jk, δ^{l+1}_k, a^{l-1}_k): if such a name is one of
-    the `known` names of the problem it is read as one name, otherwise ^ is a power.
+Nothing is evaluated. LaTeX is first translated to plain text (`latex_reading`); then, around the
+one safe parser (`engine.parse.parse(..., implicit=True)`), this module handles what its grammar
+does not know, each by a reserved placeholder name that a student cannot type:
+  * an equation `∂E/∂w_kj = …` (the left side is kept to be checked against --wrt; `a = b = c`
+    checks every right side);
+  * sums `sum_k`, `Σ_{k=1}^{2}`, `\\sum_k`: ("sum", k, body, lower, upper); the body is the rest of
+    the product the sum starts (the textbook reading: `x_i h_j \\sum_k (o_k - t_k) w_kj` sums the
+    whole product, `-\\sum_k …` negates the sum);
+  * named gradients ∂E/∂o_k, \\frac{\\partial E}{\\partial net_k}, dE/do_k: ("grad", "E", "o_k");
+  * σ′(z), sigma'(z), tanh′, relu′, f′(z): calls of the derivative; 1[z > 0], 𝟙(z > 0): step(z);
+  * names with a layer superscript (w^l+1_ij, a^{l−1}_k, delta^L_nj, o^(2)_1): one name when
+    the problem has it, else ^ is a power (h_j^2); unicode superscripts (h²) are powers.
 """
 from __future__ import annotations
 
 import re
-import unicodedata
+from dataclasses import dataclass
 
+from ..engine.ops import FUNCTIONS
 from ..engine.parse import MAX_DEPTH, MAX_LENGTH, parse
 from ..errors import ParseError
+from .latex_reading import greek, to_plain
 
-_SPACES = {",", ";", ":", "!", " ", "quad", "qquad", "displaystyle", "textstyle", "limits", "nolimits"}
-_SIZERS = {"left", "right", "big", "Big", "bigg", "Bigg", "bigl", "bigr", "Bigl", "Bigr", "biggl",
-           "biggr", "Biggl", "Biggr", "middle"}
-_TIMES = {"cdot", "times", "ast", "cdotp"}
-_FUNCS = {"exp": "exp", "ln": "ln", "log": "log", "tanh": "tanh", "max": "max"}
-_TEXT = {"operatorname", "mathrm", "text", "textrm", "mathit", "mathbf", "boldsymbol", "mathsf", "bm"}
-_FRACS = {"frac", "dfrac", "tfrac", "cfrac"}
-_GREEK_NAMES = ("alpha", "beta", "gamma", "delta", "epsilon", "varepsilon", "zeta", "eta", "theta", "vartheta",
-                "iota", "kappa", "lambda", "mu", "nu", "xi", "pi", "varpi", "rho", "sigma", "varsigma", "tau",
-                "upsilon", "phi", "varphi", "chi", "psi", "omega")
-_SUMP_MARK = "SUMPq"  # placeholder prefixes: plain names a student cannot mean
-_NAME_MARK = "NAMEq"
+_MARK = re.compile(r"(SUMPq|NAMEq|GRADq|PRIMEq|STEPq)")
+_NAMECH = r"A-Za-z0-9\u0370-\u03ff"
+_START = re.compile(r"[A-Za-z\u0370-\u03ff]")
+_BASE = re.compile(rf"[A-Za-z\u0370-\u03ff][{_NAMECH}]*")
+_LOSS_NAMES = ("E", "L", "C", "J", "Loss", "loss", "E_total", "Etotal", "E_tot")
+
+# answer functions beyond the problem files' (name -> (constructor or None, arity, op))
+_EXTRA = {
+    "cosh": (None, 1, "cosh"), "sinh": (None, 1, "sinh"), "sech": (None, 1, "sech"),
+    "sqrt": (None, 1, "sqrt"), "min": (None, None, "min"), "sgn": (None, 1, "sign"),
+    "sign": (None, 1, "sign"), "step": (None, 1, "step"), "H": (None, 1, "step"),
+    "Heaviside": (None, 1, "step"), "heaviside": (None, 1, "step"), "Θ": (None, 1, "step"),
+    "ReLU": FUNCTIONS["relu"], "Relu": FUNCTIONS["relu"], "Sigmoid": FUNCTIONS["sigmoid"],
+    "logistic": FUNCTIONS["sigmoid"], "STEPq": (None, 1, "step"),
+    "PRIMEqsigmoid": (None, 1, "dsigmoid"), "PRIMEqtanh": (None, 1, "dtanh"),
+    "PRIMEqrelu": (None, 1, "drelu"), "PRIMEqact": (None, 1, "dact"),
+}
+ANSWER_FUNCTIONS = {**FUNCTIONS, **_EXTRA}
+_PRIMED = {"σ": "sigmoid", "sigma": "sigmoid", "sigmoid": "sigmoid", "Sigmoid": "sigmoid", "tanh": "tanh",
+           "relu": "relu", "ReLU": "relu", "Relu": "relu", "f": "act", "g": "act", "φ": "act", "phi": "act",
+           "ϕ": "act"}
+
+_SUPERSCRIPTS = dict(zip("⁰¹²³⁴⁵⁶⁷⁸⁹⁺⁻⁽⁾ⁿ", "0123456789+-()n"))
+_SUBSCRIPTS = dict(zip("₀₁₂₃₄₅₆₇₈₉ᵢⱼₖₗₘₙₒₜₓ", "0123456789ijklmnotx"))
+_CHARS = {"−": "-", "–": "-", "—": "-", "‒": "-", "∗": "*", "⋅": "*", "∙": "*", "•": "*", "⊙": "*", "∘": "*",
+          "∑": "Σ", "'": "′", "’": "′", "ʹ": "′", "\u00a0": " ", "\u2009": " ", "\u200a": " ", "\u202f": " ",
+          "⩾": "≥", "⩽": "≤", "√": " sqrt", "\u2061": "", "\u2062": "*"}
 
 
-def _greek(name: str) -> str | None:
-    if name.startswith("var"):
-        name = name[3:]
-    try:
-        return unicodedata.lookup(f"GREEK {'CAPITAL' if name[0].isupper() else 'SMALL'} LETTER {name.upper()}")
-    except KeyError:
-        return None
+@dataclass(frozen=True)
+class Reading:
+    """An answer as read: its right sides (ASTs) and, for an equation, its left side."""
+    parts: tuple
+    lhs: tuple | None = None  # ("grad", num, den) or ("name", δ-name), when the answer is an equation
 
 
 def _check_size(text: str) -> None:
@@ -47,8 +64,8 @@ def _check_size(text: str) -> None:
         raise ParseError(f"expected the answer as text, got {type(text).__name__}")
     if len(text) > MAX_LENGTH:
         raise ParseError(f"the answer is too long ({len(text)} characters, at most {MAX_LENGTH})")
-    if "SUMPq" in text or "NAMEq" in text:
-        raise ParseError("the answer uses a reserved name (SUMPq/NAMEq)")
+    if _MARK.search(text):
+        raise ParseError(f"the answer uses a reserved name ({_MARK.search(text).group()})")
     depth = top = 0
     for ch in text:
         if ch in "({[":
@@ -60,240 +77,257 @@ def _check_size(text: str) -> None:
         raise ParseError(f"the answer is nested too deeply (more than {MAX_DEPTH} levels)")
 
 
-def is_latex(text: str) -> bool:
-    return "\\" in text or "{" in text
-
-
-class _Latex:
-    """One pass over LaTeX source, writing the plain syntax."""
-
-    def __init__(self, text: str, known=frozenset()):
-        self.s, self.i, self.known = text, 0, known  # any container: `name in known`
-
-    def error(self, message: str):
-        raise ParseError(message, self.s, min(self.i, len(self.s) - 1) if self.s else None)
-
-    def group(self) -> str:
-        """The argument after a command: {...} or one character/command; returns raw source."""
-        while self.i < len(self.s) and self.s[self.i].isspace():
-            self.i += 1
-        if self.i >= len(self.s):
-            self.error("a LaTeX command is missing its argument")
-        if self.s[self.i] == "{":
-            depth, start = 0, self.i
-            while self.i < len(self.s):
-                ch = self.s[self.i]
-                depth += (ch == "{") - (ch == "}")
-                self.i += 1
-                if depth == 0:
-                    return self.s[start + 1:self.i - 1]
-            self.error("unbalanced braces: a '{' is never closed")
-        if self.s[self.i] == "\\":
-            m = re.compile(r"\\([A-Za-z]+|.)").match(self.s, self.i)
-            self.i = m.end()
-            return m.group()
-        self.i += 1
-        return self.s[self.i - 1]
-
-    def sub(self, source: str) -> str:
-        return _Latex(source, self.known).run()
-
-    def trailing_name(self, out: list[str]) -> str:
-        m = re.search(r"[A-Za-z\u0370-\u03ff][A-Za-z0-9\u0370-\u03ff]*$", "".join(out[-8:]))
-        return m.group() if m else ""
-
-    def run(self) -> str:
-        out: list[str] = []
-        s = self.s
-        while self.i < len(s):
-            ch = s[self.i]
-            if ch == "\\":
-                m = re.compile(r"\\([A-Za-z]+|.)").match(s, self.i)
-                if not m or m.end() == self.i + 1:
-                    self.error("a lone backslash")
-                self.i = m.end()
-                out.append(self.command(m.group(1), out))
-            elif ch == "{":
-                out.append("(" + self.sub(self.group()) + ")")
-            elif ch == "}":
-                self.error("unbalanced braces: an extra '}'")
-            elif ch == "_":
-                self.i += 1
-                out.append(self.subscript(out))
-            elif ch == "^":
-                self.i += 1
-                arg = self.group()
-                out.append("^(" + self.sub(arg) + ")" if len(arg) > 1 else "^" + self.sub(arg))
-            elif ch == "'":
-                self.error("primes (f') are not supported; write the derivative out, e.g. σ(z)(1 - σ(z))")
-            else:
-                out.append(ch)
-                self.i += 1
-        return "".join(out)
-
-    def subscript(self, out) -> str:
-        if self.i < len(self.s) and self.s[self.i] == "{":
-            inner = self.group()
-            return "_" + re.sub(r"[\s,]", "", self.sub(inner)) + " "
-        m = re.compile(r"[A-Za-z0-9]+").match(self.s, self.i)
-        if not m:
-            self.error("a subscript must be letters or digits")
-        run = m.group()
-        base = self.trailing_name(out)
-        take = 1
-        if run.isdigit() or f"{base}_{run}" in self.known:
-            take = len(run)
-        self.i += take
-        return "_" + run[:take] + " "
-
-    def command(self, name: str, out) -> str:
-        if name in _SPACES:
-            return " "
-        if name in ("{", "}"):
-            return "(" if name == "{" else ")"
-        if name in _SIZERS:
-            while self.i < len(self.s) and self.s[self.i].isspace():
-                self.i += 1
-            if self.s.startswith("\\{", self.i) or self.s.startswith("\\}", self.i):
-                self.i += 2
-                return "(" if self.s[self.i - 1] == "{" else ")"
-            if self.i < len(self.s) and self.s[self.i] in "()[].":
-                self.i += 1
-                return {"(": "(", "[": "(", ")": ")", "]": ")", ".": ""}[self.s[self.i - 1]]
-            return ""
-        if name in _TIMES:
-            return "*"
-        if name == "div":
-            return "/"
-        if name in _FRACS:
-            num, den = self.sub(self.group()), self.sub(self.group())
-            return f"(({num})/({den}))"
-        if name == "sqrt":
-            if self.s.startswith("[", self.i):
-                self.error("only square roots are supported (\\sqrt{...})")
-            return f"(({self.sub(self.group())})^(1/2))"
-        if name in _FUNCS:
-            return self.function(_FUNCS[name])
-        if name in _TEXT:
-            return " " + re.sub(r"\s", "", self.sub(self.group()))
-        if name == "sum":
-            return self.sum()
-        letter = _greek(name)
-        if letter:
-            return " " + letter
-        self.error(f"unsupported LaTeX command \\{name}")
-
-    def function(self, fname: str) -> str:
-        """\\log x stays a name for the parser; \\tanh^{2}{(u)} (SymPy's style) is (tanh(u))^(2)."""
-        while self.i < len(self.s) and self.s[self.i].isspace():
-            self.i += 1
-        if not self.s.startswith("^", self.i):
-            return " " + fname + " "
-        self.i += 1
-        power = self.sub(self.group())
-        while self.i < len(self.s) and self.s[self.i].isspace():
-            self.i += 1
-        if self.s.startswith("{", self.i):
-            arg = "(" + self.sub(self.group()) + ")"
-        elif self.s.startswith(("(", "\\left"), self.i):
-            start, depth = self.i, 0
-            while self.i < len(self.s):
-                ch = self.s[self.i]
-                self.i += 1
-                depth += (ch == "(") - (ch == ")")
-                if ch == ")" and depth == 0:
-                    break
-            arg = self.sub(self.s[start:self.i])
-        else:
-            self.error(f"\\{fname}^{{...}} needs its argument in braces or parentheses")
-        return f" ({fname}{arg})^({power})"
-
-    def sum(self) -> str:
-        index = None
-        while self.i < len(self.s) and self.s[self.i] in "_^ ":
-            ch = self.s[self.i]
-            self.i += 1
-            if ch == " ":
-                continue
-            arg = self.group()
-            if ch == "_":
-                m = re.match(r"\s*([A-Za-z])\s*(=.*)?$", arg)
-                if not m:
-                    self.error("expected the summation index after \\sum_, e.g. \\sum_k or \\sum_{k=1}^{m}")
-                index = m.group(1)
-        if index is None:
-            self.error("a sum needs its index: \\sum_k")
-        return f" sum_{index} "
-
-
-# ---------------------------------------------------------------- plain text -> AST with sums
-
-_SUM_TEXT = re.compile(r"(?<![A-Za-z0-9_])(?:sum|Sum|Σ)_\{?([A-Za-z])\}?(\s*\()?")
-_SUP = r"(?:\{[^{}()]*\}|\([^()]*\)|[A-Za-z0-9])"
-_SUB = r"(?:\{[^{}()]*\}|[A-Za-z0-9]+)"
-_BASE = r"[A-Za-z\u0370-\u03ff]+"
-_LAYERED = re.compile(rf"(?<![A-Za-z0-9_\u0370-\u03ff])({_BASE})(?:\^({_SUP})_({_SUB})|_({_SUB})\^({_SUP}))")
-
-
-def _strip(part: str) -> str:
-    return re.sub(r"[\s{}(),]", "", part)
-
-
-def layered_name(base: str, sup: str, sub: str) -> str:
-    """The canonical spelling of a name with a layer superscript: base^sup_sub (w^l_jk, δ^l+1_k)."""
-    return f"{base}^{_strip(sup)}_{_strip(sub)}"
-
+# ---------------------------------------------------------------- names
 
 def alias(name: str) -> str:
     """The same name with its Greek base spelled the other way: δ_k <-> delta_k, σ <-> sigma."""
+    import unicodedata
     m = re.match(r"([A-Za-z\u0370-\u03ff]+)(.*)$", name, re.S)
     base, rest = m.groups() if m else (name, "")
     if len(base) == 1 and "\u0370" <= base <= "\u03ff":
         spelled = unicodedata.name(base, "").split()[-1].lower()
         return (spelled.capitalize() if base.isupper() else spelled) + rest
-    letter = _greek(base) if base.lower() in _GREEK_NAMES else None
+    letter = greek(base) if base.lower().replace("var", "") in _GREEK_SPELLED else None
     return letter + rest if letter else name
+
+
+_GREEK_SPELLED = {"alpha", "beta", "gamma", "delta", "epsilon", "zeta", "eta", "theta", "iota", "kappa", "lambda",
+                  "mu", "nu", "xi", "pi", "rho", "sigma", "tau", "upsilon", "phi", "chi", "psi", "omega"}
 
 
 def resolve_known(name: str, known) -> str | None:
     """`name` as one of the known names (directly or through its Greek alias), else None."""
     for candidate in (name, alias(name)):
-        if candidate in known:
-            return candidate
+        try:
+            if candidate in known:
+                return candidate
+        except (TypeError, ValueError):
+            return None
     return None
 
 
-def _protect_layered(text: str, known) -> tuple[str, dict]:
-    """Replace known superscripted names by placeholder names the parser reads as one name."""
-    table: dict[str, str] = {}
+def _strip_parens(s: str) -> str:
+    s = s.strip()
+    while s.startswith("(") and s.endswith(")") and _balanced(s[1:-1]):
+        s = s[1:-1].strip()
+    return s
+
+
+def _balanced(s: str) -> bool:
+    depth = 0
+    for ch in s:
+        depth += (ch == "(") - (ch == ")")
+        if depth < 0:
+            return False
+    return depth == 0
+
+
+def canonical(base: str, sup: str | None, sub: str | None) -> list[str]:
+    """The spellings of a decorated name to look up, most literal first: w^l+1_ij, and for a
+    sample in the superscript (a^{L-1,(n)}_k, o^(2)_1) also the sample moved into the subscript."""
+    sub_c = re.sub(r"[\s{}]", "", sub) if sub is not None else None
+    if sub_c is not None and "," in sub_c and not any(len(p) > 1 and p.isdigit() for p in sub_c.split(",")):
+        sub_c = sub_c.replace(",", "")
+    if sup is None:
+        return [f"{base}_{sub_c}"] if sub_c is not None else [base]
+    sup_c = re.sub(r"\s", "", _strip_parens(sup)).replace("−", "-")
+    out = [f"{base}^{sup_c}" + (f"_{sub_c}" if sub_c is not None else "")]
+    m = re.fullmatch(r"(?:(.*?),?)\(([A-Za-z0-9]+)\)", sup_c)
+    if m:
+        layer, sample = m.group(1), m.group(2)
+        head = f"{base}^{layer}" if layer else base
+        out.append(f"{head}_{sample}{sub_c or ''}")
+    return out
+
+
+class UnknownName(ParseError):
+    """A decorated name (a^l-2_k) the problem does not have."""
+
+    def __init__(self, name: str):
+        super().__init__(f"unknown name {name}")
+        self.name = name
+
+
+def _skip(text: str, i: int) -> int:
+    while i < len(text) and text[i] == " ":
+        i += 1
+    return i
+
+
+def _part(text: str, j: int) -> list:
+    """The readings of one _ or ^ part at text[j]: (kind, raw, end), longest first."""
+    kind, j = text[j], _skip(text, j + 1)
+    if j < len(text) and text[j] in "({":
+        close, depth, k = {"(": ")", "{": "}"}[text[j]], 0, j
+        while k < len(text):
+            depth += (text[k] == text[j]) - (text[k] == close)
+            k += 1
+            if depth == 0:
+                return [(kind, text[j:k], k)]
+        return []
+    m = re.compile(r"[A-Za-z0-9]+").match(text, j)
+    if not m:
+        return []
+    if kind == "_":
+        return [(kind, m.group(), m.end())]
+    longer = re.compile(r"[A-Za-z0-9]+(?:[+\-][0-9]+)?(?:,\([A-Za-z0-9]+\))?").match(text, j).group()
+    return [(kind, r, j + len(r)) for r in dict.fromkeys([longer, m.group(), m.group()[0]])]
+
+
+def _options(text: str, i: int) -> list:
+    """Every reading (end, sup, sub) of the decorations after a name's base, longest first."""
+    opts = []
+    p = _skip(text, i)
+    if p >= len(text) or text[p] not in "_^":
+        return opts
+    for kind, raw, end in _part(text, p):
+        sup, sub = (raw, None) if kind == "^" else (None, raw)
+        opts.append((end, sup, sub))
+        q = _skip(text, end)
+        if q < len(text) and text[q] in "_^" and text[q] != kind:
+            for kind2, raw2, end2 in _part(text, q):
+                opts.append((end2, raw2 if kind2 == "^" else sup, raw2 if kind2 == "_" else sub))
+    return sorted(opts, key=lambda o: -o[0])
+
+
+def _name_at(text: str, i: int, known):
+    """(end, known name, power or None) for a decorated name at i, or None. `h^2_j` with h_j
+    known is h_j to the power 2; an unknown layered name (a^l-2_k) raises UnknownName."""
+    base = _BASE.match(text, i).group()
+    opts = [o for o in _options(text, i + len(base)) if o[1] is not None]
+    for end, sup, sub in opts:
+        for name in canonical(base, sup, sub):
+            found = resolve_known(name, known)
+            if found:
+                return end, found, None
+    for end, sup, sub in opts:
+        if sub is not None:
+            found = resolve_known(canonical(base, None, sub)[0], known)
+            if found and re.fullmatch(r"\(?[-+]?[0-9./]+\)?", sup.strip()):
+                return end, found, _strip_parens(sup)
+    for _end, sup, sub in opts:
+        if sub is not None and re.search(r"[A-Za-z]", sup) and not resolve_known(base, known):
+            raise UnknownName(canonical(base, sup, sub)[0])
+    return None
+
+
+# ---------------------------------------------------------------- the plain pre-pass
+
+def _normalize(text: str) -> str:
+    out, i = [], 0
+    while i < len(text):
+        ch = text[i]
+        if ch in _SUPERSCRIPTS:
+            j = i
+            while j < len(text) and text[j] in _SUPERSCRIPTS:
+                j += 1
+            out.append("^(" + "".join(_SUPERSCRIPTS[c] for c in text[i:j]) + ")")
+            i = j
+            continue
+        if ch in _SUBSCRIPTS:
+            j = i
+            while j < len(text) and text[j] in _SUBSCRIPTS:
+                j += 1
+            out.append("_" + "".join(_SUBSCRIPTS[c] for c in text[i:j]) + " ")
+            i = j
+            continue
+        if ch == "'" and not (i and re.match(rf"[{_NAMECH})\s]", text[i - 1])):
+            out.append(ch)  # a quote, not a prime: the parser names it
+        else:
+            out.append(_CHARS.get(ch, ch))
+        i += 1
+    return "".join(out)
+
+
+def _primes(text: str) -> str:
+    pattern = re.compile(rf"(?<![{_NAMECH}_])(σ|sigma|sigmoid|Sigmoid|tanh|relu|ReLU|Relu|f|g|φ|phi|ϕ)\s*"
+                         r"(′+|\^\(\s*′+\s*\))\s*")
 
     def repl(m):
-        base = m.group(1)
-        sup, sub = (m.group(2), m.group(3)) if m.group(2) is not None else (m.group(5), m.group(4))
-        name = resolve_known(layered_name(base, sup, sub), known)
-        if name is None:
-            return m.group()
-        key = next((k for k, v in table.items() if v == name), None)
-        if key is None:
-            key = f"{_NAME_MARK}{len(table)}"
-            table[key] = name
-        return f" {key} "
+        if m.group(2).count("′") > 1:
+            raise ParseError(f"a second derivative {m.group(1)}′′ is not expected here", text)
+        if not text.startswith("(", m.end()):
+            raise ParseError(f"write {m.group(1)}′ with its argument in parentheses, e.g. {m.group(1)}′(net_k)",
+                             text)
+        return f" PRIMEq{_PRIMED[m.group(1)]}"
 
-    return _LAYERED.sub(repl, text), table
+    text = pattern.sub(repl, text)
+    if "′" in text and "'" not in text:
+        raise ParseError("a prime (′) is understood on σ, tanh, relu and f, with its argument: σ′(z); "
+                         "write any other derivative out", text, text.index("′"))
+    return text
+
+
+def _enclosing(text: str, i: int) -> tuple[int, int] | None:
+    depth, a = 0, i
+    while a > 0:
+        a -= 1
+        if text[a] in ")]":
+            depth += 1
+        elif text[a] in "([":
+            if depth == 0:
+                break
+            depth -= 1
+    else:
+        return None
+    if text[a] not in "([":
+        return None
+    depth, b = 0, i
+    while b < len(text):
+        if text[b] in "([":
+            depth += 1
+        elif text[b] in ")]":
+            if depth == 0:
+                return a, b
+            depth -= 1
+        b += 1
+    return None
+
+
+_COMPARISON = re.compile(r">=|<=|≥|≤|>|<")
+_INDICATOR = re.compile(rf"(?<![{_NAMECH}_])(?:𝟙|1|I|step|H|Heaviside|heaviside|ind|indicator)\s*$")
+
+
+def _indicators(text: str) -> str:
+    """1[z > 0], 𝟙(z ≥ 0), [0 < z] (Iverson brackets) -> STEPq((z)-(0))."""
+    while True:
+        m = _COMPARISON.search(text)
+        if not m:
+            return text.replace("𝟙", " 1 ")
+        span = _enclosing(text, m.start())
+        if span is None:
+            raise ParseError("a comparison (>, <) is understood only inside an indicator, e.g. 1[z > 0]",
+                             text, m.start())
+        a, b = span
+        left, right = text[a + 1:m.start()], text[m.end():b]
+        if _COMPARISON.search(left) or _COMPARISON.search(right):
+            raise ParseError("one comparison per indicator, e.g. 1[z > 0]", text, m.start())
+        if not left.strip() or not right.strip():
+            raise ParseError("a comparison needs two sides, e.g. 1[z > 0]", text, m.start())
+        big, small = (left, right) if m.group() in (">", ">=", "≥") else (right, left)
+        prefix = _INDICATOR.search(text[:a])
+        start = prefix.start() if prefix else a
+        text = f"{text[:start]} STEPq(({big})-({small})){text[b + 1:]}"
+
+
+_SUM = re.compile(r"(?<![A-Za-z0-9_\u0370-\u03ff])(?:sum|Sum|SUM|Σ)\s*_\s*"
+                  r"(?:\{([^{}]*)\}|\(([^()]*)\)|([A-Za-z])(?:\s*=\s*(\d+))?)"
+                  r"(?:\s*\^\s*(?:\{([^{}]*)\}|\(([^()]*)\)|([A-Za-z0-9]+)))?")
 
 
 def _term_end(text: str, i: int) -> int:
-    """Where the product starting at `i` ends: a top-level + or -, a closing bracket, or the end."""
+    """Where the product starting at `i` ends: a top-level + or −, a closing bracket, or the end."""
     depth, prev = 0, ""
     while i < len(text):
         ch = text[i]
-        if ch == "(":
+        if ch in "([":
             depth += 1
-        elif ch in "),":
+        elif ch in ")],":
             if depth == 0:
                 return i
             depth -= 1
-        elif ch in "+-\u2212" and depth == 0 and (prev.isalnum() or prev in ")_"):
+        elif ch in "+-" and depth == 0 and (prev.isalnum() or prev in ")]_′") \
+                and not re.search(r"\^\s*[A-Za-z]\s*$", text[:i]):  # w^l+1_ij: a layer, not a sum
             return i
         if not ch.isspace():
             prev = ch
@@ -301,104 +335,205 @@ def _term_end(text: str, i: int) -> int:
     return i
 
 
-def _mark_sums(text: str) -> str:
-    """sum_k(...) -> the paren form; a sum without parentheses covers the rest of its product."""
+def _sums(text: str, known, table: dict) -> str:
+    """Σ_k … -> SUMPqN(…): the sum's body is the rest of the product it starts (textbook)."""
     out, pos = [], 0
-    for m in _SUM_TEXT.finditer(text):
+    for m in _SUM.finditer(text):
         if m.start() < pos:
             continue
-        out.append(text[pos:m.start()])
-        if m.group(2):
-            out.append(f" {_SUMP_MARK}{m.group(1)}(")
-            pos = m.end()
+        inner = next((g for g in m.group(1, 2) if g is not None), None)
+        if inner is None:
+            index, lower = m.group(3), m.group(4)
         else:
-            end = _term_end(text, m.end())
-            out.append(f" {_SUMP_MARK}{m.group(1)}({_mark_sums(text[m.end():end])})")
-            pos = end
+            b = re.fullmatch(r"\s*([A-Za-z])\s*(?:=\s*(.+?))?\s*", inner)
+            if not b:
+                raise ParseError(f"a sum needs a one-letter index, e.g. Σ_k or Σ_{{k=1}}^{{m}}; got {inner!r}")
+            index, lower = b.groups()
+        upper = next((g for g in m.group(5, 6, 7) if g is not None), None)
+        if inner is None and upper is None and resolve_known(m.group().replace(" ", ""), known):
+            continue  # a quantity named sum_k, not a sum
+        key = f"SUMPq{len(table)}"
+        table[key] = ("sum", index, lower, upper)
+        end = _term_end(text, m.end())
+        out += [text[pos:m.start()], f" {key}(", _sums(text[m.end():end], known, table), ")"]
+        pos = end
     out.append(text[pos:])
+    text = "".join(out)
+    bare = re.search(r"(?<![A-Za-z0-9_\u0370-\u03ff])(?:sum|Σ)\s*\(", text)
+    if bare and not resolve_known("sum", known):
+        raise ParseError("a sum needs its index: Σ_k(...) or sum_k(...)", text, bare.start())
+    return text
+
+
+_GRAD = re.compile(r"∂\s*([A-Za-z\u0370-\u03ff][A-Za-z0-9_\u0370-\u03ff]*)\s*/\s*∂\s*")
+_DGRAD = re.compile(r"(?<![A-Za-z0-9_\u0370-\u03ff])d\s*(E|L|C|J|E_total|Loss|loss)\s*/\s*d\s*"
+                    r"(?=[A-Za-z\u0370-\u03ff])")
+_SIMPLE_NAME = re.compile(rf"[A-Za-z\u0370-\u03ff][{_NAMECH}]*(?:_(?:\{{[^{{}}]*\}}|[A-Za-z0-9]+))?")
+
+
+def _gradients(text: str, known, table: dict) -> str:
+    out, pos = [], 0
+    text = _DGRAD.sub(lambda m: f"∂{m.group(1)}/∂", text)
+    for m in _GRAD.finditer(text):
+        if m.start() < pos:
+            continue
+        if not _START.match(text, m.end()):
+            raise ParseError("write a derivative as ∂E/∂name", text, m.start())
+        found = _name_at(text, m.end(), known)
+        if found:
+            end, den = found[0], found[1]
+        else:
+            n = _SIMPLE_NAME.match(text, m.end())
+            end, den = n.end(), re.sub(r"[{}\s]", "", n.group())
+        key = f"GRADq{len(table)}"
+        table[key] = ("grad", m.group(1), den)
+        out += [text[pos:m.start()], f" {key} "]
+        pos = end
+    out.append(text[pos:])
+    text = "".join(out)
+    if "∂" in text:
+        raise ParseError("write a derivative as ∂E/∂name (or \\frac{\\partial E}{\\partial name})", text,
+                         text.index("∂"))
+    return text
+
+
+def _names(text: str, known, table: dict) -> str:
+    out, i = [], 0
+    while i < len(text):
+        ch = text[i]
+        prev = text[i - 1] if i else " "
+        if _START.match(ch) and not re.match(rf"[{_NAMECH}_]", prev):
+            m = _BASE.match(text, i)
+            if _MARK.match(m.group()):
+                out.append(m.group())
+                i = m.end()
+                continue
+            found = _name_at(text, i, known)
+            if found:
+                end, name, power = found
+                key = next((k for k, v in table.items() if v == ("name", name)), None)
+                if key is None:
+                    key = f"NAMEq{len(table)}"
+                    table[key] = ("name", name)
+                out.append(f" {key} " + (f"^({power}) " if power else ""))
+                i = end
+                continue
+            out.append(m.group())
+            i = m.end()
+            continue
+        out.append(ch)
+        i += 1
     return "".join(out)
 
 
-def _unmark(ast, table):
-    """Put layered names back and turn sum markers into ("sum", index, body) nodes."""
-    kind = ast[0]
-    if kind == "name":
-        if ast[1].startswith(_SUMP_MARK):
-            raise ParseError("a sum needs something to sum, e.g. sum_k(delta_k * w_kj)")
-        return ("name", table.get(ast[1], ast[1]))
-    if kind == "num":
-        return ast
-    if kind == "call":
-        return ("call", ast[1], tuple(_unmark(a, table) for a in ast[2]))
-    if kind == "neg":
-        return ("neg", _unmark(ast[1], table))
-    if kind in ("mul", "div"):
-        return _unmark_product(ast, table)
-    if kind == "sum":
-        return ("sum", ast[1], _unmark(ast[2], table))
-    return (kind, _unmark(ast[1], table), _unmark(ast[2], table))
+def _split_equation(text: str) -> list[str]:
+    parts, depth, start = [], 0, 0
+    for i, ch in enumerate(text):
+        if ch in "({[":
+            depth += 1
+        elif ch in ")}]":
+            depth -= 1
+        elif ch == "=" and depth == 0 and not re.search(r"(?:sum|Σ|\\sum)\s*_\s*[A-Za-z]\s*$", text[:i]):
+            parts.append(text[start:i])
+            start = i + 1
+    parts.append(text[start:])
+    if any(not p.strip() for p in parts):
+        raise ParseError("an equation needs an expression on each side of '='", text)
+    return parts
 
 
-def _sum_marker(node):
-    if node[0] == "name" and node[1].startswith(_SUMP_MARK) and len(node[1]) == len(_SUMP_MARK) + 1:
-        return node[1][-1]
-    return None
+# ---------------------------------------------------------------- plain text -> AST
+
+def _functions(known) -> dict:
+    return {k: v for k, v in ANSWER_FUNCTIONS.items() if k.endswith("q") or not resolve_known(k, known)
+            or k.startswith(("PRIMEq", "STEPq"))}
 
 
-def _unmark_product(ast, table):
-    """A left-nested chain of * and / is the written product; a sum marker takes what follows it."""
-    factors = []  # (op, node) in written order
-    node = ast
-    while node[0] in ("mul", "div"):
-        factors.append(("mul" if node[0] == "mul" else "div", node[2]))
-        node = node[1]
-    factors.append(("mul", node))
-    factors.reverse()
-    return _fold(factors, table)
-
-
-def _fold(factors, table):
-    out = None
-    i = 0
-    while i < len(factors):
-        op, node = factors[i]
-        marker = _sum_marker(node)
-        if marker:
-            if i + 1 >= len(factors) or factors[i + 1][0] != "mul":
-                raise ParseError(f"sum over {marker} has nothing to sum")
-            value = ("sum", marker, _unmark(factors[i + 1][1], table))
-            i += 2
-        else:
-            value = _unmark(node, table)
-            i += 1
-        out = value if out is None else (op, out, value)
-    return out
-
-
-def parse_answer(text: str, known=frozenset()):
-    """An answer in plain math or LaTeX as the tuple AST (plus ("sum", index, body) nodes).
-
-    `known` holds the problem's quantity names (used to read w^l_jk as one name and w_{kj} or
-    w_kj in LaTeX as one subscript). Raises ParseError with a clear message for anything else,
-    including oversized or too deeply nested input, before any real work.
-    """
-    _check_size(text)
-    known = known if isinstance(known, (set, frozenset, dict)) else frozenset(known)
-    plain = _Latex(text, known).run() if is_latex(text) else text
-    plain, table = _protect_layered(plain, known)
-    plain = _mark_sums(plain)
-    if len(plain) > 2 * MAX_LENGTH:
+def _expression(text: str, known) -> tuple:
+    plain = to_plain(text, known)
+    plain = _normalize(plain)
+    plain = _primes(plain)
+    plain = _indicators(plain).replace("[", "(").replace("]", ")")
+    table: dict = {}
+    plain = _sums(plain, known, table)
+    plain = _gradients(plain, known, table)
+    plain = _names(plain, known, table)
+    if len(plain) > 3 * MAX_LENGTH:
         raise ParseError("the answer is too long once translated")
+    functions = {k: v for k, v in ANSWER_FUNCTIONS.items()
+                 if _MARK.match(k) or not resolve_known(k, known)}
+    functions.update({k: (None, 1, k) for k, v in table.items() if v[0] == "sum"})
     try:
-        ast = parse(plain, implicit=True)
+        ast = parse(plain, implicit=True, functions=functions)
     except ParseError as e:
-        if plain == text:
-            raise
-        raise ParseError(e.bare.replace(_SUMP_MARK, "sum_"), text) from None
+        raise ParseError(_unmark_text(e.bare, table), text if len(text) <= 120 else "") from None
     return _unmark(ast, table)
 
 
-def to_plain(text: str, known=frozenset()) -> str:
-    """LaTeX translated to the plain syntax (for messages and tests)."""
+def _unmark_text(message: str, table: dict) -> str:
+    def show(m):
+        v = table.get(m.group())
+        if v is None:
+            return {"PRIMEqsigmoid": "σ′", "PRIMEqtanh": "tanh′", "PRIMEqrelu": "relu′", "PRIMEqact": "f′",
+                    "STEPq": "step"}.get(m.group(), m.group())
+        return {"sum": lambda: f"Σ_{v[1]} ", "grad": lambda: f"∂{v[1]}/∂{v[2]}",
+                "name": lambda: v[1]}[v[0]]()
+    return re.sub(r"(?:SUMPq|NAMEq|GRADq)\d+|PRIMEq[a-z]+|STEPq", show, message)
+
+
+def read_answer(text: str, known=frozenset()) -> Reading:
+    """An answer in plain math or LaTeX, as its right sides and (for an equation) its left side.
+
+    `known` holds the problem's quantity names (anything with `in`): it decides that w^l+1_ij is one
+    name and h_j^2 a power. Raises ParseError with a clear message for anything it cannot read,
+    including oversized or too deeply nested input, before any real work.
+    """
     _check_size(text)
-    return _Latex(text, frozenset(known)).run() if is_latex(text) else text
+    if not text.strip():
+        raise ParseError("empty answer: expected an expression")
+    parts = _split_equation(text)
+    asts = [_expression(p, known) for p in parts]
+    lhs = None
+    if len(asts) > 1 and _is_designation(asts[0]):
+        lhs, asts = asts[0], asts[1:]
+    return Reading(tuple(asts), lhs)
+
+
+def _is_designation(ast) -> bool:
+    return ast[0] == "grad" or (ast[0] == "name" and re.match(r"(δ|delta|Δ)", ast[1]) is not None)
+
+
+def parse_answer(text: str, known=frozenset()):
+    """One expression (no equation) as the tuple AST."""
+    r = read_answer(text, known)
+    if r.lhs is not None or len(r.parts) != 1:
+        raise ParseError("expected one expression, not an equation", text)
+    return r.parts[0]
+
+
+# ---------------------------------------------------------------- placeholders -> AST nodes
+
+def _unmark(ast, table):
+    kind = ast[0]
+    if kind == "name":
+        entry = table.get(ast[1])
+        if entry is None:
+            return ast
+        if entry[0] == "grad":
+            return ("grad", entry[1], entry[2])
+        return ("name", entry[1])
+    if kind == "num":
+        return ast
+    if kind == "call":
+        args = tuple(_unmark(a, table) for a in ast[2])
+        entry = table.get(ast[1])
+        if entry is not None and entry[0] == "sum":
+            return ("sum", entry[1], args[0], _bound(entry[2]), _bound(entry[3]))
+        return ("call", ast[1], args)
+    if kind == "neg":
+        return ("neg", _unmark(ast[1], table))
+    return (kind, _unmark(ast[1], table), _unmark(ast[2], table))
+
+
+def _bound(text):
+    return None if text is None else _strip_parens(text)

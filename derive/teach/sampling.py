@@ -1,14 +1,12 @@
 """Both sides of a verdict as numbers: the problem's graph at random points of its inputs.
 
 `Engine` draws points (the problem's own first), `Sample` holds one point's forward values,
-local derivatives and gradients in 50-digit mpmath, and can re-sweep reverse mode with a changed
-edge (how mistakes are simulated). `symbolic_zero` tries simplify under a time limit.
+local derivatives and gradients in 50-digit mpmath (δ symbols as delta_sign · ∂L/∂net), and can
+re-sweep reverse mode with a changed edge (how mistakes are simulated).
 """
 from __future__ import annotations
 
 import random
-import signal
-import threading
 from fractions import Fraction
 
 import mpmath
@@ -16,6 +14,7 @@ import sympy as sp
 
 from ..engine import numeric
 from ..engine.check import accumulate, local_values
+from ..engine.graph import ancestors
 from ..engine.ops import relu
 from ..engine.steps import partial
 
@@ -25,8 +24,6 @@ REL_TOL = mpmath.mpf("1e-20")
 ABS_TOL = mpmath.mpf("1e-35")
 HUGE = mpmath.mpf("1e12")  # values beyond this are treated as a singularity and resampled
 KINK = mpmath.mpf("1e-6")  # relu/abs/max arguments closer to the kink than this are resampled
-SYMBOLIC_SECONDS = 2.0
-SYMBOLIC_NODES = 60  # graphs larger than this skip the symbolic comparison
 MAX_ATTEMPTS = 400
 
 
@@ -67,8 +64,17 @@ class Sample:
         self.grads = self.sweep()
         for n, v in self.grads.items():
             self.env[partial(engine.out, n)] = v
-        for sym, node in engine.extra_env.items():
-            self.env[sym] = self.grads[node]
+        for sym, node in engine.deltas.items():
+            self.env[sym] = engine.delta_sign * self.grads[node]
+
+    def provide(self, expr) -> None:
+        """Values for the local-derivative symbols ∂a|∂b an answer uses (∂o_k/∂net_k)."""
+        from .vocabulary import split_local
+        for s in expr.free_symbols:
+            if s not in self.env:
+                pair = split_local(s)
+                if pair and (pair[1], pair[0]) in self.local:
+                    self.env[s] = self.local[(pair[1], pair[0])]
 
     def valid(self) -> bool:
         if not all(_finite(v) for v in self.values.values()):
@@ -86,10 +92,11 @@ class Sample:
 class Engine:
     """The derivation's graph and records, evaluated at random points of its inputs."""
 
-    def __init__(self, derivation, base: dict, seed: int = 0, extra_env=None, draw=None):
+    def __init__(self, derivation, base: dict, seed: int = 0, deltas=None, delta_sign: int = 1, draw=None):
         self.derivation = derivation
         self.draw = draw  # optional (rng, i) -> point, for inputs with constraints (targets summing to 1)
-        self.extra_env = extra_env or {}
+        self.deltas = deltas or {}  # δ symbol -> the net node whose gradient it stands for
+        self.delta_sign = delta_sign
         self.graph = derivation.graph
         self.out = self.graph.output
         self.steps = derivation.steps
@@ -97,6 +104,14 @@ class Engine:
         self.rng = random.Random(seed)
         self.samples: list[Sample] = []
         self.attempts = 0
+        self._relevant = None
+
+    @property
+    def relevant(self) -> set:
+        """The output and every node it depends on."""
+        if self._relevant is None:
+            self._relevant = ancestors(self.graph, self.out)
+        return self._relevant
 
     def _random_point(self, i: int) -> dict:
         if self.draw is not None:
@@ -139,53 +154,17 @@ class SafeMP(numeric.MP):
         return mpmath.power(b, e)
 
 
-def _value(expr, sample):
+def _value(expr, sample, env=None):
+    """The value of an expression at a sample (None: undefined there; "kink": at a kink)."""
+    env = sample.env if env is None else env
     try:
         with mpmath.workdps(DIGITS):
-            if near_kink(expr, sample.env):
+            if near_kink(expr, env):
                 return "kink"
-            v = numeric.evaluate(expr, sample.env, SafeMP)
-    except (ZeroDivisionError, ValueError, OverflowError, TypeError):
+            v = numeric.evaluate(expr, env, SafeMP)
+    except (ZeroDivisionError, ValueError, OverflowError, TypeError, KeyError):
         return None
     return v if _finite(v) else None
-
-
-# ---------------------------------------------------------------- symbolic comparison
-
-class _OutOfTime(BaseException):
-    pass
-
-
-def symbolic_zero(expr: sp.Expr, seconds: float = SYMBOLIC_SECONDS):
-    """True if simplify proves expr == 0, False if it proves a nonzero constant, None otherwise
-    (inconclusive or out of time). Time-limited with SIGALRM in the main thread only."""
-    if threading.current_thread() is not threading.main_thread() or not hasattr(signal, "setitimer"):
-        return None
-
-    def alarm(signum, frame):
-        raise _OutOfTime
-
-    old = signal.signal(signal.SIGALRM, alarm)
-    # The alarm repeats every 50 ms: one raised where Python swallows exceptions (a gc
-    # callback, say) is raised again until it lands in simplify.
-    signal.setitimer(signal.ITIMER_REAL, seconds, 0.05)
-    try:
-        e = expr.rewrite(sp.exp)
-        if e == 0:
-            return True
-        s = sp.simplify(e)
-        if s == 0:
-            return True
-        if s.is_number and s.is_zero is False:
-            return False
-        return None
-    except _OutOfTime:
-        return None
-    except Exception:  # SymPy gave up on something exotic: inconclusive, numbers decide
-        return None
-    finally:
-        signal.setitimer(signal.ITIMER_REAL, 0)
-        signal.signal(signal.SIGALRM, old)
 
 
 def _in_inputs(graph):

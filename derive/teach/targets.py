@@ -1,49 +1,54 @@
-"""The gradients a student may be asked for, per problem kind, as Targets.
+"""The gradients a student may be asked for, per problem kind, as Targets; and --wrt read as one.
 
 Scalar graphs: every node. Networks: each index-form rule (w_kj, delta^l_j, ...) with every
-instance it covers, and each element (W2[1,2]). Matrix layers: each element (W[1,2], w_12).
+instance it covers, and each element (W2[1,2], or its leaf name w^o_12). Matrix layers: each
+element (W[1,2], w_12); whole matrices go through `matrix_answers`.
 """
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 
 import sympy as sp
 
 from ..engine.parse import symbol
-from ..networks.resolver import concretize, letter
 from ..networks.solve import build
 from .answers import Instance, Target, VerifyError
+from .reading import canonical, resolve_known
+from .showing import display_name
+from .vocabulary import FULL, NetNames, ScalarNames, letter
 
 
 def scalar_targets(solution) -> dict:
     d = solution.derivation
     out = d.graph.output
-    names = {n.name: n.symbol for n in d.graph.nodes}
+    names = ScalarNames({n.name: n.symbol for n in d.graph.nodes}, d.graph)
     targets = {}
     for g in d.steps:
         if g.node == out:
             continue
         ref = g.closed if g.closed is not None else g.expr
-        targets[g.node] = Target(g.node, f"∂{out}/∂{g.node}", ref, names,
-                                 [Instance({}, g.node, lambda e: e)])
+        targets[g.node] = Target(g.node, f"∂{out}/∂{g.node}", ref, names, [Instance({}, g.node)])
     return targets
 
 
-def targets_of(solution) -> dict:
-    if solution.problem.kind == "scalar":
+def targets_of(solution, delta_sign: int | None = None) -> dict:
+    kind = getattr(solution.problem, "kind", "scalar")
+    if kind == "scalar":
         return scalar_targets(solution)
-    if solution.problem.kind == "layers":  # the elements; whole matrices go through verify_matrix
+    if kind == "layers":  # the elements; whole matrices go through verify_matrix
         return layer_element_targets(solution, layout(solution))
-    return network_targets(solution)
+    return network_targets(solution, delta_sign)
 
 
 def layer_element_targets(solution, lay) -> dict:
     """Each element of a [layers] problem's matrices, as W[1,2] and as its leaf name w_12."""
     d = solution.derivation
-    names = {n.name: n.symbol for n in d.graph.nodes}
+    table = {n.name: n.symbol for n in d.graph.nodes}
     for rows in lay.nodes.get("dY", []):  # the upstream leaves g_nm, also written dY_nm
         for g in rows:
-            names["dY_" + g.split("_", 1)[1]] = symbol(g)
+            table["dY_" + g.split("_", 1)[1]] = symbol(g)
+    names = ScalarNames(table, d.graph)
     targets = {}
     for key in lay.grads:
         rows = lay.nodes[key]
@@ -55,148 +60,119 @@ def layer_element_targets(solution, lay) -> dict:
                     and r <= len(row) else None
                 t = Target(element, f"∂{d.graph.output}/∂{element}",
                            g.closed if g.closed is not None else g.expr, names,
-                           [Instance({}, leaf, lambda e: e)], transposed=swapped)
+                           [Instance({}, leaf)], transposed=swapped, kind="layer-element")
                 targets[element] = t
                 targets[leaf] = t
     return targets
 
 
-def _letters(res, r):
-    out = {"n"} if res.batch > 1 else set()
-    for m in range(res.D + 1):
-        try:
-            out.add(res._letter(m, r))
-        except KeyError:
-            continue
-    return sorted(out)
+def _free(built, rule) -> tuple[dict, bool]:
+    """The layer spec of each free letter of a rule, and whether it is Nielsen's output rule."""
+    nm = built.names
+    output = nm.nielsen and "^L" in rule.target
+    free = {}
+    for x in rule.indices:
+        if x == "n":
+            free[x] = ("batch", 0)
+        elif nm.nielsen:
+            free[x] = ("L" if output else "r", {"j": 0, "k": -1, "i": 1}[x])
+        else:
+            free[x] = ("a", ({"i": 0, "j": 1, "k": 2} if nm.D == 2 else {"i": 0, "k": 1})[x])
+    return free, output
 
 
-def _generic_names(res, r) -> dict:
-    """Every generic quantity of rule layer r as a user types it (o_k, w_kj, a^l-1_k ...)."""
-    out = {}
-    roles = {"act": range(0, res.D + 1), "net": range(1, res.D + 1), "w": range(1, res.D + 1),
-             "b": range(1, res.D + 1), "delta": range(1, res.D + 1), "target": [res.D]}
-    for role, layers in roles.items():
-        for m in layers:
-            try:
-                base = res.base(role, m, r)
-                letters = [res._letter(m, r)] + ([res._letter(m - 1, r)] if role == "w" else [])
-            except KeyError:
-                continue
-            if res.batch > 1 and role in res.PER_SAMPLE:
-                letters = ["n"] + letters
-            g = sp.IndexedBase(base)[tuple(letter(x) for x in letters)]
-            out[res.label(g)] = g
-    return out
+def _generic(names: NetNames, expr):
+    """A networks rule formula (IndexedBase w, delta^l+1 ...) in the vocabulary's objects."""
+    def walk(e):
+        if isinstance(e, sp.Sum):
+            body, (v, lo, _hi) = e.function, e.limits[0]
+            return sp.Sum(walk(body), (letter(str(v)), lo, FULL))
+        if isinstance(e, sp.Indexed):
+            typed = f"{e.base.label}_{''.join(str(i) for i in e.indices)}"
+            g = names.get(typed)
+            if g is None:
+                raise KeyError(typed)
+            return g
+        if e.is_Atom:
+            return e
+        return e.func(*[walk(a) for a in e.args])
+    try:
+        out, _ = names.resolve(walk(expr))
+        return out
+    except (KeyError, VerifyError):
+        return None
 
 
-class _GenericNames(dict):
-    """Known generic names, and any other index letters on a known base (w_jk, x_j: wrong-index
-    answers still mean something and get a diagnosis)."""
-
-    def __init__(self, table, letters):
-        super().__init__(table)
-        self.bases = {str(g.base.label): len(g.indices) for g in table.values() if isinstance(g, sp.Indexed)}
-        self.index_letters = set(letters)
-
-    def __contains__(self, name):
-        return dict.__contains__(self, name) or self._parse(name) is not None
-
-    def __getitem__(self, name):
-        if dict.__contains__(self, name):
-            return dict.__getitem__(self, name)
-        g = self._parse(name)
-        if g is None:
-            raise KeyError(name)
-        return g
-
-    def _parse(self, name):
-        if not isinstance(name, str) or "_" not in name:
-            return None
-        base, idx = name.rsplit("_", 1)
-        if base not in self.bases or len(idx) != self.bases[base]:
-            return None
-        if not all(ch in self.index_letters or ch.isdigit() for ch in idx):
-            return None
-        return sp.IndexedBase(base)[tuple(sp.Integer(int(ch)) if ch.isdigit() else letter(ch) for ch in idx)]
-
-
-def network_targets(solution) -> dict:
+def network_targets(solution, delta_sign: int | None = None) -> dict:
     result = solution.extra
-    res = getattr(result, "resolver", None)
-    if res is None or getattr(solution.problem, "kind", "") != "network":
+    if getattr(solution.problem, "kind", "") != "network" or not getattr(result, "rules", None):
         raise VerifyError("expected a [network] problem (scalar circuits and [layers] problems have "
                           "their own targets)")
+    built = build(solution.problem)
+    sign = delta_sign if delta_sign is not None else getattr(solution.problem, "delta_sign", 1)
     loss = result.loss_name
     half = getattr(solution.problem, "loss", "") == "mse"
-    delta_env = {symbol(dname): net for net, dname in result.deltas.items()}
-    concrete_names = {n.name: n.symbol for n in solution.derivation.graph.nodes}
-    concrete_names.update({name: s for name, s in ((k.name, k) for k in delta_env)})
-    targets = {}
+    targets, by_node = {}, {}
     for rule in result.rules:
-        r = (rule.ranges["l"][1] - 1 if "l" in rule.ranges else res.D) if res.nm.nielsen else res.D
-        table = _GenericNames(_generic_names(res, r), _letters(res, r))
-
-        def summable(index, body, r=r):
-            if res.nm.nielsen:
-                upper = res.size_symbol(r + 1, r) if r < res.D else None
-            else:
-                by = {res._letter(m, r): m for m in range(res.D + 1)}
-                upper = sp.Integer(res.nm.sizes[by[index]]) if index in by else None
-            if upper is None:
-                raise VerifyError(f"cannot sum over {index}: it is not the index of a layer here")
-            return sp.Sum(body, (letter(index), 1, upper))
-
-        instances = []
-        for bind, node, _conc, _value in rule.instances:
-            generic = {}
-            for lab, g in dict.items(table):
-                try:
-                    c = concretize(rule, g, bind)
-                except (KeyError, IndexError):
-                    continue
-                if c.is_Symbol:
-                    generic.setdefault(c.name, lab)
-            instances.append(Instance(dict(bind), node,
-                                      lambda e, b=dict(bind), rule=rule: concretize(rule, e, b).doit(),
-                                      generic))
+        free, output = _free(built, rule)
+        names = NetNames(built, free, output)
+        instances = [Instance(dict(bind), node) for bind, node, _conc, _value in rule.instances]
         is_delta = rule.target.startswith("delta")
-        label = rule.target if is_delta else f"∂{loss}/∂{rule.target}"
-        targets[rule.target] = Target(rule.target, label, rule.expr, table, instances, half,
-                                      tuple(rule.indices), dict(rule.ranges), summable, rule, delta_env)
-    elements = {c.node: f"{c.param}[{','.join(str(i) for i in c.index)}]" for c in result.chains}
+        label = display_name(rule.target) if is_delta else f"∂{loss}/∂{rule.target}"
+        t = Target(rule.target, label, rule.expr, names, instances, half, tuple(rule.indices),
+                   sign if is_delta else 1, "rule", rule, is_delta=is_delta,
+                   generic=_generic(names, rule.expr))
+        targets[rule.target] = t
+        for inst in instances:
+            by_node[inst.node] = (rule, inst, names)
     for chain in result.chains:
         key = f"{chain.param}[{','.join(str(i) for i in chain.index)}]"
-        rule, bind = next(((rl, inst[0]) for rl in result.rules for inst in rl.instances
-                           if inst[1] == chain.node), (None, None))
-        names = dict(concrete_names)
-        def to_graph(e):
-            return (e)
-        if rule is not None:
-            names.update(targets[rule.target].names)
-            def to_graph(e, b=bind, rule=rule):
-                return (concretize(rule, e, b).doit())
+        rule, inst, names = by_node.get(chain.node, (None, Instance({}, chain.node), None))
+        if names is None:
+            continue
         transposed = None
         if len(chain.index) == 2 and chain.index[0] != chain.index[1]:
             transposed = f"{chain.param}[{chain.index[1]},{chain.index[0]}]"
-        targets[key] = Target(key, f"∂{loss}/∂{key}", chain.chain.expr, names,
-                              [Instance({}, chain.node, to_graph, elements)], half,
-                              summable=targets[rule.target].summable if rule else None,
-                              extra_env=delta_env, transposed=transposed)
+        t = Target(key, f"∂{loss}/∂{key}", chain.chain.expr, names, [Instance(dict(inst.bindings), chain.node)],
+                   half, kind="element", rule=rule, transposed=transposed,
+                   generic=_generic(names, rule.expr) if rule is not None else None)
+        t.extra["leaf"] = chain.node
+        targets[key] = t
     return targets
 
 
-def _index_letters(expr) -> set:
-    """Index letters used outside any sum that binds them."""
-    if isinstance(expr, sp.Sum):
-        inner = _index_letters(expr.function)
-        return inner - {str(v) for v, *_ in expr.limits}
-    if isinstance(expr, sp.Indexed):
-        return {str(i) for i in expr.indices if i.is_Symbol}
-    out = set()
-    for a in expr.args:
-        out |= _index_letters(a)
-    return out
+def find_target(wrt: str, targets: dict) -> str | None:
+    """--wrt as a key of `targets`: w_kj, w_{kj}, ∂E/∂w_kj, δ_k, w^{l}_{jk}, W2[1, 2], w^o_12, and
+    in a batch delta^L_j for delta^L_nj."""
+    if not isinstance(wrt, str):
+        return None
+    s = re.sub(r"\s", "", wrt)
+    s = re.sub(r"^(?:\\frac\{\\partial[A-Za-z]+\}\{\\partial(.+)\}|∂[A-Za-z_]+/∂(.+)|d[ELCJ]/d(.+))$",
+               lambda m: next(g for g in m.groups() if g), s)
+    s = s.replace("\\delta", "δ").replace("−", "-")
+    if s in targets:
+        return s
+    m = re.fullmatch(r"([A-Za-z]+\d*)\[(\d+)(?:,(\d+))?\]", s)
+    if m:
+        key = f"{m.group(1)}[{m.group(2)}" + (f",{m.group(3)}]" if m.group(3) else "]")
+        return key if key in targets else None
+    m = re.fullmatch(r"([A-Za-z\u0370-\u03ff]+)(?:\^\{?([^_{}]+)\}?)?(?:_\{?([^{}^]+)\}?)?(?:\^\{?([^_{}]+)\}?)?", s)
+    candidates = [s]
+    if m:
+        base, sup, sub = m.group(1), m.group(2) or m.group(4), m.group(3)
+        candidates += canonical(base, sup, sub) if sub is not None else []
+    for c in candidates:
+        found = resolve_known(c, targets)
+        if found:
+            return found
+        for key in targets:  # a batch: delta^L_j for delta^L_nj
+            if re.sub(r"_n(?=[a-z]$)", "_", key) == c or (resolve_known(c, {re.sub(r"_n(?=[a-z]$)", "_", key): 1})):
+                return key
+    leaves = {t.extra.get("leaf"): k for k, t in targets.items() if t.extra.get("leaf")}
+    for c in candidates:
+        if c in leaves:
+            return leaves[c]
+    return None
 
 
 # ---------------------------------------------------------------- matrix layers

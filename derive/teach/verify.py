@@ -1,27 +1,23 @@
 """Verify a student's expression for a gradient, and say exactly what is wrong.
 
-    verify(solution, wrt, answer_text) -> Verdict(correct, diagnosis, counterexample, reference, ...)
+    verify(solution, wrt, answer_text, delta_sign=None) -> Verdict(correct, diagnosis, counterexample, ...)
 
-Equivalence: the answer may use any named quantity of the problem (graph nodes such as sigy, o_k,
-h_j, δ_k). Named quantities are functions of the independent inputs, so both sides are compared
-as functions of the inputs:
-  * numerically, at many random points of the inputs in 50-digit mpmath (the forward pass gives
-    every named quantity, the derivation's own local derivatives give the reference gradient),
-    skipping points where either side is undefined, huge, or at a kink of relu/abs/max;
-    one point of disagreement decides "wrong";
-  * symbolically, for small graphs, by `simplify(answer - reference) == 0` with everything
-    substituted back to the inputs, under a time budget (inconclusive results are reported).
-"correct" needs agreement at every point and no symbolic contradiction.
+Reading: `reading.read_answer` (plain or LaTeX; sums, ∂E/∂o_k, σ′, an equation whose left side must
+name --wrt), shown back as `read_as`. The answer may use any named quantity of the problem (graph
+nodes such as sigy, o_k, h_j, δ_k, ∂E/∂o_k); δ means delta_sign · ∂L/∂net (the problem's
+[network] delta, or `delta_sign`). Named quantities are functions of the independent inputs, so
+both sides are compared numerically at many random points of the inputs in 50-digit mpmath (the
+forward pass gives every named quantity, the derivation's own local derivatives the reference),
+skipping points where either side is undefined, huge or at a kink of relu/abs/max; a generic
+answer (w_kj) must hold for every instance (every k, j); one point of disagreement decides "wrong".
 
-Diagnosis: the answer is compared with mutations of the reference computed the same way, each a
-common mistake named in the problem's terms: a sign error, a factor 2 (a loss without ½), a
-missing or repeated chain-rule factor ∂c/∂p of one edge of the graph, a missing path of a quantity
-used several times (a missing sum over the next layer), a wrong quantity or index, the gradient of
-another quantity. Every wrong verdict carries a counterexample with both values.
+Diagnosis (`mistakes`), and before it what the answer's form shows: a sum whose bounds leave units
+out, an index neither bound nor summed (a missing sum), a unit that does not exist, a number where
+an expression was expected, the other sign convention for δ, Mitchell's letterless δ_1 read in the
+other layer. Every wrong verdict carries a counterexample with both values.
 
-[layers] problems (Affine, Softmax-with-Loss): --wrt a whole matrix (X, W, B, A) is checked in
-matrix form by teach.matrix_answers; an element (W[1,2] or w_12) goes through the same engine as
-above, with random draws whose target rows sum to 1.
+[layers] problems: --wrt a whole matrix (X, W, B, A) goes to `matrix_answers`; an element (W[1,2]
+or w_12) through the engine above, with random draws whose target rows sum to 1.
 """
 from __future__ import annotations
 
@@ -31,124 +27,234 @@ import mpmath
 import sympy as sp
 
 from ..engine import numeric
-from ..networks.resolver import concretize, letter
-from .answers import Instance, MatrixVerdict, Target, Verdict, VerifyError, answer_expr, text
+from ..engine.parse import symbol
+from ..errors import ParseError
+from .answers import MatrixVerdict, Target, Verdict, VerifyError, answer_expr, text, unknown_name
 from .matrix_answers import Draws, verify_matrix
-from .mistakes import diagnose
-from .reading import resolve_known
-from .sampling import DIGITS, POINTS, SYMBOLIC_NODES, SYMBOLIC_SECONDS, Engine, _in_inputs, _value, close, symbolic_zero
-from .targets import _index_letters, layer_element_targets, layout, targets_of
+from .mistakes import GENERIC, diagnose
+from .reading import UnknownName, read_answer
+from .sampling import DIGITS, POINTS, Engine, _value, close
+from .showing import show_plain, show_tex
+from .targets import find_target, layer_element_targets, layout, targets_of
+from .vocabulary import FULL, NoSuchQuantity, letter
 
 __all__ = ["MatrixVerdict", "Verdict", "VerifyError", "targets_of", "text", "verify"]
 
 
-def verify(solution, wrt: str, answer_text: str, seed: int = 0, points: int = POINTS) -> Verdict:
-    """Decide whether `answer_text` is ∂output/∂wrt of the solved problem, and diagnose it."""
+def verify(solution, wrt: str, answer_text: str, seed: int = 0, points: int = POINTS,
+           delta_sign: int | None = None) -> Verdict:
+    """Decide whether `answer_text` is ∂output/∂wrt (or δ) of the solved problem, and diagnose it."""
     draw = None
-    if getattr(solution.problem, "kind", "") == "layers":
+    kind = getattr(solution.problem, "kind", "scalar")
+    if kind == "layers":
         lay = layout(solution)
         if re.sub(r"\s", "", wrt) in lay.grads:
             return verify_matrix(solution, re.sub(r"\s", "", wrt), answer_text, seed)
         targets = layer_element_targets(solution, lay)
         draw = Draws.draw_for(solution, lay)
-        matrices = ", ".join(lay.grads)
     else:
-        targets = targets_of(solution)
-        matrices = ""
-    key = resolve_known(wrt, targets) or _concrete_key(wrt, targets)
+        targets = targets_of(solution, delta_sign)
+    key = find_target(wrt, targets)
     if key is None:
-        listed = ", ".join(targets) if not matrices else \
-            f"a matrix ({matrices}) or one element ({', '.join(list(targets)[:4])}, ...)"
-        raise VerifyError(f"--wrt {wrt!r} is not a quantity with a gradient in this problem; "
-                          f"expected {'one of: ' if not matrices else ''}{listed}")
+        raise _unknown_wrt(wrt, targets, kind == "layers" and lay.grads)
     target = targets[key]
-    answer = answer_expr(target, answer_text)
-    engine = Engine(solution.derivation, solution.inputs, seed, target.extra_env, draw)
-    with mpmath.workdps(DIGITS):
-        if target.rule is not None:
-            unbound = _index_letters(answer) - set(target.indices) - {"l"}
-            if unbound:
-                return _unbound(engine, target, answer, sorted(unbound), points)
-        missing = _missing_quantities(engine, target, answer)
-        if missing:
-            return missing
-        return _decide(engine, target, answer, points)
+    if target.kind == "element":
+        target.extra["elements"] = {t.extra["leaf"]: k for k, t in targets.items() if t.extra.get("leaf")}
+    reading = _read(answer_text, target)
+    shown = [show_plain(a) for a in ((reading.lhs,) if reading.lhs else ()) + reading.parts]
+    shown_tex = [show_tex(a) for a in ((reading.lhs,) if reading.lhs else ()) + reading.parts]
+    sign = delta_sign if delta_sign is not None else getattr(solution.problem, "delta_sign", 1)
+    engine = Engine(solution.derivation, solution.inputs, seed, _deltas(solution), sign, draw)
+    verdicts = [_judge(engine, target, ast, points) for ast in reading.parts]
+    if reading.lhs is not None:
+        wrong_side = _check_lhs(reading.lhs, target, targets)
+        if wrong_side:
+            v = verdicts[0]
+            verdicts.insert(0, Verdict(False, [wrong_side] + ([] if v.correct else v.diagnosis),
+                                       v.counterexample, v.reference, v.wrt, v.label, v.answer, v.method,
+                                       v.points, notes=v.notes))
+    verdict = next((v for v in verdicts if not v.correct), verdicts[-1])
+    if len(verdicts) > 1 and not verdict.correct and len(reading.parts) > 1:
+        i = verdicts.index(verdict) - (1 if reading.lhs is not None and verdicts[0] is verdict else 0)
+        if 0 <= i < len(reading.parts) and len(reading.parts) > 1:
+            verdict = _with(verdict, diagnosis=[f"the right side number {i + 1} ({shown[-len(reading.parts) + i]}) "
+                                                f"is wrong"] + list(verdict.diagnosis))
+    return _with(verdict, read_as=" = ".join(shown), read_as_tex=" = ".join(shown_tex))
 
 
-def _with_bindings(target, extra: dict) -> Target:
-    """The same target with more index letters bound (to evaluate an answer with a stray index)."""
+def _with(v: Verdict, **changes) -> Verdict:
     from dataclasses import replace
-    insts = [Instance({**inst.bindings, **extra}, inst.node,
-                      lambda e, b={**inst.bindings, **extra}: concretize(target.rule, e, b).doit(),
-                      inst.generic) for inst in target.instances]
-    return replace(target, instances=insts)
+    return replace(v, **changes)
 
 
-def _missing_quantities(engine, target, answer):
-    """A wrong verdict if the answer names a unit that does not exist for some binding."""
-    known = set(engine.graph._index) | {s.name for s in engine.extra_env}
-    for inst in target.instances:
-        try:
-            names = {s.name for s in inst.to_graph(answer).free_symbols}
-        except (KeyError, IndexError):
-            names = {"?"}
-        absent = sorted(names - known)
-        if absent:
-            where = ", ".join(f"{k} = {v}" for k, v in inst.bindings.items())
-            diag = [f"the answer refers to {absent[0]}, which does not exist"
-                    + (f" (for {where})" if where else "") + ": an index is out of its range"]
-            cx = {"point": {k: float(v) for k, v in engine.base.items()}, "expected":
-                  _num(engine.sample(0).grads[inst.node]) if engine.sample(0) else None,
-                  "got": None, "quantities": {}, "own_point": True}
-            if inst.bindings:
-                cx["instance"] = dict(inst.bindings)
-                cx["element"] = inst.node
-            return Verdict(False, diag, cx, target.reference, target.wrt, target.label, answer,
-                           "structural", 0)
-    return None
+def _unknown_wrt(wrt, targets, matrices) -> VerifyError:
+    if matrices:
+        listed = f"a matrix ({', '.join(matrices)}) or one element ({', '.join(list(targets)[:4])}, ...)"
+        return VerifyError(f"--wrt {wrt!r} is not a quantity with a gradient in this problem; expected {listed}")
+    return VerifyError(f"--wrt {wrt!r} is not a quantity with a gradient in this problem; expected one of: "
+                       f"{', '.join(targets)}")
 
 
-def _unbound(engine, target, answer, letters, points):
-    """An answer with an index that is neither an index of the target nor summed over."""
-    u = letters[0]
-    shown = ", ".join(target.indices)
-    diag = []
+def _read(answer_text, target: Target):
     try:
-        summed = target.summable(u, answer)
-        if not _missing_quantities(engine, target, summed) and _decide(engine, target, summed, points).correct:
-            diag.append(f"a missing sum over {u}: the answer is one term of Σ_{u}; {target.wrt} depends "
-                        f"on every unit {u} of the next layer")
-    except VerifyError:
-        pass
-    if not diag:
-        for b in target.indices:
-            renamed = answer.xreplace({letter(u): letter(b)})
-            if _index_letters(renamed) - set(target.indices) - {"l"} or _missing_quantities(engine, target, renamed):
+        return read_answer(answer_text, target.names)
+    except UnknownName as e:
+        raise unknown_name(e.name, target) from None
+    except ParseError as e:
+        raise VerifyError(f"cannot read the answer: {e}") from None
+
+
+def _deltas(solution) -> dict:
+    """δ symbol -> the net node whose gradient it stands for (networks only)."""
+    extra = getattr(solution, "extra", None)
+    deltas = getattr(extra, "deltas", None) or {}
+    return {symbol(dname): net for net, dname in deltas.items()}
+
+
+def _check_lhs(lhs, target: Target, targets) -> str | None:
+    """The left side of `∂E/∂w_kj = …` must name --wrt; a δ on the left must be the δ asked for."""
+    if lhs[0] == "grad":
+        key = find_target(lhs[2], targets)
+        if key is None and target.kind == "element":
+            key = find_target(lhs[2], {target.extra.get("leaf", ""): 1}) and target.wrt
+        if key == target.wrt and not target.is_delta:
+            return None
+        return (f"the left side ∂{lhs[1]}/∂{lhs[2]} is not {target.label}: the question asks for "
+                f"{target.label}")
+    key = find_target(lhs[1], targets)
+    if key == target.wrt and target.is_delta:
+        return None
+    return f"the left side {lhs[1]} is not {target.label}: the question asks for {target.label}"
+
+
+# ---------------------------------------------------------------- one side of an answer
+
+def _judge(engine, target: Target, ast, points: int) -> Verdict:
+    expr = answer_expr(target, ast)
+    expr, ambiguous = target.names.resolve(expr)
+    readings = target.names.readings(ambiguous) if ambiguous else [{}]
+    results = []
+    for r in readings:
+        e = expr.xreplace(r) if r else expr
+        with mpmath.workdps(DIGITS):
+            v = _decide(engine, target, e, points, ast)
+        if r and len(readings) > 1:
+            note = "read " + ", ".join(f"{target.names.label(a)} as {target.names.label(b)}" for a, b in r.items())
+            v = _with(v, notes=(*v.notes, note))
+        if v.correct:
+            return v
+        results.append(v)
+    return next((v for v in results if not any(GENERIC in d for d in v.diagnosis)), results[0])
+
+
+def _allowed_letters(target: Target) -> set:
+    return set(target.indices) | {k for i in target.instances for k in i.bindings}
+
+
+def _index_letters(expr) -> set:
+    """Index letters used outside any sum that binds them."""
+    if isinstance(expr, sp.Sum):
+        return _index_letters(expr.function) - {str(v) for v, *_ in expr.limits}
+    if isinstance(expr, sp.Indexed):
+        return {str(i) for i in expr.indices if i.is_Symbol}
+    out = set()
+    for a in expr.args:
+        out |= _index_letters(a)
+    return out
+
+
+def _decide(engine, target: Target, expr, points: int, ast=None) -> Verdict:
+    unbound = sorted(_index_letters(expr) - _allowed_letters(target) - {"l"})
+    if unbound:
+        return _unbound(engine, target, expr, unbound, points)
+    try:
+        graph_answers = [target.names.concretize(expr, inst.bindings) for inst in target.instances]
+    except NoSuchQuantity as e:
+        return _structural(engine, target, expr, [str(e)])
+    v = _compare(engine, target, expr, graph_answers, points)
+    if v.correct or ast is None:
+        return v
+    first, alone = _form_diagnoses(engine, target, expr, graph_answers, ast, points, v)
+    if first:
+        rest = [] if alone else [d for d in v.diagnosis if GENERIC not in d]
+        return _with(v, diagnosis=first + rest)
+    return v
+
+
+def _form_diagnoses(engine, target, expr, graph_answers, ast, points, v) -> tuple[list[str], bool]:
+    """What the answer's form shows: narrowed sum bounds, a number, the other δ convention; and
+    whether that says it all (the other diagnoses are dropped)."""
+    out = []
+    narrowed = [s for s in expr.atoms(sp.Sum) if s.limits[0][2].is_Integer or s.limits[0][1] != 1]
+    if narrowed:
+        full = expr.xreplace({s: sp.Sum(s.function, (s.limits[0][0], 1, FULL)) for s in narrowed})
+        full, _ = target.names.resolve(full)
+        letters = ", ".join(str(s.limits[0][0]) for s in narrowed)
+        bounds = ", ".join(f"{s.limits[0][0]} = {s.limits[0][1]}..{s.limits[0][2]}" for s in narrowed)
+        try:
+            right = _decide(engine, target, full, points).correct
+        except VerifyError:
+            right = False
+        out.append(f"the sum over {letters} covers only {bounds}, not every unit of the layer"
+                   + ("; with the whole range the answer would be right" if right else ""))
+        if right:
+            return out, True
+    if not expr.free_symbols and not expr.atoms(sp.Sum, sp.Indexed, sp.Function):
+        message, at_point = _number(engine, target, expr)
+        if at_point or any(GENERIC in d for d in v.diagnosis):
+            return out + [message], True
+    convention = _other_convention(engine, target, graph_answers, points)
+    if convention:
+        return [convention], True
+    return out, False
+
+
+def _number(engine, target: Target, expr) -> tuple[str, bool]:
+    """The message for a plain number, and whether it is the value at the problem's own point."""
+    s = engine.sample(0)
+    value = float(expr)
+    own = [float(target.scale * s.grads[i.node]) for i in target.instances] if s else []
+    if own and any(abs(value - x) <= 5e-3 * max(abs(x), 1e-12) for x in own) and s.fractions == engine.base:
+        return ("an expression was expected; your number is the value at the given point "
+                f"({target.label} = {own[0]:.10g} there), but the gradient must be written as a formula "
+                "in the problem's quantities"), True
+    shown = f" (it is {own[0]:.10g} at the given point)" if len(own) == 1 else ""
+    return (f"an expression was expected, not a number; the number is not the value of {target.label} "
+            f"either{shown}"), False
+
+
+def _other_convention(engine, target: Target, graph_answers, points) -> str | None:
+    """The answer is right if δ meant the other sign convention (−δ of this problem)."""
+    uses_delta = any(s in engine.deltas for ga in graph_answers for s in ga.free_symbols)
+    if not (uses_delta or target.is_delta) or not engine.deltas:
+        return None
+    other = -engine.delta_sign
+    n = 0
+    for i in range(points):
+        s = engine.sample(i)
+        if s is None:
+            break
+        env = dict(s.env)
+        for sym, node in engine.deltas.items():
+            env[sym] = other * s.grads[node]
+        for inst, ga in zip(target.instances, graph_answers):
+            want = (other if target.is_delta else 1) * s.grads[inst.node]
+            got = _value(ga, s, env)
+            if got == "kink":
                 continue
-            v = _decide(engine, target, renamed, points)
-            specific = [d for d in v.diagnosis if not d.startswith("the answer is not")]
-            if specific:
-                diag += [d.replace(f"_{b}", f"_{u}") if d.startswith("the wrong") else d for d in specific]
-                break
-    diag.insert(0, f"the index {u} is not bound: {target.wrt} has the indices {shown}, and {u} is not "
-                   "summed over")
-    fixed = _with_bindings(target, {x: 1 for x in letters})
-    v = _missing_quantities(engine, fixed, answer) or _decide(engine, fixed, answer, points)
-    cx = v.counterexample
-    if cx is not None:
-        cx = {**cx, "note": f"evaluated with {', '.join(f'{x} = 1' for x in letters)}"}
-    return Verdict(False, diag, cx, target.reference, target.wrt, target.label, answer, v.method,
-                   v.points)
+            if got is None or not close(got, want):
+                return None
+            n += 1
+    if not n:
+        return None
+    this = "∂L/∂net" if engine.delta_sign == 1 else "−∂L/∂net (Mitchell's δ_k = o_k(1 − o_k)(t_k − o_k))"
+    that = "−∂L/∂net (Mitchell's δ_k = o_k(1 − o_k)(t_k − o_k))" if engine.delta_sign == 1 else "∂L/∂net"
+    return (f"right under the other sign convention for δ: the answer takes δ = {that}, but in this problem "
+            f"δ = {this} (set by [network] delta in the problem file, or --delta-sign)")
 
 
-def _concrete_key(wrt, targets):
-    compact = re.sub(r"\s", "", wrt)
-    return compact if compact in targets else None
-
-
-def _decide(engine, target: Target, answer: sp.Expr, points: int) -> Verdict:
+def _compare(engine, target: Target, expr, graph_answers, points: int) -> Verdict:
     insts = target.instances
-    graph_answers = [inst.to_graph(answer) for inst in insts]
     expected, got, used = [], [], []  # per used sample: per-instance values
     undefined = 0
     i = 0
@@ -157,7 +263,9 @@ def _decide(engine, target: Target, answer: sp.Expr, points: int) -> Verdict:
         i += 1
         if s is None:
             break
-        e_vals = [s.grads[inst.node] for inst in insts]
+        for ga in graph_answers:
+            s.provide(ga)
+        e_vals = [target.scale * s.grads[inst.node] for inst in insts]
         g_vals = [_value(ga, s) for ga in graph_answers]
         if any(v == "kink" for v in g_vals):
             continue
@@ -169,86 +277,113 @@ def _decide(engine, target: Target, answer: sp.Expr, points: int) -> Verdict:
         used.append(s)
     if len(used) < min(points, 5):
         if undefined:
-            return _wrong(target, answer, engine, used, expected, got,
+            return _wrong(target, expr, engine, used, expected, got,
                           ["the answer is undefined (division by zero, not a real number, or overflowing) at points "
                            "where the gradient exists"], "numeric", undefined_sample=engine.sample(0))
         raise VerifyError("could not find enough points where the problem is defined to compare")
     mismatch = [(j, k) for j in range(len(used)) for k in range(len(insts))
                 if not close(expected[j][k], got[j][k])]
-    numeric_ok = not mismatch and undefined <= len(used) // 2
     method = f"numeric ({len(used)} random points, {DIGITS} digits)"
-    if numeric_ok:
-        proved = _symbolic(engine, target, insts, graph_answers)
-        if proved is False:
-            return _wrong(target, answer, engine, used, expected, got,
-                          ["symbolic simplification shows the difference is a nonzero constant"],
-                          "symbolic")
-        method += "; symbolic: " + {True: "simplify(answer − reference) = 0",
-                                    None: "inconclusive within the time budget",
-                                    "skipped": f"skipped (more than {SYMBOLIC_NODES} nodes)"}[proved]
-        return Verdict(True, [], None, target.reference, target.wrt, target.label, answer, method,
-                       len(used))
+    if not mismatch and undefined <= len(used) // 2:
+        return Verdict(True, [], None, target.reference, target.wrt, target.label, expr, method, len(used))
     if not mismatch:
-        return _wrong(target, answer, engine, used, expected, got,
+        return _wrong(target, expr, engine, used, expected, got,
                       ["the answer is undefined (not a real number) at most points where the gradient "
                        "exists"], method)
-    diagnosis = diagnose(engine, target, answer, graph_answers, used, expected, got)
-    return _wrong(target, answer, engine, used, expected, got, diagnosis, method, mismatch=mismatch)
+    diagnosis = diagnose(engine, target, used, expected, got)
+    return _wrong(target, expr, engine, used, expected, got, diagnosis, method, mismatch=mismatch,
+                  graph_answers=graph_answers)
 
 
-def _symbolic(engine, target, insts, graph_answers):
-    if len(engine.graph.nodes) > SYMBOLIC_NODES:
-        return "skipped"
-    full = _in_inputs(engine.graph)
-    deltas = {}
-    for sym, node in engine.extra_env.items():
-        closed = engine.derivation.gradient(node).closed
-        if closed is None:
-            return "skipped"
-        deltas[sym] = closed
-    verdicts = []
-    budget = SYMBOLIC_SECONDS / max(1, len(insts))
-    for inst, ga in zip(insts, graph_answers):
-        g = engine.derivation.gradient(inst.node)
-        if g.closed is None:
-            return "skipped"
-        verdicts.append(symbolic_zero((ga.xreplace(deltas) - g.closed).xreplace(full), budget))
-        if verdicts[-1] is not True:
-            return verdicts[-1]
-    return True
+def _structural(engine, target: Target, expr, diagnosis) -> Verdict:
+    s = engine.sample(0)
+    inst = target.instances[0]
+    cx = {"point": {k: float(v) for k, v in engine.base.items()},
+          "expected": float(target.scale * s.grads[inst.node]) if s else None,
+          "got": None, "quantities": {}, "own_point": True}
+    if inst.bindings:
+        cx["instance"] = {k: v for k, v in inst.bindings.items() if k != "l" or len(inst.bindings) == 1}
+        cx["element"] = inst.node
+    return Verdict(False, diagnosis, cx, target.reference, target.wrt, target.label, expr, "structural", 0)
+
+
+def _unbound(engine, target: Target, expr, letters, points) -> Verdict:
+    """An answer with an index that is neither an index of the target nor summed over."""
+    u = letters[0]
+    shown = ", ".join(x for x in target.indices) or ", ".join(sorted(_allowed_letters(target) - {"l"}))
+    diag = []
+    try:
+        summed, _ = target.names.resolve(sp.Sum(expr, (letter(u), 1, FULL)))
+        if _decide(engine, target, summed, points).correct:
+            what = "sample of the batch" if u == "n" and getattr(target.names, "batch", 1) > 1 else \
+                "unit of the next layer"
+            diag.append(f"a missing sum over {u}: the answer is one term of Σ_{u}; {target.label} depends "
+                        f"on every {what} {u}")
+    except VerifyError:
+        pass
+    if not diag:
+        for b in sorted(_allowed_letters(target) - {"l"}):
+            renamed = expr.xreplace({letter(u): letter(b)})
+            if _index_letters(renamed) - _allowed_letters(target) - {"l"}:
+                continue
+            try:
+                v = _decide(engine, target, renamed, points)
+            except VerifyError:
+                continue
+            specific = [re.sub(rf"^(the wrong \w+: \S+?)_(\w*){b}", rf"\1_\g<2>{u}", d)
+                        for d in v.diagnosis if GENERIC not in d]
+            if v.correct:
+                diag.append(f"the index {u} stands where {b} belongs")
+                break
+            if specific:
+                diag += specific
+                break
+    diag.insert(0, f"the index {u} is not bound: {target.label} has the indices {shown}, and {u} is not "
+                   "summed over")
+    bound = {x: 1 for x in letters}
+    try:
+        graph_answers = [target.names.concretize(expr, {**inst.bindings, **bound}) for inst in target.instances]
+        v = _compare(engine, target, expr, graph_answers, min(points, 5))
+        cx = v.counterexample
+    except VerifyError:
+        cx = _structural(engine, target, expr, diag).counterexample
+    if cx is not None:
+        cx = {**cx, "note": f"evaluated with {', '.join(f'{x} = 1' for x in letters)}"}
+    return Verdict(False, diag, cx, target.reference, target.wrt, target.label, expr, "structural", 0)
 
 
 def _wrong(target, answer, engine, used, expected, got, diagnosis, method, mismatch=None,
-           undefined_sample=None):
+           undefined_sample=None, graph_answers=None):
     cx = None
     if mismatch:
-        # prefer the problem's own point when the answer is already wrong there
         j, k = mismatch[0]
-        cx = _counterexample(target, answer, used[j], target.instances[k], expected[j][k], got[j][k])
+        cx = _counterexample(target, graph_answers[k] if graph_answers else None, used[j], target.instances[k],
+                             expected[j][k], got[j][k])
     elif undefined_sample is not None:
         inst = target.instances[0]
-        cx = _counterexample(target, answer, undefined_sample, inst,
-                             undefined_sample.grads[inst.node], None)
+        cx = _counterexample(target, None, undefined_sample, inst,
+                             target.scale * undefined_sample.grads[inst.node], None)
     elif used:
         inst = target.instances[0]
-        cx = _counterexample(target, answer, used[0], inst, expected[0][0], got[0][0])
-    return Verdict(False, diagnosis, cx, target.reference, target.wrt, target.label, answer, method,
-                   len(used))
+        cx = _counterexample(target, None, used[0], inst, expected[0][0], got[0][0])
+    return Verdict(False, diagnosis, cx, target.reference, target.wrt, target.label, answer, method, len(used))
 
 
 def _num(v):
-    if v is None:
-        return None
-    return float(v)
+    return None if v is None else float(v)
 
 
-def _counterexample(target, answer, sample, inst, expected, got) -> dict:
+def _counterexample(target, graph_answer, sample, inst, expected, got) -> dict:
     point = {k: _num(numeric.to_mp(v)) for k, v in sample.fractions.items()}
-    names = sorted({str(s) for s in inst.to_graph(answer).free_symbols} | {inst.node})
-    quantities = {inst.generic.get(n, n): _num(sample.values[n]) for n in names if n in sample.values}
+    names = sorted({str(s) for s in (graph_answer.free_symbols if graph_answer is not None else ())
+                    if str(s) in sample.values} | {inst.node})
+    quantities = {n: _num(sample.values[n]) for n in names if n in sample.values}
     cx = {"point": point, "expected": _num(expected), "got": _num(got), "quantities": quantities,
           "own_point": sample is sample.engine.samples[0] and sample.fractions == sample.engine.base}
     if inst.bindings:
-        cx["instance"] = dict(inst.bindings)
+        cx["instance"] = {k: v for k, v in inst.bindings.items() if k != "l"} or dict(inst.bindings)
+        if "l" in inst.bindings and len(inst.bindings) > 1:
+            cx["instance"]["l"] = inst.bindings["l"]
         cx["element"] = inst.node
     return cx
+

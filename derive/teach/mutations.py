@@ -1,0 +1,208 @@
+"""Common mistakes as changes of the reference derivation, each named in the problem's terms.
+
+For one instance (one concrete gradient), `mutations` lists label -> spec, where spec(sample) is
+the gradient the mistake would give at that sample (a reverse sweep with changed local
+derivatives). Edges are grouped by how they read in the rule's letters, so that a mistake has one
+name for every instance: "missing factor ∂net_k/∂h_j = w_kj" drops the weight from every term of
+the sum over k. Per-term mistakes ("the contribution through net_2 ...") name the unit.
+"""
+from __future__ import annotations
+
+import mpmath
+import sympy as sp
+
+from ..engine import numeric
+from ..engine.graph import ancestors
+from ..engine.parse import symbol
+from .answers import text
+
+ACTIVATIONS = ("sigmoid", "tanh", "relu", "identity")
+_DERIVATIVE = {"sigmoid": "σ′", "tanh": "tanh′", "relu": "relu′ (the step)", "identity": "1"}
+
+
+def _alternatives(op: str, act: sp.Symbol, net: sp.Symbol, show):
+    """Other activations' derivatives written at this unit: (label, expression in act and net)."""
+    h = show(act)
+    forms = {
+        "sigmoid": [(f"σ′ = {h}(1 − {h})", act * (1 - act)),
+                    (f"σ′({show(net)}) = σ({show(net)})(1 − σ({show(net)}))", None)],
+        "tanh": [(f"tanh′ = 1 − {h}²", 1 - act**2), (f"tanh′({show(net)}) = 1 − tanh²({show(net)})", None)],
+        "relu": [(f"relu′ = step({show(net)})", sp.Heaviside(net))],
+        "identity": [("1 (an identity unit)", sp.Integer(1))],
+    }
+    out = []
+    for other, options in forms.items():
+        if other == op:
+            continue
+        for label, expr in options:
+            if expr is None:
+                from ..engine.ops import sigmoid
+                expr = sigmoid(net) * (1 - sigmoid(net)) if other == "sigmoid" else 1 - sp.tanh(net) ** 2
+            out.append((other, label, expr))
+    return out
+
+
+def relevant_edges(engine, node: str):
+    """Edges (p, c, local expr) on some path from `node` to the output, and the nodes above it."""
+    graph = engine.graph
+    desc, stack = {node}, [node]
+    while stack:
+        for c in graph.consumers(stack.pop()):
+            if c not in desc:
+                desc.add(c)
+                stack.append(c)
+    relevant = engine.relevant
+    edges = [(g.node, c.via, c.local.expr) for g in engine.steps if g.node in desc
+             for c in g.contributions if c.via in relevant]
+    return edges, desc
+
+
+class Sweep:
+    """A mistake as changed local derivatives: spec(sample) -> the mutated gradient of `node`."""
+
+    def __init__(self, node: str, changes):
+        self.node, self.changes = node, changes  # [(edge, fn(sample, edge, value) -> new value)]
+
+    def __call__(self, sample):
+        change = {e: fn(sample, e, sample.local[e]) for e, fn in self.changes}
+        return sample.sweep(change, stop=self.node)[self.node]
+
+
+class Seed:
+    """The chain stops at `at`: ∂L/∂at is taken as 1 (the upstream gradient left out)."""
+
+    def __init__(self, node: str, at: str):
+        self.node, self.at = node, at
+
+    def __call__(self, sample):
+        return sample.sweep({("seed", self.at): mpmath.mpf(1)}, stop=self.node)[self.node]
+
+
+class Times:
+    """The gradient times the local derivative of an edge below it (the chain went past)."""
+
+    def __init__(self, node: str, edge):
+        self.node, self.edge = node, edge
+
+    def __call__(self, sample):
+        return sample.grads[self.node] * sample.local[self.edge]
+
+
+def _value_at(expr, sample):
+    try:
+        return numeric.evaluate(expr, sample.env)
+    except (KeyError, ZeroDivisionError, ValueError, TypeError):
+        return None
+
+
+def _set(es, fn):
+    return [((p, c), fn) for p, c, _ in es]
+
+
+def _ratio(expr_of):
+    """A change that divides each edge's value by an expression of that edge (None when 0)."""
+    def fn(sample, e, v):
+        d = _value_at(expr_of[e], sample)
+        return v / d if d not in (None, 0) else mpmath.nan
+    return fn
+
+
+def mutations(engine, target, inst) -> dict:
+    """label -> spec(sample) for one instance; labels read the same for every instance."""
+    names, bind, node = target.names, inst.bindings, inst.node
+    graph, out = engine.graph, engine.out
+
+    def G(n):
+        return names.generic_of(n, bind, True)
+
+    def T(n):
+        return names.generic_of(n, bind, False)
+
+    def show(expr, f=G):
+        return text(expr.xreplace({s: symbol(f(s.name)) for s in expr.free_symbols if s.name in graph}))
+
+    edges, desc = relevant_edges(engine, node)
+    muts: dict = {}
+    groups: dict = {}
+    for p, c, local in edges:
+        groups.setdefault(f"∂{G(c)}/∂{G(p)} = {show(local)}", []).append((p, c, local))
+    consumers: dict = {}
+    for p, c, local in edges:
+        consumers.setdefault(p, []).append((c, local))
+
+    for lab, es in groups.items():
+        local0 = es[0][2]
+        if local0 != 1:
+            muts[f"missing factor {lab}"] = Sweep(node, _set(es, lambda s, e, v: mpmath.mpf(1)))
+            muts[f"the factor {lab} appears twice"] = Sweep(node, _set(es, lambda s, e, v: v * v))
+            muts[f"sign error in the factor {lab}"] = Sweep(node, _set(es, lambda s, e, v: -v))
+        if local0.is_Mul:
+            for factor in local0.args:
+                if factor.is_Number:
+                    continue
+                wanted = show(factor)
+                per_edge = {}
+                for p, c, local in es:
+                    f = next((a for a in (local.args if local.is_Mul else ()) if show(a) == wanted), None)
+                    per_edge[(p, c)] = f
+                if all(f is not None for f in per_edge.values()):
+                    rest = show(sp.Mul(*[a for a in local0.args if a is not factor]))
+                    muts[f"only part of {lab}: the factor {wanted} is missing (the answer has {rest})"] = \
+                        Sweep(node, _set(es, _ratio(per_edge)))
+        for pw in sorted(local0.atoms(sp.Pow), key=str):
+            if pw.exp.is_Integer and pw.exp <= -2:
+                per_edge = {(p, c): local.xreplace({a: a.base ** (a.exp + 1) for a in local.atoms(sp.Pow)
+                                                    if a.exp == pw.exp})
+                            for p, c, local in es}
+                muts[f"the denominator {show(pw.base ** -pw.exp)} in {lab} is not squared "
+                     f"(quotient rule: the denominator is squared)"] = \
+                    Sweep(node, _set(es, lambda s, e, v, pe=per_edge: _value_at(pe[e], s)))
+        c0, p0 = es[0][1], es[0][0]
+        op = graph.node(c0).op
+        if op in ACTIVATIONS and graph.node(c0).parents == (p0,):
+            own = {"sigmoid": "σ′", "tanh": "tanh′", "relu": "relu′", "identity": "1"}[op]
+            for _other, label, form in _alternatives(op, symbol(c0), symbol(p0), show):
+                per_edge = {(p, c): form.xreplace({symbol(c0): symbol(c), symbol(p0): symbol(p)}) for p, c, _ in es}
+                muts[f"the derivative of the wrong activation: {label} where {own} belongs ({G(c0)} is a "
+                     f"{op} unit, {lab})"] = Sweep(node, _set(es, lambda s, e, v, pe=per_edge: _value_at(pe[e], s)))
+        if c0 != out and any(graph.consumers(c) for _, c, _ in es):
+            upstream = {(p, c): symbol("∂" + out + "/∂" + c) for p, c, _ in es}
+            muts[f"the upstream gradient ∂{out}/∂{G(c0)} is missing in the contribution through {G(c0)}"] = \
+                Sweep(node, _set(es, _ratio(upstream)))
+
+    for p, cs in consumers.items():
+        if len(cs) < 2:
+            continue
+        for c, local in cs:
+            e = (p, c)
+            muts[f"{G(p)} is used {len(cs)} times: missing the contribution through {T(c)} "
+                 f"(∂{out}/∂{T(c)} · {show(local, T)})"] = Sweep(node, [(e, lambda s, e, v: mpmath.mpf(0))])
+            if local != 1:
+                muts[f"the contribution through {T(c)} is missing the factor ∂{T(c)}/∂{T(p)} = {show(local, T)}"] = \
+                    Sweep(node, [(e, lambda s, e, v: mpmath.mpf(1))])
+            if c != out and graph.consumers(c):
+                muts[f"the contribution through {T(c)} is missing its upstream gradient ∂{out}/∂{T(c)}"] = \
+                    Sweep(node, [(e, _ratio({e: symbol("∂" + out + "/∂" + c)}))])
+        if len(cs) > 2:
+            for c, _ in cs:
+                others = [(p, o) for o, _ in cs if o != c]
+                muts[f"{G(p)} is used {len(cs)} times: only the contribution through {T(c)} was counted; the "
+                     "contributions of every use must be added"] = \
+                    Sweep(node, [(e, lambda s, e, v: mpmath.mpf(0)) for e in others])
+
+    with_gradient = {g.node for g in engine.steps}
+    for p in graph.node(node).parents:  # the chain went past the quantity
+        if p not in with_gradient:
+            continue
+        c = next((c for c in engine.derivation.gradient(p).contributions if c.via == node), None)
+        if c is not None and c.local.expr != 1:
+            muts[f"an extra factor ∂{G(node)}/∂{G(p)} = {show(c.local.expr)}: the chain went past "
+                 f"{G(node)}"] = Times(node, (p, node))
+    for n in desc:  # the chain stopped early
+        if n not in (node, out) and n in engine.relevant:
+            muts[f"missing the upstream gradient ∂{out}/∂{G(n)}: the chain stops at {G(n)}"] = Seed(node, n)
+    return muts
+
+
+def relevant_nodes(graph) -> set:
+    return ancestors(graph, graph.output)
