@@ -117,7 +117,7 @@ def answer_expr(target: Target, ast) -> sp.Expr:
 
 
 def _call(op: str, args):
-    from .vocabulary import ActPrime
+    from .symbols import ActPrime
     if len(args) == 1:
         u = args[0]
         simple = {
@@ -146,7 +146,7 @@ def _bound(text_, what: str, default):
 
 
 def _to_expr(ast, target: Target):
-    from .vocabulary import FULL, Grad, Local, letter
+    from .symbols import FULL, Grad, Local, letter
     kind = ast[0]
     if kind == "num":
         return number(ast[1])

@@ -123,7 +123,12 @@ class Latex:
                 out.append(self.subscript(out))
             elif ch == "^":
                 self.i += 1
-                out.append("^(" + self.sub(self.group()) + ")")
+                layer = re.compile(r"\s*([lL]\s*[-+−]\s*\d)(?=\s*_)").match(self.s, self.i)
+                if layer:  # w^l+1_{ij}: a layer written without braces, not w^l + 1_{ij}
+                    self.i = layer.end()
+                    out.append("^(" + re.sub(r"\s", "", layer.group(1)) + ")")
+                else:
+                    out.append("^(" + self.sub(self.group()) + ")")
             elif ch == "'":
                 self.i += 1
                 out.append("′")
@@ -158,7 +163,10 @@ class Latex:
         run = m.group()
         base = re.search(r"[A-Za-z\u0370-\u03ff][A-Za-z0-9\u0370-\u03ff]*(?:\^\([^()]*\))?$", "".join(out[-8:]))
         take = 1
-        if run.isdigit() or (base and self._known(base.group(), run)):
+        after = re.compile(r"\s*\^\s*(\{[^{}]*\}|[A-Za-z0-9](?:[-+−]\d)?)").match(self.s, self.i + len(run))
+        later = f"^({after.group(1).strip('{}')})" if after else ""
+        if run.isdigit() or (base and (self._known(base.group(), run) or
+                                       (later and self._known(base.group() + later, run)))):
             take = len(run)
         self.i += take
         return "_" + run[:take] + " "
@@ -166,9 +174,13 @@ class Latex:
     def _known(self, base: str, run: str) -> bool:
         """w_kj typed in LaTeX means w_{kj} when the problem has such a name."""
         sup = re.fullmatch(r"(.+?)\^\((.*)\)", base)
-        name = f"{sup.group(1)}^{sup.group(2)}_{run}" if sup else f"{base}_{run}"
+        layer = re.sub(r"[\s{}]", "", sup.group(2)).replace("−", "-") if sup else ""
+        name = f"{sup.group(1)}^{layer}_{run}" if sup else f"{base}_{run}"
+        spelled = name
+        if name[:1] and "\u0370" <= name[0] <= "\u03ff":
+            spelled = unicodedata.name(name[0], "").split()[-1].lower() + name[1:]
         try:
-            return name in self.known
+            return name in self.known or spelled in self.known
         except (TypeError, ValueError):
             return False
 

@@ -2,7 +2,8 @@
 
 The AST comes from `matrix_reading.parse_matrix_answer` and is never run as code: `evaluate`
 walks it with numpy arrays for the problem's matrices; a product of mismatched shapes raises
-ShapeError naming both shapes.
+ShapeError naming both shapes. A row (a bias 1×c) added to a matrix is broadcast over its rows, as
+numpy does (X·W + B over a batch).
 """
 from __future__ import annotations
 
@@ -120,7 +121,7 @@ def evaluate(ast, env: dict):
     if kind in ("add", "sub"):
         if b is ONES:
             raise ShapeError("1ᵀ (a row of ones) only makes sense multiplied by a matrix on its right")
-        if sa != sb:
+        if sa != sb and not _broadcasts(sa, sb):
             word = "plus" if kind == "add" else "minus"
             raise ShapeError(what + f"{shape_text(sa)} {word} {shape_text(sb)}")
         return a + b if kind == "add" else a - b
@@ -144,6 +145,17 @@ def evaluate(ast, env: dict):
                          f"{shape_text(sb)} (a {shape_text(sa)} times a {shape_text(sb)} matrix: the "
                          f"inner sizes {sa[1]} and {sb[0]} differ)")
     return a @ b
+
+
+def _broadcasts(sa, sb) -> bool:
+    """A bias row (1×c) or column (r×1) added to a matrix, as numpy broadcasts it over the batch."""
+    if len(sa) != 2 or len(sb) != 2:
+        return False
+    try:
+        full = np.broadcast_shapes(sa, sb)
+    except ValueError:
+        return False
+    return full in (sa, sb)
 
 
 def same(a, b) -> bool:

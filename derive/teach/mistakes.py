@@ -54,6 +54,9 @@ class Judge:
                     return False
         return True
 
+    def expected_at(self, sample, k):
+        return self.target.scale * sample.grads[self.insts[k].node]
+
     def confirmed(self, fn) -> bool:
         return self.matches(fn, self.quick) and self.matches(fn, range(len(self.used)))
 
@@ -86,7 +89,12 @@ def diagnose(engine, target, used, expected, got) -> list[str]:
     def ref(c):
         return lambda s, k, inst: scale_of * s.grads[inst.node] * numeric.to_mp(c)
 
-    muts = [mutations(engine, target, inst) for inst in j.insts]
+    cache = target.extra.setdefault("mutations", {})
+    if cache.get("engine") is not engine:
+        cache.clear()
+        cache["engine"] = engine
+        cache["per"] = [mutations(engine, target, inst) for inst in j.insts]
+    muts = cache["per"]
     common = [lab for lab in muts[0] if all(lab in m for m in muts[1:])]
 
     def mut(lab, c=1):
@@ -97,13 +105,14 @@ def diagnose(engine, target, used, expected, got) -> list[str]:
     singles = [(label, ref(c)) for label, c in scales]
     singles += [(lab, mut(lab)) for lab in common]
     singles += list(_other_gradients(engine, target))
-    singles += list(_substitutions(j))
-    found = []
-    for label, fn in singles:
-        if label not in found and j.confirmed(fn):
-            found.append(label)
+    if target.kind == "scalar":  # few candidates: the wrong quantity is named beside the rest
+        singles += list(_scalar_substitutions(j))
+    found = _confirmed(j, singles)
     if scales[0][0] in found:  # one global sign error explains any sign error of a single factor
         found = [f for f in found if not f.startswith("sign error in the factor")]
+    if found:
+        return found[:4]
+    found = _confirmed(j, _substitutions(j))
     if found:
         return found[:4]
     for slabel, c in scales:
@@ -111,6 +120,14 @@ def diagnose(engine, target, used, expected, got) -> list[str]:
             if j.confirmed(mut(lab, c)):
                 return [slabel, lab]
     return _ratios(j) or _contribution_twice(j) or _some_units(j) or [generic_message(target)]
+
+
+def _confirmed(j: Judge, candidates) -> list[str]:
+    found = []
+    for label, fn in candidates:
+        if label not in found and j.confirmed(fn):
+            found.append(label)
+    return found
 
 
 def _other_gradients(engine, target):
@@ -135,36 +152,72 @@ def _other_gradients(engine, target):
                lambda s, k, inst, nodes=nodes: target.scale * s.grads[nodes[k]])
 
 
-def calibrated(j: Judge):
-    """The rule's generic formula with δ in this problem's convention (rules may write δ = ∂L/∂net
-    either way): the variant that equals the expected values at the first samples."""
-    g = j.target.generic
-    if g is None:
-        return None
+def calibrated(j: Judge) -> list:
+    """The rule's generic formulas (expanded, and with δ of its own layer) with δ in this
+    problem's convention (rules may write δ = ∂L/∂net either way): the variants that equal the
+    expected values at the first samples."""
     if "calibrated" in j.target.extra:
         return j.target.extra["calibrated"]
-    deltas = {x: -x for x in g.atoms(sp.Indexed) if parse_tag(x.base)[0] == "delta"}
-    flipped = g.xreplace(deltas) if deltas else g
-    found = None
-    for cand in (g, flipped, -g, -flipped):
-        if j.matches(lambda s, k, inst, c=cand: j.generic_value(c, k, s), range(min(2, len(j.used))), j.expected):
-            found = cand
-            break
+    found = []
+    for g in (j.target.generic, j.target.extra.get("delta_form")):
+        if g is None:
+            continue
+        deltas = {x: -x for x in g.atoms(sp.Indexed) if parse_tag(x.base)[0] == "delta"}
+        flipped = g.xreplace(deltas) if deltas else g
+        for cand in (g, flipped, -g, -flipped):
+            rows = range(min(2, len(j.used)))
+            if j.matches(lambda s, k, inst, c=cand: j.generic_value(c, k, s), rows, j.expected):
+                found.append(cand)
+                break
     j.target.extra["calibrated"] = found
     return found
 
 
+def _replace_nth(expr, old, new, n: int):
+    """`expr` with only the n-th occurrence (preorder) of `old` replaced."""
+    count = [0]
+
+    def walk(e):
+        if e == old:
+            count[0] += 1
+            return new if count[0] - 1 == n else e
+        if e.is_Atom or isinstance(e, sp.Indexed) or not e.args:
+            return e
+        args = [walk(a) for a in e.args]
+        return e.func(*args) if any(a is not b for a, b in zip(args, e.args)) else e
+    return walk(expr)
+
+
+def _occurrences(expr, old) -> int:
+    if expr == old:
+        return 1
+    if expr.is_Atom or isinstance(expr, sp.Indexed):
+        return 0
+    return sum(_occurrences(a, old) for a in expr.args)
+
+
+def _options(g, names, bases, letters):
+    role, kind, d = parse_tag(g.base)
+    per = names.batch > 1 and role in ("act", "net", "delta", "target")
+    head, units = (g.indices[:1], g.indices[1:]) if per else ((), g.indices)
+    options = [g.base[tuple(head) + p] for p in permutations(units)]
+    choices = list(dict.fromkeys([u for u in units if u.is_Symbol] + letters))
+    options += [b[tuple(head) + idx] for b, n in bases.items() if n == len(g.indices)
+                for idx in product(choices, repeat=len(units))]
+    if kind in ("a", "r", "L"):  # the same quantity one layer up or down
+        from .vocabulary import _tag
+        options += [_tag(role, kind, d + step)[g.indices] for step in (-1, 1)]
+    return options
+
+
 def _substitutions(j: Judge):
-    """The reference with one quantity replaced by another: the wrong input, index or weight."""
+    """The reference with one quantity replaced by another: the wrong input, index, layer or weight
+    (one occurrence or all of them)."""
     target = j.target
     if target.kind == "scalar":
         yield from _scalar_substitutions(j)
         return
-    ref = calibrated(j)
-    if ref is None:
-        return
     names = target.names
-    atoms = sorted(ref.atoms(sp.Indexed), key=str)
     bases = {}
     for nm in names.shown():
         g = names.get(nm)
@@ -172,32 +225,35 @@ def _substitutions(j: Judge):
             bases.setdefault(g.base, len(g.indices))
     letters = [letter(x) for x in target.indices if x != "n"] or \
         [letter(x) for x in sorted({k for i in target.instances for k in i.bindings} - {"l", "n"})]
-    for g in atoms:
-        per = names.batch > 1 and parse_tag(g.base)[0] in ("act", "net", "delta", "target")
-        head, units = (g.indices[:1], g.indices[1:]) if per else ((), g.indices)
-        options = [g.base[tuple(head) + p] for p in permutations(units)]
-        choices = list(dict.fromkeys([u for u in units if u.is_Symbol] + letters))
-        options += [b[tuple(head) + idx] for b, n in bases.items() if n == len(g.indices)
-                    for idx in product(choices, repeat=len(units))]
-        for new in dict.fromkeys(options):
-            new = names.get(names.label(new)) or new  # as the same name typed reads (Mitchell's w_jk)
-            if new == g:
-                continue
-            expr = ref.xreplace({g: new})
-            kind = "index" if names.label(new).split("_")[0] == names.label(g).split("_")[0] else "quantity"
-            label = f"the wrong {kind}: {names.label(new)} where {names.label(g)} belongs"
-            if target.kind == "element":
-                try:
-                    bind = target.instances[0].bindings
-                    label += f" ({names.concrete_name(new, bind)} where {names.concrete_name(g, bind)} belongs)"
-                except VerifyError:
+    seen = set()
+    for ref in calibrated(j):
+        atoms = sorted(ref.atoms(sp.Indexed), key=str)
+        for g in atoms:
+            count = _occurrences(ref, g)
+            for new in dict.fromkeys(_options(g, names, bases, letters)):
+                new = names.get(names.label(new)) or new  # as the same name typed reads (Mitchell's w_jk)
+                if new == g:
                     continue
-            yield label, (lambda s, k, inst, e=expr: j.generic_value(e, k, s))
-    w_atoms = [g for g in atoms if parse_tag(g.base)[0] == "w"]
-    if w_atoms:  # every weight with its indices swapped: the transposed weight matrix
-        expr = ref.xreplace({g: g.base[g.indices[1], g.indices[0]] for g in w_atoms})
-        yield ("the weights are transposed: w with its two indices swapped throughout (the row of W where "
-               "its column belongs)", lambda s, k, inst, e=expr: j.generic_value(e, k, s))
+                kind = "index" if names.label(new).split("_")[0] == names.label(g).split("_")[0] else "quantity"
+                label = f"the wrong {kind}: {names.label(new)} where {names.label(g)} belongs"
+                if target.kind == "element":
+                    try:
+                        bind = target.instances[0].bindings
+                        label += f" ({names.concrete_name(new, bind)} where {names.concrete_name(g, bind)} belongs)"
+                    except VerifyError:
+                        continue
+                variants = [ref.xreplace({g: new})] + ([_replace_nth(ref, g, new, n) for n in range(count)]
+                                                       if count > 1 else [])
+                for expr in variants:
+                    if expr in seen:
+                        continue
+                    seen.add(expr)
+                    yield label, (lambda s, k, inst, e=expr: j.generic_value(e, k, s))
+        w_atoms = [g for g in atoms if parse_tag(g.base)[0] == "w"]
+        if w_atoms:  # every weight with its indices swapped: the transposed weight matrix
+            expr = ref.xreplace({g: g.base[g.indices[1], g.indices[0]] for g in w_atoms})
+            yield ("the weights are transposed: w with its two indices swapped throughout (the row of W where "
+                   "its column belongs)", lambda s, k, inst, e=expr: j.generic_value(e, k, s))
 
 
 def _scalar_substitutions(j: Judge):
@@ -220,15 +276,25 @@ def _plain(expr, sample):
     return None if isinstance(v, str) else v
 
 
-def _named_values(j: Judge):
-    """Quantities named alike for every instance: label -> per-instance node (values)."""
+def _named_values(j: Judge) -> dict:
+    """Quantities named alike for every instance: label -> per-instance value function (sample ->
+    value): every node, every δ (this problem's convention) and every gradient ∂L/∂(node)."""
     names, engine = j.target.names, j.engine
+    out_name = engine.out
+    deltas = {str(sym): (sym, node) for sym, node in engine.deltas.items()}
     per = []
     for inst in j.insts:
         table = {}
         for n in engine.graph.nodes:
-            if n.name != engine.out:
-                table.setdefault(names.generic_of(n.name, inst.bindings, True), n.name)
+            if n.name == out_name:
+                continue
+            lab = names.generic_of(n.name, inst.bindings, True)
+            table.setdefault(lab, lambda s, n=n.name: s.values[n])
+            if engine.derivation.has(n.name):
+                table.setdefault(f"∂{out_name}/∂{lab}", lambda s, n=n.name: s.grads[n])
+        for dname, (sym, _node) in deltas.items():
+            lab = names.generic_of(dname, inst.bindings, True)
+            table.setdefault(lab, lambda s, sym=sym: s.env[sym])
         per.append(table)
     return {lab: [t[lab] for t in per] for lab in per[0] if all(lab in t for t in per[1:])}
 
@@ -244,15 +310,17 @@ def _ratios(j: Judge):
         shown = str(r) if abs(float(r) - float(ratios[0])) < 1e-12 else mpmath.nstr(ratios[0], 8)
         return [f"off by a constant factor: the answer is {shown} times {j.target.label}"]
     graph, label = j.engine.graph, j.target.label
-    for name, nodes in _named_values(j).items():
-        def times(s, k, inst, nodes=nodes):
-            return j.target.scale * s.grads[inst.node] * s.values[nodes[k]]
+    named = _named_values(j)
+    for name, fns in named.items():
+        def times(s, k, inst, fns=fns):
+            return j.expected_at(s, k) * fns[k](s)
 
-        def over(s, k, inst, nodes=nodes):
-            v = s.values[nodes[k]]
-            return j.target.scale * s.grads[inst.node] / v if v != 0 else None
+        def over(s, k, inst, fns=fns):
+            v = fns[k](s)
+            return j.expected_at(s, k) / v if v != 0 else None
         if j.confirmed(times):
-            quotient = [c for c in graph.consumers(nodes[0]) if graph.node(c).op in ("inv", "div")]
+            node = name if name in graph else None
+            quotient = node and [c for c in graph.consumers(node) if graph.node(c).op in ("inv", "div")]
             if quotient:
                 return [f"the quotient rule's denominator is not squared: the answer is {name} × {label} "
                         f"(a 1/{name}² became 1/{name})"]

@@ -12,7 +12,6 @@ import mpmath
 import sympy as sp
 
 from ..engine import numeric
-from ..engine.graph import ancestors
 from ..engine.parse import symbol
 from .answers import text
 
@@ -69,13 +68,13 @@ class Sweep:
 
 
 class Seed:
-    """The chain stops at `at`: ∂L/∂at is taken as 1 (the upstream gradient left out)."""
+    """The chain stops at the nodes `at`: each ∂L/∂at is taken as 1 (the upstream gradient left out)."""
 
-    def __init__(self, node: str, at: str):
-        self.node, self.at = node, at
+    def __init__(self, node: str, at):
+        self.node, self.at = node, tuple(at)
 
     def __call__(self, sample):
-        return sample.sweep({("seed", self.at): mpmath.mpf(1)}, stop=self.node)[self.node]
+        return sample.sweep({("seed", a): mpmath.mpf(1) for a in self.at}, stop=self.node)[self.node]
 
 
 class Times:
@@ -167,8 +166,11 @@ def mutations(engine, target, inst) -> dict:
                      f"{op} unit, {lab})"] = Sweep(node, _set(es, lambda s, e, v, pe=per_edge: _value_at(pe[e], s)))
         if c0 != out and any(graph.consumers(c) for _, c, _ in es):
             upstream = {(p, c): symbol("∂" + out + "/∂" + c) for p, c, _ in es}
-            muts[f"the upstream gradient ∂{out}/∂{G(c0)} is missing in the contribution through {G(c0)}"] = \
+            up = f"∂{out}/∂{G(c0)}" + _as_delta(engine, names, c0, bind)
+            muts[f"the upstream gradient {up} is missing in the contribution through {G(c0)}"] = \
                 Sweep(node, _set(es, _ratio(upstream)))
+            muts[f"the upstream gradient {up} appears twice in the contribution through {G(c0)}"] = \
+                Sweep(node, _set(es, lambda s, e, v: v * s.grads[e[1]]))
 
     for p, cs in consumers.items():
         if len(cs) < 2:
@@ -198,11 +200,19 @@ def mutations(engine, target, inst) -> dict:
         if c is not None and c.local.expr != 1:
             muts[f"an extra factor ∂{G(node)}/∂{G(p)} = {show(c.local.expr)}: the chain went past "
                  f"{G(node)}"] = Times(node, (p, node))
-    for n in desc:  # the chain stopped early
+    stops: dict = {}
+    for n in sorted(desc):  # the chain stopped early
         if n not in (node, out) and n in engine.relevant:
-            muts[f"missing the upstream gradient ∂{out}/∂{G(n)}: the chain stops at {G(n)}"] = Seed(node, n)
+            stops.setdefault(G(n), []).append(n)
+    for lab, at in stops.items():
+        muts[f"missing the upstream gradient ∂{out}/∂{lab}: the chain stops at {lab}"] = Seed(node, at)
     return muts
 
 
-def relevant_nodes(graph) -> set:
-    return ancestors(graph, graph.output)
+def _as_delta(engine, names, node, bind) -> str:
+    """ " (δ_k)" when the node is a net input whose gradient the problem names δ."""
+    sym = next((s for s, n in engine.deltas.items() if n == node), None)
+    if sym is None:
+        return ""
+    d = names.generic_of(sym.name, bind, True)
+    return f" ({'' if engine.delta_sign == 1 else '−'}{d})"

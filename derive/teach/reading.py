@@ -21,13 +21,12 @@ from dataclasses import dataclass
 from ..engine.ops import FUNCTIONS
 from ..engine.parse import MAX_DEPTH, MAX_LENGTH, parse
 from ..errors import ParseError
-from .latex_reading import greek, to_plain
+from .latex_reading import to_plain
+from .typed_names import _BASE, _NAMECH, _START, UnknownName, _name_at, _strip_parens, resolve_known
+
+__all__ = ["ANSWER_FUNCTIONS", "Reading", "UnknownName", "parse_answer", "read_answer", "resolve_known"]
 
 _MARK = re.compile(r"(SUMPq|NAMEq|GRADq|PRIMEq|STEPq)")
-_NAMECH = r"A-Za-z0-9\u0370-\u03ff"
-_START = re.compile(r"[A-Za-z\u0370-\u03ff]")
-_BASE = re.compile(rf"[A-Za-z\u0370-\u03ff][{_NAMECH}]*")
-_LOSS_NAMES = ("E", "L", "C", "J", "Loss", "loss", "E_total", "Etotal", "E_tot")
 
 # answer functions beyond the problem files' (name -> (constructor or None, arity, op))
 _EXTRA = {
@@ -75,140 +74,6 @@ def _check_size(text: str) -> None:
             depth -= 1
     if top > MAX_DEPTH:
         raise ParseError(f"the answer is nested too deeply (more than {MAX_DEPTH} levels)")
-
-
-# ---------------------------------------------------------------- names
-
-def alias(name: str) -> str:
-    """The same name with its Greek base spelled the other way: δ_k <-> delta_k, σ <-> sigma."""
-    import unicodedata
-    m = re.match(r"([A-Za-z\u0370-\u03ff]+)(.*)$", name, re.S)
-    base, rest = m.groups() if m else (name, "")
-    if len(base) == 1 and "\u0370" <= base <= "\u03ff":
-        spelled = unicodedata.name(base, "").split()[-1].lower()
-        return (spelled.capitalize() if base.isupper() else spelled) + rest
-    letter = greek(base) if base.lower().replace("var", "") in _GREEK_SPELLED else None
-    return letter + rest if letter else name
-
-
-_GREEK_SPELLED = {"alpha", "beta", "gamma", "delta", "epsilon", "zeta", "eta", "theta", "iota", "kappa", "lambda",
-                  "mu", "nu", "xi", "pi", "rho", "sigma", "tau", "upsilon", "phi", "chi", "psi", "omega"}
-
-
-def resolve_known(name: str, known) -> str | None:
-    """`name` as one of the known names (directly or through its Greek alias), else None."""
-    for candidate in (name, alias(name)):
-        try:
-            if candidate in known:
-                return candidate
-        except (TypeError, ValueError):
-            return None
-    return None
-
-
-def _strip_parens(s: str) -> str:
-    s = s.strip()
-    while s.startswith("(") and s.endswith(")") and _balanced(s[1:-1]):
-        s = s[1:-1].strip()
-    return s
-
-
-def _balanced(s: str) -> bool:
-    depth = 0
-    for ch in s:
-        depth += (ch == "(") - (ch == ")")
-        if depth < 0:
-            return False
-    return depth == 0
-
-
-def canonical(base: str, sup: str | None, sub: str | None) -> list[str]:
-    """The spellings of a decorated name to look up, most literal first: w^l+1_ij, and for a
-    sample in the superscript (a^{L-1,(n)}_k, o^(2)_1) also the sample moved into the subscript."""
-    sub_c = re.sub(r"[\s{}]", "", sub) if sub is not None else None
-    if sub_c is not None and "," in sub_c and not any(len(p) > 1 and p.isdigit() for p in sub_c.split(",")):
-        sub_c = sub_c.replace(",", "")
-    if sup is None:
-        return [f"{base}_{sub_c}"] if sub_c is not None else [base]
-    sup_c = re.sub(r"\s", "", _strip_parens(sup)).replace("−", "-")
-    out = [f"{base}^{sup_c}" + (f"_{sub_c}" if sub_c is not None else "")]
-    m = re.fullmatch(r"(?:(.*?),?)\(([A-Za-z0-9]+)\)", sup_c)
-    if m:
-        layer, sample = m.group(1), m.group(2)
-        head = f"{base}^{layer}" if layer else base
-        out.append(f"{head}_{sample}{sub_c or ''}")
-    return out
-
-
-class UnknownName(ParseError):
-    """A decorated name (a^l-2_k) the problem does not have."""
-
-    def __init__(self, name: str):
-        super().__init__(f"unknown name {name}")
-        self.name = name
-
-
-def _skip(text: str, i: int) -> int:
-    while i < len(text) and text[i] == " ":
-        i += 1
-    return i
-
-
-def _part(text: str, j: int) -> list:
-    """The readings of one _ or ^ part at text[j]: (kind, raw, end), longest first."""
-    kind, j = text[j], _skip(text, j + 1)
-    if j < len(text) and text[j] in "({":
-        close, depth, k = {"(": ")", "{": "}"}[text[j]], 0, j
-        while k < len(text):
-            depth += (text[k] == text[j]) - (text[k] == close)
-            k += 1
-            if depth == 0:
-                return [(kind, text[j:k], k)]
-        return []
-    m = re.compile(r"[A-Za-z0-9]+").match(text, j)
-    if not m:
-        return []
-    if kind == "_":
-        return [(kind, m.group(), m.end())]
-    longer = re.compile(r"[A-Za-z0-9]+(?:[+\-][0-9]+)?(?:,\([A-Za-z0-9]+\))?").match(text, j).group()
-    return [(kind, r, j + len(r)) for r in dict.fromkeys([longer, m.group(), m.group()[0]])]
-
-
-def _options(text: str, i: int) -> list:
-    """Every reading (end, sup, sub) of the decorations after a name's base, longest first."""
-    opts = []
-    p = _skip(text, i)
-    if p >= len(text) or text[p] not in "_^":
-        return opts
-    for kind, raw, end in _part(text, p):
-        sup, sub = (raw, None) if kind == "^" else (None, raw)
-        opts.append((end, sup, sub))
-        q = _skip(text, end)
-        if q < len(text) and text[q] in "_^" and text[q] != kind:
-            for kind2, raw2, end2 in _part(text, q):
-                opts.append((end2, raw2 if kind2 == "^" else sup, raw2 if kind2 == "_" else sub))
-    return sorted(opts, key=lambda o: -o[0])
-
-
-def _name_at(text: str, i: int, known):
-    """(end, known name, power or None) for a decorated name at i, or None. `h^2_j` with h_j
-    known is h_j to the power 2; an unknown layered name (a^l-2_k) raises UnknownName."""
-    base = _BASE.match(text, i).group()
-    opts = [o for o in _options(text, i + len(base)) if o[1] is not None]
-    for end, sup, sub in opts:
-        for name in canonical(base, sup, sub):
-            found = resolve_known(name, known)
-            if found:
-                return end, found, None
-    for end, sup, sub in opts:
-        if sub is not None:
-            found = resolve_known(canonical(base, None, sub)[0], known)
-            if found and re.fullmatch(r"\(?[-+]?[0-9./]+\)?", sup.strip()):
-                return end, found, _strip_parens(sup)
-    for _end, sup, sub in opts:
-        if sub is not None and re.search(r"[A-Za-z]", sup) and not resolve_known(base, known):
-            raise UnknownName(canonical(base, sup, sub)[0])
-    return None
 
 
 # ---------------------------------------------------------------- the plain pre-pass
@@ -326,7 +191,7 @@ def _term_end(text: str, i: int) -> int:
             if depth == 0:
                 return i
             depth -= 1
-        elif ch in "+-" and depth == 0 and (prev.isalnum() or prev in ")]_′") \
+        elif ch in "+-" and depth == 0 and prev and (prev.isalnum() or prev in ")]_′") \
                 and not re.search(r"\^\s*[A-Za-z]\s*$", text[:i]):  # w^l+1_ij: a layer, not a sum
             return i
         if not ch.isspace():
@@ -443,11 +308,6 @@ def _split_equation(text: str) -> list[str]:
 
 
 # ---------------------------------------------------------------- plain text -> AST
-
-def _functions(known) -> dict:
-    return {k: v for k, v in ANSWER_FUNCTIONS.items() if k.endswith("q") or not resolve_known(k, known)
-            or k.startswith(("PRIMEq", "STEPq"))}
-
 
 def _expression(text: str, known) -> tuple:
     plain = to_plain(text, known)

@@ -35,11 +35,19 @@ def close(a, b) -> bool:
     return abs(a - b) <= REL_TOL * max(abs(a), abs(b)) + ABS_TOL
 
 
-def _kink_args(expr):
-    for f in expr.atoms(relu, sp.Abs, sp.Heaviside, sp.sign):
-        yield [f.args[0]]
-    for f in expr.atoms(sp.Max, sp.Min):
-        yield list(f.args)
+_KINKS: dict = {}
+
+
+def _kink_args(expr) -> list:
+    """The arguments of relu/abs/step/sign (one each) and max/min (several) in `expr` (cached)."""
+    found = _KINKS.get(expr)
+    if found is None:
+        found = [[f.args[0]] for f in expr.atoms(relu, sp.Abs, sp.Heaviside, sp.sign)]
+        found += [list(f.args) for f in expr.atoms(sp.Max, sp.Min)]
+        if len(_KINKS) > 20_000:
+            _KINKS.clear()
+        _KINKS[expr] = found
+    return found
 
 
 def near_kink(expr, env) -> bool:
@@ -59,17 +67,17 @@ class Sample:
         self.engine, self.point = engine, point
         graph = engine.graph
         self.values = numeric.forward(graph, point)
-        self.env = {graph.node(n).symbol: v for n, v in self.values.items()}
+        self.env = {engine.symbol(n): v for n, v in self.values.items()}
         self.local = local_values(engine.steps, self.env)
         self.grads = self.sweep()
         for n, v in self.grads.items():
-            self.env[partial(engine.out, n)] = v
+            self.env[engine.partial(n)] = v
         for sym, node in engine.deltas.items():
             self.env[sym] = engine.delta_sign * self.grads[node]
 
     def provide(self, expr) -> None:
         """Values for the local-derivative symbols ∂a|∂b an answer uses (∂o_k/∂net_k)."""
-        from .vocabulary import split_local
+        from .symbols import split_local
         for s in expr.free_symbols:
             if s not in self.env:
                 pair = split_local(s)
@@ -81,7 +89,7 @@ class Sample:
             return False
         if not all(_finite(v) for v in self.local.values()) or not all(_finite(v) for v in self.grads.values()):
             return False
-        return not any(near_kink(n.expr, self.env) for n in self.engine.graph.steps)
+        return not any(near_kink(e, self.env) for e in self.engine.kinked)
 
     def sweep(self, change: dict | None = None, stop: str | None = None) -> dict:
         """Reverse mode at this point; `change` maps an edge (node, consumer) to a new local value,
@@ -105,6 +113,23 @@ class Engine:
         self.samples: list[Sample] = []
         self.attempts = 0
         self._relevant = None
+        self._partials: dict = {}
+        self._symbols: dict = {}
+        self.kinked = [n.expr for n in self.graph.steps if _kink_args(n.expr)]  # steps with a kink
+
+    def symbol(self, node: str):
+        """A node's own symbol (made once per engine)."""
+        sym = self._symbols.get(node)
+        if sym is None:
+            sym = self._symbols[node] = self.graph.node(node).symbol
+        return sym
+
+    def partial(self, node: str):
+        """The symbol ∂out/∂node (made once per engine)."""
+        sym = self._partials.get(node)
+        if sym is None:
+            sym = self._partials[node] = partial(self.out, node)
+        return sym
 
     @property
     def relevant(self) -> set:
@@ -119,7 +144,7 @@ class Engine:
         point = {}
         for name, v in self.base.items():
             r = self.rng.uniform(-4, 4) if i % 2 else float(v) + self.rng.uniform(-1, 1) * max(1.0, abs(float(v))) / 2
-            point[name] = Fraction(round(r, 4)).limit_denominator(10**6)
+            point[name] = Fraction(round(r * 10_000), 10_000)
         return point
 
     def sample(self, i: int) -> Sample | None:

@@ -190,9 +190,11 @@ class _Plain(StrPrinter):
         return f"{expr.base.label}_{''.join(str(i) for i in expr.indices)}"
 
     def _print_Sum(self, expr):
-        (v, lo, hi) = expr.limits[0]
-        bound = str(v) if (lo == 1 and not hi.is_Integer) else f"{{{v}={lo}}}^{{{hi}}}"
-        return f"Σ_{bound}({self._print(expr.function)})"
+        out = self._print(expr.function)
+        for v, lo, hi in expr.limits:
+            bound = str(v) if (lo == 1 and not hi.is_Integer) else f"{{{v}={lo}}}^{{{hi}}}"
+            out = f"Σ_{bound}({out})"
+        return out
 
     def _print_Pow(self, expr, rational=False):
         return super()._print_Pow(expr, rational).replace("**", "^")

@@ -14,8 +14,8 @@ import sympy as sp
 from ..engine.parse import symbol
 from ..networks.solve import build
 from .answers import Instance, Target, VerifyError
-from .reading import canonical, resolve_known
 from .showing import display_name
+from .typed_names import canonical, resolve_known
 from .vocabulary import FULL, NetNames, ScalarNames, letter
 
 
@@ -85,8 +85,7 @@ def _generic(names: NetNames, expr):
     """A networks rule formula (IndexedBase w, delta^l+1 ...) in the vocabulary's objects."""
     def walk(e):
         if isinstance(e, sp.Sum):
-            body, (v, lo, _hi) = e.function, e.limits[0]
-            return sp.Sum(walk(body), (letter(str(v)), lo, FULL))
+            return sp.Sum(walk(e.function), *[(letter(str(v)), lo, FULL) for v, lo, _hi in e.limits])
         if isinstance(e, sp.Indexed):
             typed = f"{e.base.label}_{''.join(str(i) for i in e.indices)}"
             g = names.get(typed)
@@ -100,6 +99,25 @@ def _generic(names: NetNames, expr):
         out, _ = names.resolve(walk(expr))
         return out
     except (KeyError, VerifyError):
+        return None
+
+
+def _delta_form(names: NetNames, rule):
+    """A weight's or bias's rule written with δ of its own layer: δ_k h_j, Σ_n δ^L_nj a^L-1_nk."""
+    if len(rule.factors) < 2 or rule.target.startswith("delta"):
+        return None
+    num, _den, local = rule.factors[-1]
+    m = re.match(r"(net|z)(.*)$", num)
+    d = names.get("delta" + m.group(2)) if m else None
+    loc = _generic(names, local)
+    if d is None or loc is None:
+        return None
+    expr = d * loc
+    if names.batch > 1:
+        expr = sp.Sum(expr, (letter("n"), 1, FULL))
+    try:
+        return names.resolve(expr)[0]
+    except VerifyError:
         return None
 
 
@@ -122,6 +140,7 @@ def network_targets(solution, delta_sign: int | None = None) -> dict:
         t = Target(rule.target, label, rule.expr, names, instances, half, tuple(rule.indices),
                    sign if is_delta else 1, "rule", rule, is_delta=is_delta,
                    generic=_generic(names, rule.expr))
+        t.extra["delta_form"] = _delta_form(names, rule)
         targets[rule.target] = t
         for inst in instances:
             by_node[inst.node] = (rule, inst, names)
@@ -137,6 +156,7 @@ def network_targets(solution, delta_sign: int | None = None) -> dict:
                    half, kind="element", rule=rule, transposed=transposed,
                    generic=_generic(names, rule.expr) if rule is not None else None)
         t.extra["leaf"] = chain.node
+        t.extra["delta_form"] = _delta_form(names, rule) if rule is not None else None
         targets[key] = t
     return targets
 

@@ -22,6 +22,7 @@ or w_12) through the engine above, with random draws whose target rows sum to 1.
 from __future__ import annotations
 
 import re
+import weakref
 
 import mpmath
 import sympy as sp
@@ -53,7 +54,7 @@ def verify(solution, wrt: str, answer_text: str, seed: int = 0, points: int = PO
         targets = layer_element_targets(solution, lay)
         draw = Draws.draw_for(solution, lay)
     else:
-        targets = targets_of(solution, delta_sign)
+        targets = _cached(solution, ("targets", delta_sign), lambda: targets_of(solution, delta_sign))
     key = find_target(wrt, targets)
     if key is None:
         raise _unknown_wrt(wrt, targets, kind == "layers" and lay.grads)
@@ -64,7 +65,8 @@ def verify(solution, wrt: str, answer_text: str, seed: int = 0, points: int = PO
     shown = [show_plain(a) for a in ((reading.lhs,) if reading.lhs else ()) + reading.parts]
     shown_tex = [show_tex(a) for a in ((reading.lhs,) if reading.lhs else ()) + reading.parts]
     sign = delta_sign if delta_sign is not None else getattr(solution.problem, "delta_sign", 1)
-    engine = Engine(solution.derivation, solution.inputs, seed, _deltas(solution), sign, draw)
+    engine = _cached(solution, ("engine", sign, seed),
+                     lambda: Engine(solution.derivation, solution.inputs, seed, _deltas(solution), sign, draw))
     verdicts = [_judge(engine, target, ast, points) for ast in reading.parts]
     if reading.lhs is not None:
         wrong_side = _check_lhs(reading.lhs, target, targets)
@@ -80,6 +82,23 @@ def verify(solution, wrt: str, answer_text: str, seed: int = 0, points: int = PO
             verdict = _with(verdict, diagnosis=[f"the right side number {i + 1} ({shown[-len(reading.parts) + i]}) "
                                                 f"is wrong"] + list(verdict.diagnosis))
     return _with(verdict, read_as=" = ".join(shown), read_as_tex=" = ".join(shown_tex))
+
+
+_CACHE: dict = {}  # id(solution) -> (weak reference, {key: targets or engine}): a class's answers share them
+
+
+def _cached(solution, key, make):
+    """What `make` builds for this solution, built once while the solution lives (batch mode checks
+    many answers against one solution: the targets and the sampled points are the same)."""
+    entry = _CACHE.get(id(solution))
+    if entry is None or entry[0]() is not solution:
+        for k in [k for k, (ref, _) in _CACHE.items() if ref() is None]:
+            del _CACHE[k]
+        entry = _CACHE[id(solution)] = (weakref.ref(solution), {})
+    store = entry[1]
+    if key not in store:
+        store[key] = make()
+    return store[key]
 
 
 def _with(v: Verdict, **changes) -> Verdict:
@@ -163,9 +182,11 @@ def _index_letters(expr) -> set:
     return out
 
 
-def _decide(engine, target: Target, expr, points: int, ast=None) -> Verdict:
+def _decide(engine, target: Target, expr, points: int, ast=None, search: bool = True) -> Verdict:
     unbound = sorted(_index_letters(expr) - _allowed_letters(target) - {"l"})
     if unbound:
+        if not search:
+            return _structural(engine, target, expr, [f"the index {unbound[0]} is not bound"])
         return _unbound(engine, target, expr, unbound, points)
     try:
         graph_answers = [target.names.concretize(expr, inst.bindings) for inst in target.instances]
@@ -185,17 +206,20 @@ def _form_diagnoses(engine, target, expr, graph_answers, ast, points, v) -> tupl
     """What the answer's form shows: narrowed sum bounds, a number, the other δ convention; and
     whether that says it all (the other diagnoses are dropped)."""
     out = []
-    narrowed = [s for s in expr.atoms(sp.Sum) if s.limits[0][2].is_Integer or s.limits[0][1] != 1]
+    narrowed = [lim for s in expr.atoms(sp.Sum) for lim in s.limits if lim[2].is_Integer or lim[1] != 1]
     if narrowed:
-        full = expr.xreplace({s: sp.Sum(s.function, (s.limits[0][0], 1, FULL)) for s in narrowed})
+        full = expr.xreplace({s: sp.Sum(s.function, *[(v, 1, FULL) if (v, lo, hi) in narrowed else (v, lo, hi)
+                                                      for v, lo, hi in s.limits]) for s in expr.atoms(sp.Sum)})
         full, _ = target.names.resolve(full)
-        letters = ", ".join(str(s.limits[0][0]) for s in narrowed)
-        bounds = ", ".join(f"{s.limits[0][0]} = {s.limits[0][1]}..{s.limits[0][2]}" for s in narrowed)
+        letters = ", ".join(str(lim[0]) for lim in narrowed)
+        bounds = ", ".join(f"{v} = {lo}..{hi}" for v, lo, hi in narrowed)
         try:
-            right = _decide(engine, target, full, points).correct
+            right = _decide(engine, target, full, points, search=False).correct
         except VerifyError:
             right = False
-        out.append(f"the sum over {letters} covers only {bounds}, not every unit of the layer"
+        what = "sample of the batch" if [str(v) for v, _, _ in narrowed] == ["n"] and \
+            getattr(target.names, "batch", 1) > 1 else "unit of the layer"
+        out.append(f"the sum over {letters} covers only {bounds}, not every {what}"
                    + ("; with the whole range the answer would be right" if right else ""))
         if right:
             return out, True
@@ -314,7 +338,7 @@ def _unbound(engine, target: Target, expr, letters, points) -> Verdict:
     diag = []
     try:
         summed, _ = target.names.resolve(sp.Sum(expr, (letter(u), 1, FULL)))
-        if _decide(engine, target, summed, points).correct:
+        if _decide(engine, target, summed, points, search=False).correct:
             what = "sample of the batch" if u == "n" and getattr(target.names, "batch", 1) > 1 else \
                 "unit of the next layer"
             diag.append(f"a missing sum over {u}: the answer is one term of Σ_{u}; {target.label} depends "
@@ -327,7 +351,7 @@ def _unbound(engine, target: Target, expr, letters, points) -> Verdict:
             if _index_letters(renamed) - _allowed_letters(target) - {"l"}:
                 continue
             try:
-                v = _decide(engine, target, renamed, points)
+                v = _decide(engine, target, renamed, points, search=False)
             except VerifyError:
                 continue
             specific = [re.sub(rf"^(the wrong \w+: \S+?)_(\w*){b}", rf"\1_\g<2>{u}", d)

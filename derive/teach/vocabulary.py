@@ -11,39 +11,16 @@ expression into graph symbols for one instance, and `label` names a graph node i
 from __future__ import annotations
 
 import re
-from functools import cache
 
 import sympy as sp
 
 from ..engine.parse import symbol
 from ..engine.steps import partial
 from .answers import VerifyError
+from .symbols import FULL, ActPrime, Grad, Local, letter, local_symbol
 
 PER_SAMPLE = ("act", "net", "delta", "target")
 _SPEC = re.compile(r"(act|net|delta|w|b|target)@(a|r|L|\?)(-?\d*)$")
-
-
-@cache
-def letter(s: str) -> sp.Symbol:
-    return sp.Symbol(s, integer=True, positive=True)
-
-
-class Grad(sp.Function):
-    """∂L/∂x of a quantity x (∂E/∂o_k in an answer)."""
-    nargs = 1
-
-
-class Local(sp.Function):
-    """∂a/∂b of one step of the graph (∂o_k/∂net_k in an answer)."""
-    nargs = 2
-
-
-class ActPrime(sp.Function):
-    """f′(net): the derivative of the activation that the net input `net` feeds."""
-    nargs = 1
-
-
-FULL = sp.Symbol("#full")  # the upper bound of a sum written without one: the whole layer
 
 
 class NoSuchQuantity(VerifyError):
@@ -52,19 +29,6 @@ class NoSuchQuantity(VerifyError):
     def __init__(self, name: str, where: str = ""):
         super().__init__(f"the answer refers to {name}, which does not exist{where}: an index is out of its range")
         self.name = name
-
-
-def local_symbol(a: str, b: str) -> sp.Symbol:
-    """The symbol standing for the local derivative ∂a/∂b (b a parent of a)."""
-    return sp.Symbol(f"∂{a}|∂{b}", real=True)
-
-
-def split_local(sym) -> tuple[str, str] | None:
-    name = getattr(sym, "name", "")
-    if name.startswith("∂") and "|∂" in name:
-        a, b = name[1:].split("|∂", 1)
-        return a, b
-    return None
 
 
 def parse_tag(base) -> tuple[str, str, int]:
@@ -247,7 +211,7 @@ class NetNames:
 
     def _resolve(self, e, letters, ambiguous):
         if isinstance(e, sp.Sum):
-            body, (v, lo, hi) = e.function, e.limits[0]
+            body, (v, lo, hi) = outermost(e)
             spec = self._sum_spec(v.name, body, letters)
             inner = self._resolve(body, {**letters, v.name: spec}, ambiguous)
             if hi == FULL:
@@ -312,7 +276,7 @@ class NetNames:
     # -------------------------------------------------------------- generic -> graph symbols
     def concretize(self, e, bind: dict):
         if isinstance(e, sp.Sum):
-            body, (v, lo, hi) = e.function, e.limits[0]
+            body, (v, lo, hi) = outermost(e)
             lo_v = int(lo)
             if hi.is_Integer:
                 hi_v = int(hi)
@@ -424,6 +388,13 @@ class NetNames:
         if name in bind:
             return name if bind[name] == value else str(value)
         return name if summed_as_letters else str(value)
+
+
+def outermost(e: sp.Sum):
+    """(body, limit) of a sum's outermost limit (SymPy merges nested sums into one Sum)."""
+    limits = e.limits
+    body = sp.Sum(e.function, *limits[:-1]) if len(limits) > 1 else e.function
+    return body, limits[-1]
 
 
 def local_of(graph, a, b):
