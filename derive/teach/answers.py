@@ -88,8 +88,8 @@ def _split_name(name: str, known) -> list[str] | None:
 def unknown_name(name: str, target: Target) -> VerifyError:
     shown = target.names.shown()
     close = difflib.get_close_matches(name, shown, n=3, cutoff=0.6)
-    hint = f"; did you mean {' or '.join(close)}?" if close else ""
-    return VerifyError(f"the answer uses {name!r}, which is not a quantity of this problem{hint} "
+    hint = f" (did you mean {' or '.join(close)}?)" if close else ""
+    return VerifyError(f"the answer uses {name!r}, which is not a quantity of this problem{hint}. "
                        f"It may use: {', '.join(shown)}; and ∂{target.names.out}/∂(any of them)")
 
 

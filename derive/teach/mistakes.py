@@ -119,7 +119,7 @@ def diagnose(engine, target, used, expected, got) -> list[str]:
         for lab in common:
             if j.confirmed(mut(lab, c)):
                 return [slabel, lab]
-    return _ratios(j) or _contribution_twice(j) or _some_units(j) or [generic_message(target)]
+    return _ratios(j) or _contribution_twice(j) or _extra_term(j) or _some_units(j) or [generic_message(target)]
 
 
 def _confirmed(j: Judge, candidates) -> list[str]:
@@ -241,7 +241,7 @@ def _substitutions(j: Judge):
                         bind = target.instances[0].bindings
                         label += f" ({names.concrete_name(new, bind)} where {names.concrete_name(g, bind)} belongs)"
                     except VerifyError:
-                        continue
+                        pass  # a summed index: the generic names say it
                 variants = [ref.xreplace({g: new})] + ([_replace_nth(ref, g, new, n) for n in range(count)]
                                                        if count > 1 else [])
                 for expr in variants:
@@ -295,6 +295,15 @@ def _named_values(j: Judge) -> dict:
         for dname, (sym, _node) in deltas.items():
             lab = names.generic_of(dname, inst.bindings, True)
             table.setdefault(lab, lambda s, sym=sym: s.env[sym])
+        for g in engine.steps:  # every local derivative: an extra chain-rule factor
+            for c in g.contributions:
+                if c.local.expr == 1:
+                    continue
+                shown = text(c.local.expr.xreplace({x: symbol(names.generic_of(x.name, inst.bindings, True))
+                                                    for x in c.local.expr.free_symbols}))
+                lab = (f"∂{names.generic_of(c.via, inst.bindings, True)}/"
+                       f"∂{names.generic_of(g.node, inst.bindings, True)}")
+                table.setdefault(f"{lab} = {shown}", lambda s, e=(g.node, c.via): s.local[e])
         per.append(table)
     return {lab: [t[lab] for t in per] for lab in per[0] if all(lab in t for t in per[1:])}
 
@@ -324,9 +333,11 @@ def _ratios(j: Judge):
             if quotient:
                 return [f"the quotient rule's denominator is not squared: the answer is {name} × {label} "
                         f"(a 1/{name}² became 1/{name})"]
-            return [f"an extra factor {name}: the answer is {name} × {label}"]
+            short = name.split(" = ")[0]
+            return [f"an extra factor {name}: the answer is {short} × {label}"]
         if j.confirmed(over):
-            return [f"a missing factor {name}: the answer is {label} / {name}"]
+            short = name.split(" = ")[0]
+            return [f"a missing factor {name}: the answer is {label} / {short}"]
     return None
 
 
@@ -347,6 +358,19 @@ def _contribution_twice(j: Judge):
             return j.target.scale * (s.grads[inst.node] + s.grads[e[1]] * s.local[e])
         if j.confirmed(twice):
             return [f"the contribution through {name} is counted twice"]
+    return None
+
+
+def _extra_term(j: Judge):
+    """The answer minus the gradient is one constant or one named quantity: an extra term."""
+    diffs = [g - e for e_row, g_row in zip(j.expected, j.got) for e, g in zip(e_row, g_row)]
+    if len(diffs) >= 3 and all(close(d, diffs[0]) for d in diffs):
+        return [f"an extra constant term: the answer is {j.target.label} + {mpmath.nstr(diffs[0], 8)}"]
+    for name, fns in _named_values(j).items():
+        for sign in (1, -1):
+            if j.confirmed(lambda s, k, inst, fns=fns, sign=sign: j.expected_at(s, k) + sign * fns[k](s)):
+                return [f"an extra term {'+' if sign == 1 else '−'} {name}: the answer is {j.target.label} "
+                        f"{'+' if sign == 1 else '−'} {name.split(' = ')[0]}"]
     return None
 
 

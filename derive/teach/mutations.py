@@ -87,6 +87,16 @@ class Times:
         return sample.grads[self.node] * sample.local[self.edge]
 
 
+def _halves(local) -> list:
+    """1 − x² as the two factors (1 − x, 1 + x), each with the other; else []."""
+    if local.is_Add and len(local.args) == 2 and sp.S.One in local.args:
+        other = next(a for a in local.args if a != 1)
+        if other.could_extract_minus_sign() and (-other).is_Pow and (-other).exp == 2:
+            x = (-other).base
+            return [(1 - x, 1 + x), (1 + x, 1 - x)]
+    return []
+
+
 def _value_at(expr, sample):
     try:
         return numeric.evaluate(expr, sample.env)
@@ -148,6 +158,14 @@ def mutations(engine, target, inst) -> dict:
                     rest = show(sp.Mul(*[a for a in local0.args if a is not factor]))
                     muts[f"only part of {lab}: the factor {wanted} is missing (the answer has {rest})"] = \
                         Sweep(node, _set(es, _ratio(per_edge)))
+        halves = _halves(local0)
+        for part, rest in halves:  # tanh′ = 1 − h² = (1 − h)(1 + h): one of the two
+            wanted = show(part)
+            per_edge = {(p, c): _halves(local)[halves.index((part, rest))][0] if len(_halves(local)) == len(halves)
+                        else None for p, c, local in es}
+            if all(v is not None for v in per_edge.values()):
+                muts[f"only part of {lab} = ({show(part)})({show(rest)}): the answer has {wanted}"] = \
+                    Sweep(node, _set(es, lambda s, e, v, pe=per_edge: _value_at(pe[e], s)))
         for pw in sorted(local0.atoms(sp.Pow), key=str):
             if pw.exp.is_Integer and pw.exp <= -2:
                 per_edge = {(p, c): local.xreplace({a: a.base ** (a.exp + 1) for a in local.atoms(sp.Pow)

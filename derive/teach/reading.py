@@ -187,7 +187,7 @@ def _term_end(text: str, i: int) -> int:
         ch = text[i]
         if ch in "([":
             depth += 1
-        elif ch in ")],":
+        elif ch in ")]" or (ch == "," and depth == 0):
             if depth == 0:
                 return i
             depth -= 1
@@ -234,6 +234,19 @@ _GRAD = re.compile(r"∂\s*([A-Za-z\u0370-\u03ff][A-Za-z0-9_\u0370-\u03ff]*)\s*/
 _DGRAD = re.compile(r"(?<![A-Za-z0-9_\u0370-\u03ff])d\s*(E|L|C|J|E_total|Loss|loss)\s*/\s*d\s*"
                     r"(?=[A-Za-z\u0370-\u03ff])")
 _SIMPLE_NAME = re.compile(rf"[A-Za-z\u0370-\u03ff][{_NAMECH}]*(?:_(?:\{{[^{{}}]*\}}|[A-Za-z0-9]+))?")
+
+
+_ELEMENT = re.compile(r"∂\s*([A-Za-z][A-Za-z0-9_]*)\s*/\s*∂\s*([A-Za-z]+\d*)\s*\[\s*(\d+)\s*(?:,\s*(\d+)\s*)?\]")
+
+
+def _element_gradients(text: str, table: dict) -> str:
+    """∂E/∂W2[1,2]: the gradient of one element of a weight matrix, as one name."""
+    def repl(m):
+        key = f"GRADq{len(table)}"
+        element = f"{m.group(2)}[{m.group(3)}" + (f",{m.group(4)}]" if m.group(4) else "]")
+        table[key] = ("grad", m.group(1), element)
+        return f" {key} "
+    return _ELEMENT.sub(repl, text)
 
 
 def _gradients(text: str, known, table: dict) -> str:
@@ -310,11 +323,12 @@ def _split_equation(text: str) -> list[str]:
 # ---------------------------------------------------------------- plain text -> AST
 
 def _expression(text: str, known) -> tuple:
-    plain = to_plain(text, known)
+    plain = to_plain(_DGRAD.sub(lambda m: f"∂{m.group(1)}/∂", text), known)
     plain = _normalize(plain)
     plain = _primes(plain)
-    plain = _indicators(plain).replace("[", "(").replace("]", ")")
     table: dict = {}
+    plain = _element_gradients(plain, table)
+    plain = _indicators(plain).replace("[", "(").replace("]", ")")
     plain = _sums(plain, known, table)
     plain = _gradients(plain, known, table)
     plain = _names(plain, known, table)

@@ -50,7 +50,7 @@ def show_plain(ast) -> str:
     if kind == "neg":
         inner = ast[1]
         s = show_plain(inner)
-        return f"−({s})" if _prec(inner) <= 2 and inner[0] != "mul" else f"−{s}"
+        return f"−({s})" if _prec(inner) <= 2 and inner[0] not in ("mul", "sum") else f"−{s}"
     if kind == "sum":
         bounds = ast[1] if ast[3] is None and ast[4] is None else \
             f"{{{ast[1]}={ast[3] or 1}}}" + (f"^{{{ast[4]}}}" if ast[4] else "")
@@ -147,7 +147,7 @@ def show_tex(ast) -> str:
     if kind == "neg":
         inner = ast[1]
         s = show_tex(inner)
-        return rf"-\left({s}\right)" if _prec(inner) <= 2 and inner[0] != "mul" else f"-{s}"
+        return rf"-\left({s}\right)" if _prec(inner) <= 2 and inner[0] not in ("mul", "sum") else f"-{s}"
     if kind == "sum":
         bounds = f"_{{{ast[1]}}}" if ast[3] is None and ast[4] is None else \
             f"_{{{ast[1]}={_tex_part(ast[3] or '1')}}}" + (f"^{{{_tex_part(ast[4])}}}" if ast[4] else "")

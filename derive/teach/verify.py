@@ -37,7 +37,7 @@ from .reading import UnknownName, read_answer
 from .sampling import DIGITS, POINTS, Engine, _value, close
 from .showing import show_plain, show_tex
 from .targets import find_target, layer_element_targets, layout, targets_of
-from .vocabulary import FULL, NoSuchQuantity, letter
+from .vocabulary import FULL, NoSuchQuantity, letter, parse_tag
 
 __all__ = ["MatrixVerdict", "Verdict", "VerifyError", "targets_of", "text", "verify"]
 
@@ -152,18 +152,34 @@ def _judge(engine, target: Target, ast, points: int) -> Verdict:
     expr = answer_expr(target, ast)
     expr, ambiguous = target.names.resolve(expr)
     readings = target.names.readings(ambiguous) if ambiguous else [{}]
+    if len(readings) > 1:  # any reading that is right is taken; else the first one a diagnosis explains
+        for r in readings:
+            with mpmath.workdps(DIGITS):
+                v = _decide(engine, target, expr.xreplace(r), points, None, quick=True)
+            if v.correct:
+                return _with(v, notes=(*v.notes, _reading_note(target, r)))
     results = []
-    for r in readings:
-        e = expr.xreplace(r) if r else expr
+    for r in readings[:4]:
         with mpmath.workdps(DIGITS):
-            v = _decide(engine, target, e, points, ast)
+            v = _decide(engine, target, expr.xreplace(r) if r else expr, points, ast)
         if r and len(readings) > 1:
-            note = "read " + ", ".join(f"{target.names.label(a)} as {target.names.label(b)}" for a, b in r.items())
-            v = _with(v, notes=(*v.notes, note))
-        if v.correct:
+            v = _with(v, notes=(*v.notes, _reading_note(target, r)))
+        if not any(GENERIC in d for d in v.diagnosis):
             return v
         results.append(v)
-    return next((v for v in results if not any(GENERIC in d for d in v.diagnosis)), results[0])
+    return results[0]
+
+
+def _reading_note(target: Target, reading: dict) -> str:
+    """How Mitchell's letterless names were read: δ_1 as delta^o_1 (the output layer)."""
+    bind = target.instances[0].bindings
+    parts = []
+    for a, b in reading.items():
+        try:
+            parts.append(f"{target.names.label(a)} as {target.names.concrete_name(b, bind)}")
+        except VerifyError:
+            parts.append(f"{target.names.label(a)} in layer {target.names.layer(parse_tag(b.base)[1:], bind)}")
+    return "read " + ", ".join(parts) + " (a name without a layer letter could mean either layer)"
 
 
 def _allowed_letters(target: Target) -> set:
@@ -182,17 +198,18 @@ def _index_letters(expr) -> set:
     return out
 
 
-def _decide(engine, target: Target, expr, points: int, ast=None, search: bool = True) -> Verdict:
+def _decide(engine, target: Target, expr, points: int, ast=None, search: bool = True,
+            quick: bool = False) -> Verdict:
     unbound = sorted(_index_letters(expr) - _allowed_letters(target) - {"l"})
     if unbound:
-        if not search:
+        if not search or quick:
             return _structural(engine, target, expr, [f"the index {unbound[0]} is not bound"])
         return _unbound(engine, target, expr, unbound, points)
     try:
         graph_answers = [target.names.concretize(expr, inst.bindings) for inst in target.instances]
     except NoSuchQuantity as e:
         return _structural(engine, target, expr, [str(e)])
-    v = _compare(engine, target, expr, graph_answers, points)
+    v = _compare(engine, target, expr, graph_answers, points, diagnose_it=not quick)
     if v.correct or ast is None:
         return v
     first, alone = _form_diagnoses(engine, target, expr, graph_answers, ast, points, v)
@@ -277,7 +294,7 @@ def _other_convention(engine, target: Target, graph_answers, points) -> str | No
             f"δ = {this} (set by [network] delta in the problem file, or --delta-sign)")
 
 
-def _compare(engine, target: Target, expr, graph_answers, points: int) -> Verdict:
+def _compare(engine, target: Target, expr, graph_answers, points: int, diagnose_it: bool = True) -> Verdict:
     insts = target.instances
     expected, got, used = [], [], []  # per used sample: per-instance values
     undefined = 0
@@ -314,7 +331,7 @@ def _compare(engine, target: Target, expr, graph_answers, points: int) -> Verdic
         return _wrong(target, expr, engine, used, expected, got,
                       ["the answer is undefined (not a real number) at most points where the gradient "
                        "exists"], method)
-    diagnosis = diagnose(engine, target, used, expected, got)
+    diagnosis = diagnose(engine, target, used, expected, got) if diagnose_it else [GENERIC]
     return _wrong(target, expr, engine, used, expected, got, diagnosis, method, mismatch=mismatch,
                   graph_answers=graph_answers)
 

@@ -79,6 +79,8 @@ class NetNames:
         return self.cache[name]
 
     def _read(self, name: str):
+        if name in self.graph and self.meta.get(name, ("",))[0] == "loss":
+            return symbol(name)  # a sample's loss C^(1): a node like any other
         m = re.fullmatch(r"([A-Za-z\u0370-\u03ff]+)(?:\^([^_]+))?(?:_(.+))?", name)
         if not m or m.group(3) is None:
             return None

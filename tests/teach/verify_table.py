@@ -117,7 +117,6 @@ def network_targets(name: str):
     batch = o.batch > 1
     n = "n" if batch else None
     out = []
-    units = lambda m: range(1, o.sizes[m] + 1)  # noqa: E731
     samples = range(1, o.batch + 1)
 
     def truth_delta(bind, r, pi):
@@ -209,7 +208,8 @@ def network_targets(name: str):
         return _signed(o, tree)
     out.append((f"delta_{'n' if batch else ''}k", ctx, insts("k", [K], batch), truth_delta, [sgn(d) for d in dnets]))
     out.append((f"w_k{hid}", ctx, insts(f"k{hid}", [K], False), truth_w(f"k{hid}"),
-                [sum_n(sgn(_mul(dk, below))), sum_n(sgn(_mul(below, dk)))] + [sum_n(_mul(d, below)) for d in dnets[:2]]))
+                [sum_n(sgn(_mul(dk, below))), sum_n(sgn(_mul(below, dk)))]
+                + [sum_n(_mul(d, below)) for d in dnets[:2]]))
     if o.bias:
         out.append(("b_k", ctx, insts("k", [K], False), truth_b("k"), [sum_n(sgn(dk))] + [sum_n(d) for d in dnets[:1]]))
     if D == 2:
@@ -286,7 +286,8 @@ t = 1
 """, Graph({"w": 0.5, "x": 1.5, "b": -0.2, "t": 1}, [
         ("z", lambda e: e["w"] * e["x"] + e["b"]), ("p", lambda e: _sig(e["z"])),
         ("f", lambda e: -(e["t"] * mpmath.log(e["p"]) + (1 - e["t"]) * mpmath.log(1 - e["p"])))])),
-    "circuit": (None, Graph({"x": -2, "y": 5, "z": -4}, [("q", lambda e: e["x"] + e["y"]), ("f", lambda e: e["q"] * e["z"])])),
+    "circuit": (None, Graph({"x": -2, "y": 5, "z": -4},
+                            [("q", lambda e: e["x"] + e["y"]), ("f", lambda e: e["q"] * e["z"])])),
     "neuron_sigmoid": (None, Graph({"w_0": 2, "x_0": -1, "w_1": -3, "x_1": -2, "w_2": -3}, [
         ("z", lambda e: e["w_0"] * e["x_0"] + e["w_1"] * e["x_1"] + e["w_2"]), ("f", lambda e: _sig(e["z"]))])),
 }
@@ -313,7 +314,7 @@ def scalar_targets():
         ("invden", [num, ("add", X, sigy)]),
         ("num", [invden]),
     ]
-    w, x, b, t, z, p = (_n(s) for s in ("w", "x", "b", "t", "z", "p"))
+    x, t, z, p = (_n(s) for s in ("x", "t", "z", "p"))
     logistic = [
         ("w", [_mul(("sub", p, t), x), _mul(x, ("sub", ("fn", "sigma", z), t))]),
         ("z", [("sub", p, t), ("neg", ("sub", t, p))]),
@@ -322,7 +323,7 @@ def scalar_targets():
     ]
     q, zz = _n("q"), _n("z")
     circuit = [("x", [zz]), ("y", [zz]), ("z", [q, ("add", X, Y)]), ("q", [zz])]
-    f, x0, w0, x1, w1 = _n("f"), _n("x_0"), _n("w_0"), _n("x_1"), _n("w_1")
+    f, x0, w1 = _n("f"), _n("x_0"), _n("w_1")
     neuron = [("w_0", [_mul(x0, ("actd", "sigmoid", f, zz)), _mul(("actd", "sigmoid", f, zz), x0)]),
               ("x_1", [_mul(w1, ("actd", "sigmoid", f, zz))]),
               ("z", [("actd", "sigmoid", f, zz)])]
@@ -403,12 +404,86 @@ def rows(seed: int = 13, per_template: int = 4, mutants: int = 14):
             for cls, t in muts[:mutants]:
                 out.append((problem, wrt, render(t, rng.choice(styles(rng, 3, "scalar")), ctx),
                             _label(graph, t, [({}, None)], truth), cls))
+    out += extra_rows(rng)
     seen, unique = set(), []
     for row in out:
         if (row[0], row[1], row[2]) not in seen:
             seen.add((row[0], row[1], row[2]))
             unique.append(row)
     return unique
+
+
+def extra_rows(rng: random.Random):
+    """Rows for what the generator does not write: equations (their left side checked), plain
+    numbers, sums past the layer, a minus before a sum, names as the tool prints them."""
+    out = []
+    for name in BUILTIN_NETWORKS + list(NEW_NETWORKS):
+        o, targets = network_targets(name)
+        problem = name if name in BUILTIN_NETWORKS else NEW_NETWORKS[name]
+        loss = "C" if o.notation == "nielsen" else "E"
+        for wrt, ctx, instances, truth, trees in targets:
+            right = render(trees[0], styles(rng, 2, o.notation)[1], ctx)
+            label = _label(o, trees[0], instances, truth)
+            if wrt.startswith("delta"):
+                lhs = wrt.replace("delta", "δ")
+                other = next((w for w, *_ in targets if w.startswith("delta") and w != wrt), None)
+            else:
+                lhs = f"∂{loss}/∂{wrt}"
+                other = next((f"∂{loss}/∂{w}" for w, *_ in targets
+                              if not w.startswith(("delta", "W", "b")) and w != wrt), None)
+            out.append((problem, wrt, f"{lhs} = {right}", label, "equation"))
+            if other:
+                out.append((problem, wrt, f"{other.replace('delta', 'δ')} = {right}", "wrong", "equation-lhs"))
+            bind, r = instances[0]
+            with mpmath.workdps(30):
+                number = mpmath.nstr(truth(bind, r, 0), 8)
+            out.append((problem, wrt, number, "wrong", "number"))
+            out.append((problem, wrt, str(round(float(number) * 3 + 1, 3)), "wrong", "number"))
+    # sums written past the layer or its own way
+    out += [
+        ("mlp_222", "delta_j", r"h_j(1-h_j) \sum_{k=1}^{3} \delta_k w_{kj}", "malformed", "bounds-past"),
+        ("mlp_222", "delta_j", r"h_j(1-h_j) \sum_{k=0}^{1} \delta_k w_{kj}", "malformed", "bounds-past"),
+        ("mlp_222", "delta_j", r"h_j(1-h_j) \sum_{k=1}^{1} \delta_k w_{kj}", "wrong", "bounds"),
+        ("mlp_222", "delta_j", r"h_j(1-h_j) \sum_{k=2}^{2} \delta_k w_{kj}", "wrong", "bounds"),
+        ("mlp_222", "w_ji", r"-\sum_k (t_k - o_k) o_k(1-o_k) w_{kj} h_j(1-h_j) x_i", "right", "minus-sum"),
+        ("mlp_222", "w_ji", "-sum_k((t_k - o_k) o_k(1-o_k) w_kj) h_j(1-h_j) x_i", "right", "minus-sum"),
+        ("mlp_222", "w_ji", "x_i h_j(1-h_j) Σ_k (o_k - t_k) o_k(1-o_k) w_kj", "right", "textbook-sum"),
+        ("mlp_222", "w_ji", "(δ_1 w_1j + δ_2 w_2j) h_j (1-h_j) x_i", "right", "expanded-sum"),
+        ("mlp_222", "w_ji", "(δ_1 w_1j + δ_2 w_2j) h_j x_i", "wrong", "expanded-sum"),
+        ("mlp_222", "w_ji", "(δ_1 w_1j + δ_2) h_j (1-h_j) x_i", "wrong", "expanded-sum"),
+        ("mlp_222", "delta_j", "h_j(1-h_j) (δ_1 w_11 + δ_2 w_21)", "wrong", "expanded-sum"),
+        ("mlp_222", "w_kj", "∂E/∂net_k h_j", "right", "named"),
+        ("mlp_222", "w_kj", "∂E/∂o_k ∂o_k/∂net_k ∂net_k/∂w_kj", "right", "named"),
+        ("mlp_222", "w_kj", "dE/do_k o_k (1 - o_k) h_j", "right", "named"),
+        ("mlp_nielsen", "delta^l_j", "sum_i w^l+1_ij delta^l+1_i sigma'(z^l_j)", "right", "printed-names"),
+        ("mlp_nielsen", "w^l_jk", "a^l-1_k delta^l_j", "right", "printed-names"),
+        ("mlp_nielsen", "w^l_jk", "a^{l−1}_k δ^l_j", "right", "printed-names"),
+        ("mlp_nielsen", "delta^l_j", "Σ_i w^{l+1}_ij δ^{l+1}_i σ′(z^l_j)", "right", "printed-names"),
+        ("mlp_nielsen", "W2[1,2]", "a^2_2 delta^3_1", "right", "printed-names"),
+        ("mlp_nielsen", "W1[2,1]", "a^1_1 delta^2_2", "right", "printed-names"),
+        ("mlp_relu_batch", "w^L_jk", r"\sum_n a^{L-1}_{nk} \delta^L_{nj}", "right", "batch-sum"),
+        ("mlp_relu_batch", "w^L_jk", "Σ_n a^{L-1,(n)}_k δ^{L,(n)}_j", "right", "batch-sum"),
+        ("mlp_relu_batch", "w^L_jk", "a^{L-1}_k δ^L_j", "wrong", "batch-sum"),
+        ("mlp_relu_batch", "delta^l_j", "1[z^l_nj > 0] Σ_i w^{l+1}_ij δ^{l+1}_ni", "right", "batch-sum"),
+        ("mlp_tanh_softmax", "delta_j", "(1 - h_j²) Σ_k δ_k w_kj", "right", "unicode"),
+        ("mlp_tanh_softmax", "delta_j", "sech(net_j)^2 Σ_k δ_k w_kj", "right", "vocabulary"),
+        ("mlp_tanh_softmax", "delta_j", "h_j(1 - h_j) Σ_k δ_k w_kj", "wrong", "activation"),
+        ("mlp_tanh_softmax", "delta_j", "(1 - h_j) Σ_k δ_k w_kj", "wrong", "activation"),
+        ("mlp_222", "w_kj", "δ_k h_j h_j(1-h_j)", "wrong", "extra"),
+        ("mlp_222", "w_kj", "δ_k h_j o_k(1-o_k)", "wrong", "extra"),
+        ("mlp_222", "delta_j", "h_j(1-h_j) Σ_k δ_k w_kj o_k(1-o_k)", "wrong", "extra"),
+        ("mlp_222", "w_ji", "δ_j x_i w_kj", "wrong", "extra"),
+        ("mlp_nielsen", "w^L_jk", "a^{L-1}_k δ^L_j a^L_j(1-a^L_j)", "wrong", "extra"),
+        ("mlp_nielsen", "delta^l_j", "Σ_i w^{l+1}_ij δ^{l+1}_i a^l_j(1-a^l_j) a^{l-1}_k", "wrong", "extra"),
+        ("mlp_tanh_softmax", "delta_j", "(1 - h_j^2) Σ_k δ_k w_kj o_k(1-o_k)", "wrong", "extra"),
+        ("mlp_222", "W1[1,2]", "h_1(1-h_1)(δ_1 w_12 + δ_2 w_22) x_2", "wrong", "element-weights"),
+        ("mlp_222", "W1[1,2]", "h_1(1-h_1)(δ_1 w_11 + δ_2 w_21) x_2", "right", "element-weights"),
+        ("mlp_222", "W1[1,2]", "h_1(1-h_1)(δ_1 w_11 + δ_2 w_21) x_1", "wrong", "element-weights"),
+        ("mlp_222", "W1[2,1]", "h_2(1-h_2)(δ_1 w_12 + δ_2 w_22) x_1", "right", "element-weights"),
+        ("mlp_222", "W1[2,1]", "h_2(1-h_2)(δ_1 w_21 + δ_2 w_22) x_1", "wrong", "element-weights"),
+        ("mlp_222", "W1[2,1]", "h_2(1-h_2)(δ_1 w_12 + δ_2 w_22) x_1 + 0.001", "wrong", "element-weights"),
+    ]
+    return out
 
 
 # ---------------------------------------------------------------- running the table

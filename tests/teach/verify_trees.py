@@ -228,7 +228,7 @@ def _render(t, style, ctx) -> str:
         parts = []
         for i, f in enumerate(t[1]):
             s = _render(f, style, ctx)
-            if _prec(f) <= 1 or (isinstance(f, tuple) and f[0] == "neg" and i > 0) or \
+            if _prec(f) <= 1 or (i > 0 and s.startswith(("-", "−"))) or \
                     (isinstance(f, tuple) and f[0] == "sum" and i < len(t[1]) - 1 and style.get("sum") == "bare"):
                 s = _paren(s, style)
             if isinstance(f, tuple) and f[0] == "num" and i > 0:
@@ -239,7 +239,8 @@ def _render(t, style, ctx) -> str:
             if p == "*":
                 out += "*" if not latex else r" \cdot "
                 continue
-            if out.endswith("*") or out.endswith(r"\cdot ") or (style.get("mul", "juxt") == "juxt" and not latex and p.startswith("(") and not out.endswith(" ")):
+            juxt = style.get("mul", "juxt") == "juxt" and not latex and p.startswith("(") and not out.endswith(" ")
+            if out.endswith("*") or out.endswith(r"\cdot ") or juxt:
                 out += p
             else:
                 out += _times(style) + p
@@ -249,7 +250,8 @@ def _render(t, style, ctx) -> str:
         names = {"sigma": {"greek": "σ", "word": "sigma", "fn": "sigmoid"}[style.get("sigma", "greek")],
                  "tanh": "tanh", "exp": "exp", "log": "log", "step": "step"}
         if latex:
-            names = {"sigma": r"\sigma", "tanh": r"\tanh", "exp": r"\exp", "log": r"\log", "step": r"\operatorname{step}"}
+            names = {"sigma": r"\sigma", "tanh": r"\tanh", "exp": r"\exp", "log": r"\log",
+                     "step": r"\operatorname{step}"}
         return f"{names[t[1]]}{_paren(arg, style)}"
     if kind == "actd":
         return _actd(t, style, ctx)
