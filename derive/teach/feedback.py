@@ -138,12 +138,13 @@ def feedback_markdown(sol, results) -> str:
         if v is None:
             lines += [f"**Could not check:** {md_text(r['error'])}", ""]
             continue
+        notes = [f"*{md_text(n)}*" for n in v.notes]
         if v.correct:
             lines += [f"**Correct.** Read as {_md_math(v)}, which equals {md_text(v.label)}. "
-                      f"({md_text(v.method)})", ""]
+                      f"({md_text(v.method)})", ""] + ([" ".join(notes), ""] if notes else [])
             continue
         lines += [f"**Wrong.** Read as {_md_math(v)}, which is not {md_text(v.label)}.", ""]
-        lines += [f"- {md_text(d)}" for d in v.diagnosis]
+        lines += [f"- {md_text(d)}" for d in v.diagnosis] + [f"- {n}" for n in notes]
         cx = v.counterexample
         if cx:
             where = ", ".join(f"{md_text(k)} = {_number(x)}" for k, x in cx["point"].items())
@@ -165,13 +166,14 @@ def feedback_tex(sol, results) -> str:
         if v is None:
             parts.append(rf"\textbf{{Could not check:}} {tex_text(r['error'])}")
             continue
+        notes = "".join(rf" {{\small\itshape {tex_text(n)}}}" for n in v.notes)
         if v.correct:
             parts.append(rf"\textbf{{Correct.}} Read as $\displaystyle {_answer_tex(v)}$, which equals "
-                         rf"{tex_text(v.label)}. {{\small ({tex_text(v.method)})}}")
+                         rf"{tex_text(v.label)}. {{\small ({tex_text(v.method)})}}{notes}")
             continue
         parts.append(rf"\textbf{{\color{{bad}}Wrong.}} Read as $\displaystyle {_answer_tex(v)}$, "
                      rf"which is not {tex_text(v.label)}.")
-        items = [tex_text(d) for d in v.diagnosis]
+        items = [tex_text(d) for d in v.diagnosis] + [rf"{{\itshape {tex_text(n)}}}" for n in v.notes]
         cx = v.counterexample
         if cx:
             where = ", ".join(f"{k} = {_number(x)}" for k, x in cx["point"].items()) + _instance(cx)

@@ -94,11 +94,19 @@ def diagnose(engine, target, used, expected, got) -> list[str]:
         cache.clear()
         cache["engine"] = engine
         cache["per"] = [mutations(engine, target, inst) for inst in j.insts]
-    muts = cache["per"]
+        cache["values"] = {}
+    muts, values = cache["per"], cache["values"]
     common = [lab for lab in muts[0] if all(lab in m for m in muts[1:])]
 
+    def mutated(lab, s, k):
+        """A mistake's gradient at a sample, computed once per engine (it does not depend on the answer)."""
+        key = (lab, k, id(s))
+        if key not in values:
+            values[key] = muts[k][lab](s)
+        return values[key]
+
     def mut(lab, c=1):
-        return lambda s, k, inst: scale_of * muts[k][lab](s) * numeric.to_mp(c)
+        return lambda s, k, inst: scale_of * mutated(lab, s, k) * numeric.to_mp(c)
 
     unchanged = [lab for lab in common if j.matches(mut(lab), j.quick, j.expected)]
     common = [lab for lab in common if lab not in unchanged]

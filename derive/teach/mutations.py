@@ -11,9 +11,9 @@ from __future__ import annotations
 import mpmath
 import sympy as sp
 
-from ..engine import numeric
 from ..engine.parse import symbol
 from .answers import text
+from .compiled import compiled
 
 ACTIVATIONS = ("sigmoid", "tanh", "relu", "identity")
 _DERIVATIVE = {"sigmoid": "σ′", "tanh": "tanh′", "relu": "relu′ (the step)", "identity": "1"}
@@ -99,7 +99,7 @@ def _halves(local) -> list:
 
 def _value_at(expr, sample):
     try:
-        return numeric.evaluate(expr, sample.env)
+        return compiled(expr)(sample.env)
     except (KeyError, ZeroDivisionError, ValueError, TypeError):
         return None
 
@@ -147,7 +147,7 @@ def mutations(engine, target, inst) -> dict:
             muts[f"sign error in the factor {lab}"] = Sweep(node, _set(es, lambda s, e, v: -v))
         if local0.is_Mul:
             for factor in local0.args:
-                if factor.is_Number:
+                if factor.is_Number and abs(factor) == 1:
                     continue
                 wanted = show(factor)
                 per_edge = {}

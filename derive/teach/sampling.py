@@ -17,6 +17,7 @@ from ..engine.check import accumulate, local_values
 from ..engine.graph import ancestors
 from ..engine.ops import relu
 from ..engine.steps import partial
+from .compiled import compiled
 
 POINTS = 30  # random points for the numeric comparison
 DIGITS = numeric.PRECISION
@@ -52,7 +53,7 @@ def _kink_args(expr) -> list:
 
 def near_kink(expr, env) -> bool:
     for args in _kink_args(expr):
-        vals = [numeric.evaluate(a, env, SafeMP) for a in args]
+        vals = [compiled(a)(env) for a in args]
         if len(vals) == 1 and abs(vals[0]) < KINK:
             return True
         if len(vals) > 1 and any(abs(a - b) < KINK for i, a in enumerate(vals) for b in vals[i + 1:]):
@@ -77,12 +78,9 @@ class Sample:
 
     def provide(self, expr) -> None:
         """Values for the local-derivative symbols ∂a|∂b an answer uses (∂o_k/∂net_k)."""
-        from .symbols import split_local
-        for s in expr.free_symbols:
-            if s not in self.env:
-                pair = split_local(s)
-                if pair and (pair[1], pair[0]) in self.local:
-                    self.env[s] = self.local[(pair[1], pair[0])]
+        for s, edge in self.engine.locals_of(expr):
+            if s not in self.env and edge in self.local:
+                self.env[s] = self.local[edge]
 
     def valid(self) -> bool:
         if not all(_finite(v) for v in self.values.values()):
@@ -115,7 +113,23 @@ class Engine:
         self._relevant = None
         self._partials: dict = {}
         self._symbols: dict = {}
+        self._locals: dict = {}
         self.kinked = [n.expr for n in self.graph.steps if _kink_args(n.expr)]  # steps with a kink
+
+    def locals_of(self, expr) -> list:
+        """The local-derivative symbols of an expression with their edges (cached per expression)."""
+        found = self._locals.get(expr)
+        if found is None:
+            from .symbols import split_local
+            found = []
+            for s in expr.free_symbols:
+                pair = split_local(s)
+                if pair:
+                    found.append((s, (pair[1], pair[0])))
+            if len(self._locals) > 20_000:
+                self._locals.clear()
+            self._locals[expr] = found
+        return found
 
     def symbol(self, node: str):
         """A node's own symbol (made once per engine)."""
@@ -164,21 +178,6 @@ class Engine:
         return self.samples[i] if i < len(self.samples) else None
 
 
-class SafeMP(numeric.MP):
-    """mpmath with a ceiling: exp of a huge argument (an answer like exp(exp(exp(exp(x)))) ) is
-    infinite rather than a number with a billion-digit exponent, so evaluation stays fast."""
-
-    @staticmethod
-    def exp(x):
-        return mpmath.exp(x) if abs(x) < 10_000 else mpmath.inf
-
-    @staticmethod
-    def pow(b, e):
-        if b != 0 and abs(e * mpmath.log(abs(b))) > 10_000:
-            return mpmath.inf
-        return mpmath.power(b, e)
-
-
 def _value(expr, sample, env=None):
     """The value of an expression at a sample (None: undefined there; "kink": at a kink)."""
     env = sample.env if env is None else env
@@ -186,15 +185,7 @@ def _value(expr, sample, env=None):
         with mpmath.workdps(DIGITS):
             if near_kink(expr, env):
                 return "kink"
-            v = numeric.evaluate(expr, env, SafeMP)
+            v = compiled(expr)(env)
     except (ZeroDivisionError, ValueError, OverflowError, TypeError, KeyError):
         return None
     return v if _finite(v) else None
-
-
-def _in_inputs(graph):
-    full = {}
-    for node in graph.nodes:
-        if not node.is_input:
-            full[node.symbol] = node.expr.xreplace(full)
-    return full

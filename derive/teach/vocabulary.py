@@ -31,9 +31,16 @@ class NoSuchQuantity(VerifyError):
         self.name = name
 
 
+_TAGS: dict = {}
+
+
 def parse_tag(base) -> tuple[str, str, int]:
-    m = _SPEC.match(str(base.label if hasattr(base, "label") else base))
-    return m.group(1), m.group(2), int(m.group(3) or 0)
+    """(role, kind, offset) of a generic base "role@kind offset" (cached: printing is slow)."""
+    found = _TAGS.get(base)
+    if found is None:
+        m = _SPEC.match(str(base.label if hasattr(base, "label") else base))
+        found = _TAGS[base] = (m.group(1), m.group(2), int(m.group(3) or 0))
+    return found
 
 
 def _tag(role: str, kind: str, n: int = 0) -> sp.IndexedBase:
@@ -358,6 +365,13 @@ class NetNames:
 
     def generic_of(self, node: str, bind: dict, summed_as_letters: bool = True) -> str:
         """A graph node named in the rule's terms for one instance: h_j, net_k (summed) or net_2."""
+        key = (node, tuple(sorted(bind.items())), summed_as_letters)
+        found = self.cache.get(key)
+        if found is None:
+            found = self.cache[key] = self._generic_of(node, bind, summed_as_letters)
+        return found
+
+    def _generic_of(self, node: str, bind: dict, summed_as_letters: bool) -> str:
         if node not in self.meta:
             return node
         role, m, idx, n = self.meta[node]

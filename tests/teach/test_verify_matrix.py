@@ -233,3 +233,30 @@ def test_oversized_matrix_answers_are_refused():
                 "(" * 70 + "X" + ")" * 70]:
         with pytest.raises(VerifyError, match=r"too long|at most|nested too deeply"):
             verify(s, "W", big)
+
+
+@pytest.mark.parametrize("key,answer", [
+    ("W", "X^T(softmax(X W + B) - T)"),
+    ("W", r"X^{\top}\left(\operatorname{softmax}(XW + B) - T\right)"),
+    ("B", "colsum(softmax(X W + B) - T)"),
+    ("X", "(softmax(X W + B) - T) W^T"),
+])
+def test_a_bias_row_broadcasts_over_the_batch(key, answer):
+    """Affine then Softmax-with-Loss: ∂L/∂W = Xᵀ(softmax(XW + B) − T), B a row added to every sample
+    as numpy broadcasts it. Oracle: central differences of the loss written here with numpy."""
+    v = verify(sol("affine_softmax"), key, answer)
+    assert v.correct, v.diagnosis
+    p = {k: np.array(x, dtype=float) for k, x in sol("affine_softmax").problem.arrays.items()}
+    p["B"] = p["B"].reshape(1, -1)
+
+    def loss(m):
+        return -np.sum(m["T"] * np.log(softmax(m["X"] @ m["W"] + m["B"])))
+    h, numeric = 1e-6, np.zeros_like(p[key])
+    for idx in np.ndindex(p[key].shape):
+        up = {k: x.copy() for k, x in p.items()}
+        down = {k: x.copy() for k, x in p.items()}
+        up[key][idx] += h
+        down[key][idx] -= h
+        numeric[idx] = (loss(up) - loss(down)) / (2 * h)
+    assert np.allclose(numeric, seed_gradient("affine_softmax", key, p), atol=1e-7)
+    assert not verify(sol("affine_softmax"), key, answer.replace("- T", "+ T")).correct

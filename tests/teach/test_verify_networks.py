@@ -159,3 +159,111 @@ def test_cli_on_a_network():
     assert data["correct"] is False and data["counterexample"]["instance"] == {"k": 1, "j": 1}
     ok = CliRunner().invoke(main, ["verify", "mlp_222", "--wrt", "W2[1,2]", "--answer", "δ_k h_j"])
     assert ok.exit_code == 0
+
+
+# ---------------------------------------------------------------- δ conventions
+
+MITCHELL_DELTA = """
+title = "2-2-2 sigmoid network, Mitchell's delta"
+[network]
+layers = [2, 2, 2]
+activations = "sigmoid"
+loss = "mse"
+notation = "mitchell"
+delta = "-dL/dnet"
+[values]
+x = [0.05, 0.10]
+t = [0.01, 0.99]
+W1 = [[0.15, 0.20], [0.25, 0.30]]
+b1 = [0.35, 0.35]
+W2 = [[0.40, 0.45], [0.50, 0.55]]
+b2 = [0.60, 0.60]
+"""
+
+
+def mitchell_delta():
+    if "md" not in _SOL:
+        _SOL["md"] = solve(problems.loads(MITCHELL_DELTA, "mitchell-delta"))
+    return _SOL["md"]
+
+
+def test_mitchells_delta_is_right_when_the_problem_says_so():
+    # Mitchell (Machine Learning, 4.5): δ_k = o_k(1 − o_k)(t_k − o_k), Δw_kj = η δ_k h_j
+    assert verify(mitchell_delta(), "delta_k", "o_k(1 - o_k)(t_k - o_k)").correct
+    assert verify(mitchell_delta(), "w_kj", "-δ_k h_j").correct
+    assert verify(mitchell_delta(), "delta_j", "h_j(1 - h_j) Σ_k δ_k w_kj").correct  # the same form either way
+    assert verify(mitchell(), "delta_k", "o_k(1 - o_k)(t_k - o_k)", delta_sign=-1).correct
+    # ∂L/∂w is the same number whatever δ means
+    assert verify(mitchell_delta(), "w_kj", "(o_k - t_k) o_k (1 - o_k) h_j").correct
+
+
+@pytest.mark.parametrize("solution,wrt,answer", [
+    ("default", "delta_k", "o_k(1 - o_k)(t_k - o_k)"),
+    ("default", "w_kj", "-δ_k h_j"),
+    ("mitchell", "delta_k", "(o_k - t_k) o_k (1 - o_k)"),
+    ("mitchell", "w_kj", "δ_k h_j"),
+])
+def test_the_other_convention_is_named_not_called_a_sign_error(solution, wrt, answer):
+    sol = mitchell() if solution == "default" else mitchell_delta()
+    v = verify(sol, wrt, answer)
+    assert not v.correct
+    assert v.diagnosis[0].startswith("right under the other sign convention for δ"), v.diagnosis
+    assert not any(d.startswith("sign error") for d in v.diagnosis)
+
+
+def test_cli_delta_sign_overrides_the_problem():
+    args = ["verify", "mlp_222", "--wrt", "delta_k", "--answer", "o_k(1-o_k)(t_k-o_k)"]
+    assert CliRunner().invoke(main, args).exit_code == 1
+    assert CliRunner().invoke(main, args + ["--delta-sign", "-dL/dnet"]).exit_code == 0
+    assert CliRunner().invoke(main, args + ["--delta-sign", "sideways"]).exit_code == 2
+
+
+# ---------------------------------------------------------------- never a traceback
+
+def test_an_internal_error_is_one_line_naming_the_answer(monkeypatch):
+    import derive.teach.verify as module
+
+    def broken(*args, **kwargs):
+        raise KeyError("no value for z^1_1")
+    monkeypatch.setattr(module, "verify", broken)
+    r = CliRunner().invoke(main, ["verify", "mlp_222", "--wrt", "w_kj", "--answer", "δ_k h_j"])
+    assert r.exit_code == 2
+    lines = [line for line in r.output.splitlines() if line]
+    assert len(lines) == 1 and "'δ_k h_j'" in lines[0] and "KeyError" in lines[0]
+    assert "Traceback" not in r.output
+
+
+def test_batch_keeps_one_students_failure_in_their_feedback(monkeypatch, tmp_path):
+    import derive.teach.feedback as feedback
+    real = feedback.verify
+
+    def flaky(sol, wrt, answer, **kw):
+        if answer == "boom":
+            raise ZeroDivisionError("division by zero")
+        return real(sol, wrt, answer, **kw)
+    monkeypatch.setattr(feedback, "verify", flaky)
+    answers = tmp_path / "answers.toml"
+    answers.write_text('[[answer]]\nstudent = "Ann"\nwrt = "w_kj"\nanswer = "δ_k h_j"\n'
+                       '[[answer]]\nstudent = "Ben"\nwrt = "w_kj"\nanswer = "boom"\n'
+                       '[[answer]]\nstudent = "Cat"\nwrt = "w_kj"\nanswer = "h_j"\n', encoding="utf-8")
+    results = feedback.batch(mitchell(), feedback.read_answers(str(answers)))
+    assert results[0]["verdict"].correct and results[2]["verdict"].correct is False
+    assert results[1]["verdict"] is None and "internal error" in results[1]["error"]
+    md = feedback.feedback_markdown(mitchell(), results)
+    assert "## Ben" in md and "Could not check" in md and "## Cat" in md and "1 of 3 answers correct" in md
+
+
+@pytest.mark.parametrize("wrt", ["delta^l_j", "w^l_jk", "b^l_j", "delta^L_j", "w^L_jk", "W1[1,2]", "W2[2,1]"])
+@pytest.mark.parametrize("answer", ["a^l_j", "w^l+1_ij delta^l+1_i", "a^{l-1}_k", "1", "z^L_j - y_j",
+                                    "sum_i(w^l+1_ji delta^l+1_i)", "delta^l_j a^l_k", "a^3_1", "w^4_11"])
+def test_wrong_answers_on_a_deeper_network_are_diagnosed_not_crashed(wrt, answer):
+    deep = NIELSEN.replace("layers = [2, 2, 2]", "layers = [2, 2, 2, 2]").replace(
+        "b2 = [0.60, 0.60]", "b2 = [0.60, 0.60]\nW3 = [[0.1, -0.2], [0.3, 0.4]]\nb3 = [0.05, -0.05]")
+    if "deep" not in _SOL:
+        _SOL["deep"] = solve(problems.loads(deep, "deep"))
+    try:
+        v = verify(_SOL["deep"], wrt, answer)
+    except VerifyError as e:  # a name of a layer that is not there: one clear line
+        assert "\n" not in str(e)
+        return
+    assert not v.correct and v.diagnosis

@@ -1,0 +1,80 @@
+"""Expressions compiled once into nested closures over mpmath, for the many evaluations a verdict
+needs (every answer at every sample and instance, every candidate mistake).
+
+Same arithmetic as `engine.numeric.evaluate` with the `sampling.SafeMP` ceilings (exp of a huge
+argument is infinite, not a billion-digit number); an unknown function raises TypeError.
+"""
+from __future__ import annotations
+
+import mpmath
+import sympy as sp
+
+from ..engine import numeric
+from ..engine.ops import relu, sigmoid
+
+_CACHE: dict = {}
+MAX_CACHED = 50_000
+
+
+def _exp(x):
+    return mpmath.exp(x) if abs(x) < 10_000 else mpmath.inf
+
+
+def _pow(b, e):
+    if b != 0 and abs(e * mpmath.log(abs(b))) > 10_000:
+        return mpmath.inf
+    return mpmath.power(b, e)
+
+
+_UNARY = {sp.exp: _exp, sp.log: mpmath.log, sp.tanh: mpmath.tanh, sigmoid: numeric.MP.sigmoid,
+          relu: numeric.MP.relu, sp.Abs: abs, sp.Heaviside: numeric.MP.step, sp.sign: mpmath.sign}
+
+
+def compiled(expr):
+    """A function env -> value of `expr` (env maps SymPy symbols to mpmath numbers)."""
+    f = _CACHE.get(expr)
+    if f is None:
+        if len(_CACHE) > MAX_CACHED:
+            _CACHE.clear()
+        f = _CACHE[expr] = _compile(expr)
+    return f
+
+
+def _compile(e):
+    if e.is_Symbol:
+        return lambda env: env[e]
+    if e.is_Number or e is sp.S.Pi or e is sp.E:
+        c = numeric.MP.const(e) if e.is_Number else numeric.MP.const(sp.N(e, numeric.PRECISION + 10))
+        return lambda env: c
+    if e.is_Add or e.is_Mul:
+        parts = [compiled(a) for a in e.args]
+        if e.is_Add:
+            def add(env):
+                v = parts[0](env)
+                for p in parts[1:]:
+                    v = v + p(env)
+                return v
+            return add
+
+        def mul(env):
+            v = parts[0](env)
+            for p in parts[1:]:
+                v = v * p(env)
+            return v
+        return mul
+    if e.is_Pow:
+        base, ex = compiled(e.args[0]), e.args[1]
+        if ex.is_Integer:
+            n = int(ex)
+            if n >= 0:
+                return lambda env: base(env) ** n
+            return lambda env: 1 / (base(env) ** (-n))
+        power = compiled(ex)
+        return lambda env: _pow(base(env), power(env))
+    if e.func in _UNARY:
+        f, arg = _UNARY[e.func], compiled(e.args[0])
+        return lambda env: f(arg(env))
+    if e.func in (sp.Max, sp.Min):
+        pick, parts = (max if e.func is sp.Max else min), [compiled(a) for a in e.args]
+        return lambda env: pick(p(env) for p in parts)
+    raise TypeError(f"cannot evaluate {e.func.__name__}")
