@@ -27,7 +27,7 @@ def _short(text: str) -> str:
 
 
 def run_one(sol, wrt, answer, as_json, delta_sign=None):
-    from ..teach.feedback import describe
+    from ..teach.explain import describe
     from ..teach.verify import verify
     try:
         v = verify(sol, wrt, answer, delta_sign=delta_sign)

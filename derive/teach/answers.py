@@ -18,6 +18,7 @@ from ..engine.parse import number
 from ..errors import DeriveError, ParseError
 from .reading import resolve_known
 
+GENERIC = "no single common mistake"  # the diagnosis when none of the simulated mistakes explains an answer
 LOSS_ALIASES = ("E", "L", "C", "J", "Loss", "loss", "E_total", "Etotal", "E_tot")
 
 

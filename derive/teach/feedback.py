@@ -12,17 +12,11 @@ from pathlib import Path
 
 from ..errors import DeriveError
 from ..render.escape import md_text, tex_text
-from .answers import Verdict
+from .explain import number_text
 from .verify import verify
 
 MAX_ANSWERS_BYTES = 1_000_000
 MAX_ANSWERS = 2000
-
-
-def _number(x) -> str:
-    if isinstance(x, list):  # a matrix (rows) or a vector of a matrix-layer counterexample
-        return "[" + ", ".join(_number(v) for v in x) + "]"
-    return "undefined" if x is None else f"{x:.10g}"
 
 
 def _answer_tex(v) -> str:
@@ -33,34 +27,6 @@ def _answer_tex(v) -> str:
         return v.read_as_tex
     from ..render.printer import latex
     return latex(v.answer)
-
-
-def _read_as(v) -> list[str]:
-    lines = [f"  read as: {v.read_as}"] if v.read_as else []
-    return lines + [f"  ({n})" for n in v.notes]
-
-
-def describe(verdict: Verdict, answer_text: str) -> str:
-    """The verdict as plain text for the terminal."""
-    if verdict.correct:
-        return "\n".join([f"correct: {answer_text} = {verdict.label}"] + _read_as(verdict)
-                         + [f"  ({verdict.method})"])
-    lines = [f"wrong: {answer_text} is not {verdict.label}"] + _read_as(verdict)
-    lines += [f"  - {d}" for d in verdict.diagnosis]
-    cx = verdict.counterexample
-    if cx:
-        where = ", ".join(f"{k} = {_number(v)}" for k, v in cx["point"].items())
-        inst = ""
-        if cx.get("instance"):
-            inst = " for " + ", ".join(f"{k} = {v}" for k, v in cx["instance"].items())
-        own = " (the problem's own values)" if cx.get("own_point") else ""
-        lines.append(f"  counterexample{inst} at {where}{own}:")
-        lines.append(f"    expected {verdict.label} = {_number(cx['expected'])}, "
-                     f"your answer gives {_number(cx['got'])}")
-        if cx.get("quantities") and cx.get("shapes"):
-            lines.append("    where " + ", ".join(f"{k} = {_number(v)}" for k, v in cx["quantities"].items()))
-    lines.append(f"  ({verdict.method})")
-    return "\n".join(lines)
 
 
 # ---------------------------------------------------------------- batch mode
@@ -147,10 +113,10 @@ def feedback_markdown(sol, results) -> str:
         lines += [f"- {md_text(d)}" for d in v.diagnosis] + [f"- {n}" for n in notes]
         cx = v.counterexample
         if cx:
-            where = ", ".join(f"{md_text(k)} = {_number(x)}" for k, x in cx["point"].items())
+            where = ", ".join(f"{md_text(k)} = {number_text(x)}" for k, x in cx["point"].items())
             where += _instance(cx)
-            lines.append(f"- Counterexample at {where}: expected {_number(cx['expected'])}, "
-                         f"the answer gives {_number(cx['got'])}.")
+            lines.append(f"- Counterexample at {where}: expected {number_text(cx['expected'])}, "
+                         f"the answer gives {number_text(cx['got'])}.")
         lines.append("")
     return "\n".join(lines) + "\n"
 
@@ -176,9 +142,9 @@ def feedback_tex(sol, results) -> str:
         items = [tex_text(d) for d in v.diagnosis] + [rf"{{\itshape {tex_text(n)}}}" for n in v.notes]
         cx = v.counterexample
         if cx:
-            where = ", ".join(f"{k} = {_number(x)}" for k, x in cx["point"].items()) + _instance(cx)
-            items.append(tex_text(f"Counterexample at {where}: expected {_number(cx['expected'])}, "
-                                  f"the answer gives {_number(cx['got'])}."))
+            where = ", ".join(f"{k} = {number_text(x)}" for k, x in cx["point"].items()) + _instance(cx)
+            items.append(tex_text(f"Counterexample at {where}: expected {number_text(cx['expected'])}, "
+                                  f"the answer gives {number_text(cx['got'])}."))
         parts.append("\\begin{itemize}\n" + "\n".join(rf"\item {i}" for i in items) + "\n\\end{itemize}")
     return "\n\n".join(parts) + "\n"
 

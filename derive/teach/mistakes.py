@@ -18,12 +18,10 @@ import sympy as sp
 
 from ..engine import numeric
 from ..engine.parse import symbol
-from .answers import VerifyError, text
+from .answers import GENERIC, VerifyError, text
 from .mutations import mutations
 from .sampling import ABS_TOL, DIGITS, _value, close
 from .vocabulary import letter, parse_tag
-
-GENERIC = "no single common mistake"
 
 
 def generic_message(target) -> str:

@@ -30,9 +30,7 @@ import sympy as sp
 from ..engine import numeric
 from ..engine.parse import symbol
 from ..errors import ParseError
-from .answers import MatrixVerdict, Target, Verdict, VerifyError, answer_expr, text, unknown_name
-from .matrix_answers import Draws, verify_matrix
-from .mistakes import GENERIC, diagnose
+from .answers import GENERIC, MatrixVerdict, Target, Verdict, VerifyError, answer_expr, text, unknown_name
 from .reading import UnknownName, read_answer
 from .sampling import DIGITS, POINTS, Engine, _value, close
 from .showing import show_plain, show_tex
@@ -48,6 +46,7 @@ def verify(solution, wrt: str, answer_text: str, seed: int = 0, points: int = PO
     draw = None
     kind = getattr(solution.problem, "kind", "scalar")
     if kind == "layers":
+        from .matrix_answers import Draws, verify_matrix  # numpy matrix answers: only for [layers]
         lay = layout(solution)
         if re.sub(r"\s", "", wrt) in lay.grads:
             return verify_matrix(solution, re.sub(r"\s", "", wrt), answer_text, seed)
@@ -331,6 +330,7 @@ def _compare(engine, target: Target, expr, graph_answers, points: int, diagnose_
         return _wrong(target, expr, engine, used, expected, got,
                       ["the answer is undefined (not a real number) at most points where the gradient "
                        "exists"], method)
+    from .mistakes import diagnose  # the mistakes are simulated only for a wrong answer
     diagnosis = diagnose(engine, target, used, expected, got) if diagnose_it else [GENERIC]
     return _wrong(target, expr, engine, used, expected, got, diagnosis, method, mismatch=mismatch,
                   graph_answers=graph_answers)
