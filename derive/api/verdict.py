@@ -107,7 +107,7 @@ class Verdict:
         return to_html(self._repr_markdown_())
 
 
-def verify(problem: Any, wrt: str, answer: str, *, seed: int = 0) -> Verdict:
+def verify(problem: Any, wrt: str, answer: str, *, seed: int = 0, delta_sign: int | None = None) -> Verdict:
     """Check a hand-derived gradient ∂output/∂wrt of `problem` (a Problem, a Solution, or a
     problem file or built-in name).
 
@@ -115,8 +115,9 @@ def verify(problem: Any, wrt: str, answer: str, *, seed: int = 0) -> Verdict:
 
     `wrt` is what `derive verify --wrt` takes: an input or gate (x, sigy), a generic index form
     (w_kj, delta_j, w^l_jk), one element (W2[1,2]) or, for matrix layers, a whole matrix (W).
-    `answer` is plain math or LaTeX. Raises VerifyError (a DeriveError) for an answer that cannot
-    be read or a `wrt` the problem does not have, with the CLI's message.
+    `answer` is plain math or LaTeX. `delta_sign` (+1: δ = ∂L/∂net, −1: Mitchell's δ = −∂E/∂net)
+    overrides the problem's [network] delta, like `--delta-sign`. Raises VerifyError (a DeriveError)
+    for an answer that cannot be read or a `wrt` the problem does not have, with the CLI's message.
     """
     from ..teach.verify import verify as _verify
     from .problem import Problem, load
@@ -133,4 +134,6 @@ def verify(problem: Any, wrt: str, answer: str, *, seed: int = 0) -> Verdict:
     for key, value in (("wrt", wrt), ("answer", answer)):
         if not isinstance(value, str):
             raise DeriveError(f"verify: {key} must be a string, got {type(value).__name__}")
-    return Verdict(_verify(solution.raw, wrt, answer, seed=seed), answer)
+    if delta_sign not in (None, 1, -1):
+        raise DeriveError(f"verify: delta_sign must be 1 or -1, got {delta_sign!r}")
+    return Verdict(_verify(solution.raw, wrt, answer, seed=seed, delta_sign=delta_sign), answer)

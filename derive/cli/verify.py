@@ -36,7 +36,12 @@ def run_one(sol, wrt, answer, as_json, delta_sign=None):
             click.echo(json.dumps({"correct": None, "error": str(e)}, ensure_ascii=False))
         fail(str(e))
     except Exception as e:  # a defect must not reach the user as a traceback: one line, exit 2
-        message = f"internal error while checking the answer {_short(answer)!r} for {wrt}: {type(e).__name__}: {e}"
+        ctx = click.get_current_context(silent=True)
+        if ctx is not None and (ctx.find_root().obj or {}).get("debug"):
+            raise
+        message = (f"internal error while checking the answer {_short(answer)!r} for {wrt}: "
+                   f"{type(e).__name__}: {str(e)[:200]} (a bug in derive: please report it; --debug shows "
+                   "the traceback)")
         if as_json:
             click.echo(json.dumps({"correct": None, "error": message}, ensure_ascii=False))
         fail(message)

@@ -81,6 +81,17 @@ def batch(sol, entries, delta_sign=None, progress=None) -> list[dict]:
     return results
 
 
+def _asked(r) -> str:
+    """What the answer is for: the verdict's label (∂L/∂w_kj, δ_k), else ∂/∂wrt."""
+    v = r.get("verdict")
+    return v.label if v is not None else f"∂/∂{r['wrt']}"
+
+
+def _tex(text: str) -> str:
+    """User-facing text for LaTeX, with -- kept as two hyphens (--delta-sign), not an en dash."""
+    return tex_text(text).replace("--", "-{}-")
+
+
 def _instance(cx) -> str:
     inst = cx.get("instance")
     return (" (for " + ", ".join(f"{k} = {v}" for k, v in inst.items()) + ")") if inst else ""
@@ -97,7 +108,7 @@ def feedback_markdown(sol, results) -> str:
     lines += [f"{n_ok} of {len(results)} answers correct.", ""]
     for r in results:
         v = r["verdict"]
-        lines.append(f"## {md_text(r['student'])}: ∂/∂{md_text(r['wrt'])}")
+        lines.append(f"## {md_text(r['student'])}: {md_text(_asked(r))}")
         lines.append("")
         lines.append(f"Answer: `{r['answer'].replace('`', '')}`")
         lines.append("")
@@ -127,7 +138,7 @@ def feedback_tex(sol, results) -> str:
     parts.append(rf"{n_ok} of {len(results)} answers correct.")
     for r in results:
         v = r["verdict"]
-        parts.append(rf"\subsection*{{{tex_text(r['student'])}: {tex_text('∂/∂' + r['wrt'])}}}")
+        parts.append(rf"\subsection*{{{tex_text(r['student'])}: {_tex(_asked(r))}}}")
         parts.append(rf"Answer as written: \texttt{{{tex_text(r['answer'])}}}\par")
         if v is None:
             parts.append(rf"\textbf{{Could not check:}} {tex_text(r['error'])}")
@@ -139,7 +150,7 @@ def feedback_tex(sol, results) -> str:
             continue
         parts.append(rf"\textbf{{\color{{bad}}Wrong.}} Read as $\displaystyle {_answer_tex(v)}$, "
                      rf"which is not {tex_text(v.label)}.")
-        items = [tex_text(d) for d in v.diagnosis] + [rf"{{\itshape {tex_text(n)}}}" for n in v.notes]
+        items = [_tex(d) for d in v.diagnosis] + [rf"{{\itshape {_tex(n)}}}" for n in v.notes]
         cx = v.counterexample
         if cx:
             where = ", ".join(f"{k} = {number_text(x)}" for k, x in cx["point"].items()) + _instance(cx)

@@ -172,7 +172,13 @@ def _indicators(text: str) -> str:
         big, small = (left, right) if m.group() in (">", ">=", "≥") else (right, left)
         prefix = _INDICATOR.search(text[:a])
         start = prefix.start() if prefix else a
-        text = f"{text[:start]} STEPq(({big})-({small})){text[b + 1:]}"
+        if re.fullmatch(r"\s*0*\.?0*\s*", small):
+            inner = big
+        elif re.fullmatch(r"\s*0*\.?0*\s*", big):
+            inner = f"-({small})"
+        else:
+            inner = f"({big})-({small})"
+        text = f"{text[:start]} STEPq({inner}){text[b + 1:]}"
 
 
 _SUM = re.compile(r"(?<![A-Za-z0-9_\u0370-\u03ff])(?:sum|Sum|SUM|Σ)\s*_\s*"

@@ -89,7 +89,8 @@ def test_batch_names_with_the_sample_in_the_superscript():
     ("-sum_k(δ_k w_kj) h_j", "−Σ_k[δ_k w_kj h_j]"),
     ("∂E/∂o_k o_k(1-o_k)", "∂E/∂o_k o_k(1 − o_k)"),
     ("(1-h_j²)", "1 − h_j²"),
-    ("1[net_j > 0]", "step(net_j − 0)"),
+    ("1[net_j > 0]", "step(net_j)"),
+    ("𝟙(0 < net_j - b_j)", "step(net_j − b_j)"),
 ])
 def test_the_answer_is_shown_as_it_was_read(answer, shown):
     from derive.teach.showing import show_plain
