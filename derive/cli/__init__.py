@@ -62,11 +62,11 @@ class GuardedGroup(click.Group):
     Commands are imported by name when needed (`COMMANDS`)."""
 
     def list_commands(self, ctx):
-        return list(COMMANDS)
+        return list(COMMANDS) + [c for c in super().list_commands(ctx) if c not in COMMANDS]
 
     def get_command(self, ctx, name):
         if name not in COMMANDS:
-            return None
+            return super().get_command(ctx, name)
         module, attr = COMMANDS[name]
         return getattr(importlib.import_module(f"{__name__}.{module}"), attr)
 

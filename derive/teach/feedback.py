@@ -81,6 +81,11 @@ def batch(sol, entries, delta_sign=None, progress=None) -> list[dict]:
     return results
 
 
+def _one_line(text: str) -> str:
+    """An answer as typed, its line breaks shown as spaces (a blank line would end a paragraph)."""
+    return " ".join(str(text).split())
+
+
 def _asked(r) -> str:
     """What the answer is for: the verdict's label (∂L/∂w_kj, δ_k), else ∂/∂wrt."""
     v = r.get("verdict")
@@ -110,7 +115,7 @@ def feedback_markdown(sol, results) -> str:
         v = r["verdict"]
         lines.append(f"## {md_text(r['student'])}: {md_text(_asked(r))}")
         lines.append("")
-        lines.append(f"Answer: `{r['answer'].replace('`', '')}`")
+        lines.append(f"Answer: `{_one_line(r['answer']).replace('`', '')}`")
         lines.append("")
         if v is None:
             lines += [f"**Could not check:** {md_text(r['error'])}", ""]
@@ -139,7 +144,7 @@ def feedback_tex(sol, results) -> str:
     for r in results:
         v = r["verdict"]
         parts.append(rf"\subsection*{{{tex_text(r['student'])}: {_tex(_asked(r))}}}")
-        parts.append(rf"Answer as written: \texttt{{{tex_text(r['answer'])}}}\par")
+        parts.append(rf"Answer as written: \texttt{{{tex_text(_one_line(r['answer']))}}}\par")
         if v is None:
             parts.append(rf"\textbf{{Could not check:}} {tex_text(r['error'])}")
             continue

@@ -95,6 +95,8 @@ class Latex:
             self.error("unbalanced braces: a '{' is never closed")
         if self.s[self.i] == "\\":
             m = _COMMAND.match(self.s, self.i)
+            if not m:
+                self.error("a lone backslash")
             self.i = m.end()
             return m.group()
         self.i += 1

@@ -9,6 +9,8 @@ import re
 
 import pytest
 from click.testing import CliRunner
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from verify_table import NEW_NETWORKS
 
 from derive import problems
@@ -106,3 +108,19 @@ def test_cli_shows_how_the_answer_was_read():
     data = json.loads(r.output)
     assert r.exit_code == 1 and data["read_as"] == "o_k(1 − o_k) h_j"
     assert data["read_as_latex"] == r"o_{k}\,\left(1 - o_{k}\right)\,h_{j}"
+
+
+ALPHABET = list("xyzhjkoti_^{}()[]+-*/=,.'′²Σσδ∂ 0123\\") + ["\\sum", "\\frac", "sum_k", "w_kj", "δ_k",
+                                                            "a^{l-1}_k", "1[", "> 0]", "\\sigma", "∂E/∂"]
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(st.sampled_from(ALPHABET), min_size=1, max_size=25).map("".join),
+       st.sampled_from(["w_kj", "delta_j", "W2[1,2]"]))
+def test_any_text_is_a_verdict_or_one_clear_error(text, wrt):
+    try:
+        v = verify(sol("mlp_222"), wrt, text)
+    except VerifyError as e:
+        assert "\n" not in str(e) and str(e)
+        return
+    assert isinstance(v.correct, bool) and (v.correct or v.diagnosis)
