@@ -393,9 +393,4 @@ def _some_units(j: Judge):
             "index letter belongs, or a quantity of one unit is used for all"]
 
 
-def text_of(expr, names) -> str:
-    from .showing import sympy_plain
-    return sympy_plain(expr, names)
-
-
-__all__ = ["GENERIC", "diagnose", "generic_message", "text", "text_of"]
+__all__ = ["GENERIC", "diagnose", "generic_message", "text"]

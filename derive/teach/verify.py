@@ -49,7 +49,8 @@ def verify(solution, wrt: str, answer_text: str, seed: int = 0, points: int = PO
         from .matrix_answers import Draws, verify_matrix  # numpy matrix answers: only for [layers]
         lay = layout(solution)
         if re.sub(r"\s", "", wrt) in lay.grads:
-            return verify_matrix(solution, re.sub(r"\s", "", wrt), answer_text, seed)
+            v = verify_matrix(solution, re.sub(r"\s", "", wrt), answer_text, seed)
+            return _with(v, read_as=v.answer_text, read_as_tex=v.answer_tex)
         targets = layer_element_targets(solution, lay)
         draw = Draws.draw_for(solution, lay)
     else:
