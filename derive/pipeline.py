@@ -8,9 +8,9 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
-from .engine.check import CheckReport, prove
+from .engine import numeric
+from .engine.check import CheckReport, derive_and_prove
 from .engine.domain import undefined_at
-from .engine.reverse import backward
 from .errors import DeriveError
 from .networks import solve as networks
 
@@ -36,8 +36,9 @@ def graph_and_inputs(problem):
     return b.graph, dict(b.inputs)
 
 
-def solve(problem) -> Solution:
-    """Derive and prove every gradient of `problem`.
+def solve(problem, progress=None) -> Solution:
+    """Derive and prove every gradient of `problem`; `progress(stage, done, total)` hears about
+    long stages (a progress bar).
 
     Raises DomainError, naming the node and the values it saw, when the problem is undefined at
     its own point (division by zero, log of 0, overflow past double precision...).
@@ -45,13 +46,12 @@ def solve(problem) -> Solution:
     if problem.kind == "scalar":
         graph = problem.graph()
         _defined(problem, graph, problem.values)
-        derivation = backward(graph, problem.values)
+        derivation, report = derive_and_prove(graph, problem.values, progress=progress)
         _finite_gradients(derivation)
-        report = prove(derivation, problem.values, graph.inputs)
         return Solution(problem, derivation, report, None, dict(problem.values))
     try:
-        b, derivation, report, result = networks.solve(problem)
-    except (ZeroDivisionError, ValueError, OverflowError, TypeError):
+        b, derivation, report, result = networks.solve(problem, progress)
+    except (ZeroDivisionError, ValueError, OverflowError, TypeError, numeric.DomainError):
         graph, inputs = graph_and_inputs(problem)
         _defined(problem, graph, inputs)
         raise
@@ -59,10 +59,10 @@ def solve(problem) -> Solution:
 
 
 def _finite_gradients(derivation) -> None:
-    for g in derivation.steps:
-        if not math.isfinite(g.value):
+    for node in derivation.order:
+        if not math.isfinite(derivation.gradient_value(node)):
             at = ", ".join(f"{n} = {derivation.values[n]:.6g}" for n in derivation.graph.inputs)
-            raise DomainError(f"∂{derivation.output}/∂{g.node} is beyond double precision (about 1.8e308) "
+            raise DomainError(f"∂{derivation.output}/∂{node} is beyond double precision (about 1.8e308) "
                               f"at {at}")
 
 

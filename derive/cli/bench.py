@@ -1,32 +1,51 @@
-"""`make bench` (python -m derive.cli.bench): the one reverse mode on real network sizes, beside naive sympy.diff.
+"""`make bench` (python -m derive.cli.bench): speed and memory of derive on real network sizes.
 
-For each network: build the per-unit graph, derive every gradient, prove them all numerically
-(time for that, then for the index and matrix forms too); the gradient DAG's size after
-cse(order='none') against the forward DAG's; and naive `sympy.diff` of the one nested loss
-expression per weight, in a subprocess capped at NAIVE_CAP seconds. Peak memory from getrusage.
+Small networks (32-64-10 sigmoid/MSE and softmax/CE, 8-16-16-16-4, 8-16-8) are solved in this
+process: seconds to derive and prove, for the full solve (index rules and BP1–BP4 with every
+instance checked), and for making every per-parameter chain (they are made on demand), beside
+naive `sympy.diff` of the one nested loss expression per weight (a subprocess capped at NAIVE_CAP
+seconds) and the gradient DAG's size against the forward DAG's. MNIST-sized networks (784-64-10,
+784-128-64-10) run as `derive check FILE --json` in a fresh process each: wall time and peak
+memory of the whole process. A series of growing networks gives the log-log slope of CPU time
+against parameters. The machine's load average is printed: other work slows wall times.
 """
 from __future__ import annotations
 
+import json
+import math
 import multiprocessing as mp
+import os
 import resource
+import subprocess
 import sys
+import tempfile
 import time
 
 import sympy as sp
 
-CASES = (
-    # (sizes, budget in seconds for derive + check, naive diff comparison)
-    ((32, 64, 10), 5.0),
-    ((8, 16, 16, 16, 4), 3.0),
-    ((8, 16, 8), None),
+SIGMOID = ("sigmoid", "mse")
+SOFTMAX = ("softmax", "cross_entropy")
+SMALL = (  # (sizes, output activation and loss, budget for derive + check in seconds, naive comparison)
+    ((32, 64, 10), SIGMOID, 2.5, False),
+    ((32, 64, 10), SOFTMAX, 2.5, False),
+    ((8, 16, 16, 16, 4), SIGMOID, 0.6, True),
+    ((8, 16, 8), SIGMOID, None, True),
 )
+BIG = (  # whole `derive check FILE --json` process: wall-time budget (s), memory budget (GiB)
+    ((784, 64, 10), SOFTMAX, 30.0, 2.0),
+    ((784, 128, 64, 10), SOFTMAX, 60.0, 2.0),
+)
+SERIES = ((32, 64, 10), (784, 16, 10), (784, 32, 10), (784, 64, 10), (784, 128, 64, 10))  # softmax/CE
+SLOPE_LIMIT = 1.1
 NAIVE_CAP = 60.0
 RATIO_LIMIT = 2.5
 
 
-def problem_text(sizes) -> str:
-    return (f'title = "{"-".join(map(str, sizes))} sigmoid network"\n[network]\n'
-            f"layers = {list(sizes)}\nactivations = \"sigmoid\"\nloss = \"mse\"\n"
+def problem_text(sizes, out=SIGMOID) -> str:
+    act, loss = out
+    acts = ["sigmoid"] * (len(sizes) - 2) + [act]
+    return (f'title = "{"-".join(map(str, sizes))} {act}/{loss} network"\n[network]\n'
+            f"layers = {list(sizes)}\nactivations = {json.dumps(acts)}\nloss = \"{loss}\"\n"
             f"notation = \"nielsen\"\nseed = 7\n")
 
 
@@ -57,7 +76,7 @@ def _naive_worker(sizes, queue):
 
 
 def naive(sizes, cap=NAIVE_CAP):
-    """(seconds, gradients done, total): naive sympy.diff of the nested loss, capped."""
+    """(seconds, gradients done, total, finished): naive sympy.diff of the nested loss, capped."""
     ctx = mp.get_context("fork")
     queue = ctx.Queue()
     proc = ctx.Process(target=_naive_worker, args=(sizes, queue), daemon=True)
@@ -80,80 +99,143 @@ def naive(sizes, cap=NAIVE_CAP):
     return elapsed, done, total, finished and total is not None and done == total
 
 
-def run_case(sizes, budget):
-    from ..engine import check, numeric
-    from ..engine.reverse import reverse
-    from ..networks.local import local_derivative
-    from ..networks.solve import build, dag_sizes
+def run_case(sizes, out=SIGMOID, dag=True):
+    """One network solved in this process: stage seconds (wall and CPU), checks, DAG sizes."""
+    from ..networks.solve import dag_sizes
     from ..pipeline import solve
     from ..problems import loads
-    t0 = time.perf_counter()
-    p = loads(problem_text(sizes), "bench")
-    b = build(p)
-    values = numeric.forward_values(b.graph, b.inputs, check.SMALL_GRAPH)
-    d = reverse(b.graph, values, lambda n, q: local_derivative(b, n, q), b.wanted)
-    t_derive = time.perf_counter() - t0
-    t1 = time.perf_counter()
-    report = check.prove(d, b.inputs, b.wanted)
-    t_check = time.perf_counter() - t1
-    core = time.perf_counter() - t0
-    t2 = time.perf_counter()
-    sol = solve(loads(problem_text(sizes), "bench"))  # the full flow: chains, index and BP forms
-    t_full = time.perf_counter() - t2
-    sizes_ = dag_sizes(d)
-    ratio = sizes_["gradient"] / sizes_["forward"]
-    rules_ok = all(r.checked for r in sol.extra.rules) and all(v.checked for v in sol.extra.vector_rules)
-    return {
-        "sizes": sizes, "params": len(b.wanted), "nodes": len(b.graph.nodes), "derive": t_derive,
-        "check": t_check, "core": core, "full": t_full, "budget": budget, "ok": report.ok and sol.report.ok,
-        "rules_ok": rules_ok, "worst": max(c.rel_error for c in report.checks),
-        "forward_dag": sizes_["forward"], "gradient_dag": sizes_["gradient"], "ratio": ratio,
-    }
+    from .text import solution_ok
+    p = loads(problem_text(sizes, out), "bench")
+    w0, c0 = time.perf_counter(), time.process_time()
+    sol = solve(p)
+    wall, cpu = time.perf_counter() - w0, time.process_time() - c0
+    t = sol.extra.timings
+    w1 = time.perf_counter()
+    made = sum(1 for c in sol.extra.chains if c.chain.factors)
+    chains = time.perf_counter() - w1
+    r = {"sizes": sizes, "params": len(sol.extra.chains), "nodes": len(sol.derivation.graph.nodes),
+         "core": t["build"] + t["backward"] + t["check"], "derive": t["build"] + t["backward"], "check": t["check"],
+         "full": wall, "cpu": cpu, "chains": chains, "made": made, "ok": solution_ok(sol),
+         "worst": max(c.rel_error for c in sol.report.checks), "methods": sol.report.proof["methods"]}
+    if dag:
+        sizes_ = dag_sizes(sol.derivation)
+        r.update(forward_dag=sizes_["forward"], gradient_dag=sizes_["gradient"],
+                 ratio=sizes_["gradient"] / sizes_["forward"])
+    return r
 
 
-def peak_mib() -> float:
-    kib = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-    return kib / 1024
+def run_cli(sizes, out=SOFTMAX):
+    """`derive check FILE --json` in a fresh process: (wall seconds, peak MiB, parsed JSON)."""
+    with tempfile.TemporaryDirectory() as tmp:
+        path = os.path.join(tmp, "net.toml")
+        with open(path, "w", encoding="utf-8") as f:
+            f.write(problem_text(sizes, out))
+        with open(os.path.join(tmp, "out.json"), "w+", encoding="utf-8") as sink:
+            start = time.perf_counter()
+            proc = subprocess.Popen([sys.executable, "-m", "derive", "check", path, "--json"],
+                                    stdout=sink, stderr=subprocess.DEVNULL)
+            _, status, usage = os.wait4(proc.pid, 0)
+            wall = time.perf_counter() - start
+            proc.returncode = os.waitstatus_to_exitcode(status)
+            sink.seek(0)
+            text = sink.read()
+    out = json.loads(text) if text.strip() else {}
+    return wall, usage.ru_maxrss / 1024, usage.ru_utime + usage.ru_stime, proc.returncode, out
+
+
+def _series_worker(sizes, queue):
+    queue.put(run_case(sizes, SOFTMAX, dag=False))
+
+
+def series():
+    """(params, CPU seconds of the full solve) for each network of SERIES, each in a fresh process."""
+    ctx = mp.get_context("fork")
+    points = []
+    for sizes in SERIES:
+        queue = ctx.Queue()
+        proc = ctx.Process(target=_series_worker, args=(sizes, queue))
+        proc.start()
+        r = queue.get()
+        proc.join()
+        points.append((sizes, r["params"], r["cpu"]))
+    return points
+
+
+def slope(points) -> float:
+    xs = [math.log(p) for _, p, _ in points]
+    ys = [math.log(c) for _, _, c in points]
+    mx, my = sum(xs) / len(xs), sum(ys) / len(ys)
+    return sum((x - mx) * (y - my) for x, y in zip(xs, ys)) / sum((x - mx) ** 2 for x in xs)
+
+
+def _name(sizes, out) -> str:
+    return f"{'-'.join(map(str, sizes))} {out[0]}/{'MSE' if out[1] == 'mse' else 'CE'}"
 
 
 def main(argv=None) -> int:
     argv = sys.argv[1:] if argv is None else argv
     cap = float(argv[0]) if argv else NAIVE_CAP
     failures = []
-    print("derive bench: structured reverse mode (sigmoid units, loss ½Σ(y − a)², seeded values)\n")
-    for sizes, budget in CASES:
-        r = run_case(sizes, budget)
-        name = "-".join(map(str, sizes))
+    print(f"derive bench (load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores; seeded values; "
+          "hidden units sigmoid)\n")
+    run_case((2, 2, 2))  # warm-up: imports and SymPy's caches are not charged to the first case
+    for sizes, out, budget, compare in SMALL:
+        r = run_case(sizes, out)
+        name = _name(sizes, out)
         within = budget is None or r["core"] <= budget
-        print(f"{name:>16s}: {r['params']} parameters, {r['nodes']} graph nodes")
-        print(f"{'':18s}derive {r['derive']:.2f} s + numeric check {r['check']:.2f} s = {r['core']:.2f} s"
+        print(f"{name:>24s}: {r['params']:,} parameters, {r['nodes']:,} graph nodes")
+        print(f"{'':26s}derive {r['derive']:.2f} s + prove {r['check']:.2f} s = {r['core']:.2f} s"
               + (f"  (budget {budget:.1f} s: {'ok' if within else 'OVER'})" if budget else ""))
-        print(f"{'':18s}full solve with chains, index form and BP1–BP4: {r['full']:.2f} s")
-        print(f"{'':18s}checks {'all ok' if r['ok'] else 'FAILED'} (worst rel. error {r['worst']:.1e}); "
-              f"index/matrix forms {'checked' if r['rules_ok'] else 'MISMATCH'}")
-        print(f"{'':18s}DAG after cse(order='none'): forward {r['forward_dag']} ops, gradient "
+        print(f"{'':26s}full solve with index rules and BP1–BP4, every instance checked: {r['full']:.2f} s "
+              f"(CPU {r['cpu']:.2f} s); all {r['made']:,} per-parameter chains made in {r['chains']:.2f} s more")
+        how = ", ".join(f"{m['count']:,} by {m['method']} ({m['precision']})" for m in r["methods"])
+        print(f"{'':26s}{'all proven' if r['ok'] else 'FAILED'} ({how}; worst rel. error {r['worst']:.1e})")
+        print(f"{'':26s}DAG after cse(order='none'): forward {r['forward_dag']} ops, gradient "
               f"{r['gradient_dag']} ops, ratio {r['ratio']:.2f} (limit {RATIO_LIMIT})")
         if not within:
             failures.append(f"{name} over budget")
-        if not (r["ok"] and r["rules_ok"]):
+        if not r["ok"]:
             failures.append(f"{name} checks")
         if r["ratio"] > RATIO_LIMIT:
             failures.append(f"{name} DAG ratio")
-        if budget is None or sizes == (8, 16, 16, 16, 4):
+        if compare:
             secs, done, total, finished = naive(sizes, cap)
             if finished:
-                print(f"{'':18s}naive sympy.diff of the nested loss: {secs:.1f} s for all {total} "
-                      f"gradients; ours is {secs / r['core']:.0f}× faster")
+                print(f"{'':26s}naive sympy.diff of the nested loss: {secs:.1f} s for all {total} gradients; "
+                      f"derive + prove is {secs / r['core']:.0f}× faster")
             else:
-                print(f"{'':18s}naive sympy.diff of the nested loss (building it included): {done} of {total} "
-                      f"gradients in {secs:.0f} s (capped); ours does all {r['params']} in {r['core']:.2f} s, "
-                      f"> {secs / r['core']:.0f}× faster")
+                print(f"{'':26s}naive sympy.diff of the nested loss (building it included): {done} of {total} "
+                      f"gradients in {secs:.0f} s (capped); derive + prove does all {r['params']} in "
+                      f"{r['core']:.2f} s, > {secs / r['core']:.0f}× faster")
         print()
-    mib = peak_mib()
-    child = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
-    print(f"peak memory: ours {mib:.0f} MiB (limit 1024 MiB); naive diff subprocess {child:.0f} MiB")
-    if mib > 1024:
-        failures.append("memory")
+    for sizes, out, budget, gib in BIG:
+        wall, mib, cpu, code, result = run_cli(sizes, out)
+        name = _name(sizes, out)
+        ok = code == 0 and result.get("ok") is True
+        within = wall <= budget and mib <= gib * 1024
+        methods = result.get("proof", {}).get("methods", [])
+        how = ", ".join(f"{m['count']:,} by {m['method']} ({m['precision']})" for m in methods)
+        print(f"{name:>24s}: `derive check FILE --json`, whole process: {wall:.1f} s wall (CPU {cpu:.1f} s), "
+              f"peak {mib:.0f} MiB  (budget {budget:.0f} s, {gib:.0f} GiB: {'ok' if within else 'OVER'})")
+        print(f"{'':26s}{len(result.get('checks', [])):,} gradients {'all proven' if ok else 'FAILED'} ({how}); "
+              f"{sum(r.get('instances', 0) for r in result.get('rules', [])):,} index-rule instances and "
+              f"{sum(1 for r in result.get('rules', []) if 'instances' not in r)} matrix rules checked\n")
+        if not within:
+            failures.append(f"{name} over budget")
+        if not ok:
+            failures.append(f"{name} checks")
+    points = series()
+    s = slope(points)
+    print("scaling (softmax/CE, full solve in a fresh process, CPU seconds):")
+    for sizes, params, cpu in points:
+        print(f"{'':26s}{'-'.join(map(str, sizes)):>16s}: {params:>7,} parameters {cpu:6.2f} s "
+              f"({1e6 * cpu / params:.0f} µs per parameter)")
+    print(f"{'':26s}log-log slope of time against parameters: {s:.2f} (limit {SLOPE_LIMIT})\n")
+    if s > SLOPE_LIMIT:
+        failures.append("slope")
+    mib = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    print(f"peak memory of this process (small networks): {mib:.0f} MiB; load average now "
+          f"{os.getloadavg()[0]:.1f}")
     print("ALL WITHIN LIMITS" if not failures else "OVER LIMITS: " + ", ".join(failures))
     return 1 if failures else 0
 

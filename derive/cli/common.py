@@ -1,7 +1,9 @@
-"""What every command shares: one-line errors with an exit code, loading and solving a FILE."""
+"""What every command shares: one-line errors with an exit code, loading and solving a FILE, and
+a progress bar on stderr for long runs."""
 from __future__ import annotations
 
 import sys
+import time
 
 import click
 
@@ -22,11 +24,64 @@ def load_or_fail(path: str):
         fail(str(e))
 
 
-def solve_or_fail(file: str):
+def solve_or_fail(file: str, progress=None):
     """FILE (a path or a built-in name) loaded and solved, or one line and exit 2."""
     from ..pipeline import solve
     p = load_or_fail(file)
     try:
-        return solve(p)
+        return solve(p, progress) if progress is not None else solve(p)
     except DeriveError as e:
         fail(f"{p.source}: {e}")
+    finally:
+        if progress is not None:
+            progress.close()
+
+
+class Progress:
+    """A progress bar with a rate on stderr, `progress(stage, done, total)`; drawn only after the
+    run has taken a second (short runs stay silent). On a terminal it redraws one line; elsewhere
+    (a log) it writes a line per finished stage."""
+
+    WIDTH = 24
+
+    def __init__(self, stream=None):
+        self.stream = stream or sys.stderr
+        self.tty = self.stream.isatty()
+        self.start = time.monotonic()
+        self.stage, self.stage_start, self.last, self.shown = None, self.start, 0.0, False
+
+    def __call__(self, stage: str, done: int, total: int):
+        now = time.monotonic()
+        if stage != self.stage:
+            self._finish(now)
+            self.stage, self.stage_start = stage, now
+        if now - self.start < 1.0 or (self.tty and now - self.last < 0.1 and done < total):
+            return
+        self.last = now
+        rate = done / max(now - self.stage_start, 1e-9)
+        if self.tty:
+            filled = int(self.WIDTH * done / max(total, 1))
+            bar = "#" * filled + "." * (self.WIDTH - filled)
+            self.stream.write(f"\rderive: {stage:12s} [{bar}] {done:,}/{total:,} ({rate:,.0f}/s)\033[K")
+            self.stream.flush()
+            self.shown = True
+        elif done >= total:
+            self.stream.write(f"derive: {stage} {total:,} in {now - self.stage_start:.1f} s ({rate:,.0f}/s)\n")
+            self.stage = None
+
+    def _finish(self, now):
+        if self.tty and self.shown:
+            self.stream.write("\n")
+            self.stream.flush()
+            self.shown = False
+
+    def close(self):
+        self._finish(time.monotonic())
+
+
+def progress_for(as_json: bool):
+    """The progress bar for a command: on stderr when it is a terminal, or when the output is not
+    JSON (which scripts read); None means quiet."""
+    if sys.stderr.isatty() or not as_json:
+        return Progress()
+    return None

@@ -1,12 +1,11 @@
 """`derive list`, `derive show FILE` and `derive check FILE [--json]`."""
 from __future__ import annotations
 
-import json
 import sys
 
 import click
 
-from .common import load_or_fail, solve_or_fail
+from .common import load_or_fail, progress_for, solve_or_fail
 
 
 @click.command("list")
@@ -22,7 +21,7 @@ def list_cmd():
 def show(file):
     """Print the forward values and every backward step."""
     from .text import show_text
-    click.echo(show_text(solve_or_fail(file)))
+    click.echo(show_text(solve_or_fail(file, progress_for(False))))
 
 
 @click.command()
@@ -30,11 +29,12 @@ def show(file):
 @click.option("--json", "as_json", is_flag=True, help="Print the results as JSON.")
 def check(file, as_json):
     """Check every gradient numerically; exit 1 if any check fails."""
-    from .text import check_json, checks_text
-    sol = solve_or_fail(file)
+    from .text import check_json_text, checks_text, solution_ok
+    sol = solve_or_fail(file, progress_for(as_json))
+    ok = solution_ok(sol)
     if as_json:
-        click.echo(json.dumps(check_json(sol), indent=2, ensure_ascii=False))
+        click.echo(check_json_text(sol))
     else:
         click.echo("\n".join(checks_text(sol.report)))
-        click.echo("all checks passed" if sol.report.ok else "SOME CHECKS FAILED")
-    sys.exit(0 if sol.report.ok else 1)
+        click.echo("all checks passed" if ok else "SOME CHECKS FAILED")
+    sys.exit(0 if ok else 1)

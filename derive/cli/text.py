@@ -5,6 +5,9 @@ chains, index and matrix rules, and the numeric checks.
 """
 from __future__ import annotations
 
+import math
+
+import mpmath
 import sympy as sp
 
 
@@ -16,11 +19,36 @@ def text(expr) -> str:
     return sp.sstr(expr, order="none")
 
 
+def solution_ok(sol) -> bool:
+    """Every numeric check passed and every index-form and matrix-form rule was confirmed."""
+    extra = sol.extra
+    rules = () if extra is None else tuple(extra.rules) + tuple(extra.vector_rules)
+    return sol.report.ok and all(r.checked for r in rules)
+
+
+def proof_text(proof: dict) -> str:
+    """One sentence: what was checked and how (from CheckReport.proof)."""
+    if not proof:
+        return "Numeric check"
+    how = "; ".join(f"{m['count']:,} by {m['method']} ({m['precision']}, h = {m['step']:.0e}"
+                    + ("·|x|" if m["relative_step"] else "") + ")" for m in proof["methods"])
+    return (f"Numeric check of {proof['checked']:,} gradients ({proof['inputs']:,} inputs, "
+            f"{proof['intermediates']:,} intermediate): {how}; {proof['values']}")
+
+
+CHECK_LINES = 120  # checks listed one per line; beyond this only the failed ones
+
+
 def checks_text(report) -> list[str]:
-    lines = ["", "Numeric check (central differences, 50 digits)"]
-    for c in report.checks:
+    lines = ["", proof_text(report.proof)]
+    listed = report.checks if len(report.checks) <= CHECK_LINES else report.failures()
+    for c in listed:
         lines.append(f"  ∂/∂{c.wrt:10s} analytic {c.analytic: .10g}  numeric {c.numeric: .10g}  "
                      f"rel.err {c.rel_error:.1e}  {c.verdict}")
+    if len(listed) < len(report.checks):
+        worst = max(c.rel_error for c in report.checks)
+        lines.append(f"  {len(report.checks) - len(report.failures()):,} of {len(report.checks):,} checks passed; "
+                     f"largest relative error {worst:.1e}")
     return lines
 
 
@@ -52,24 +80,59 @@ def show_text(sol) -> str:
 
 def _checks_json(report) -> list[dict]:
     return [{"wrt": c.wrt, "kind": c.kind, "analytic": c.analytic, "numeric": c.numeric,
-             "rel_error": c.rel_error, "verdict": c.verdict, "ok": c.ok} for c in report.checks]
+             "rel_error": c.rel_error, "verdict": c.verdict, "ok": c.ok, "method": c.method,
+             "digits": c.digits, "step": c.step, "error": c.error} for c in report.checks]
+
+
+def json_safe(obj):
+    """`obj` with every float that JSON cannot hold (±inf beyond float range, nan) as a string."""
+    if isinstance(obj, float):
+        return obj if math.isfinite(obj) else repr(obj)
+    if isinstance(obj, dict):
+        return {k: json_safe(v) for k, v in obj.items()}
+    if isinstance(obj, list | tuple):
+        return [json_safe(v) for v in obj]
+    return obj
 
 
 def check_json(sol) -> dict:
-    """What `derive check --json` prints."""
+    """What `derive check --json` prints (strict JSON: no Infinity or NaN)."""
     if sol.problem.kind != "scalar":
         return network_check_json(sol)
     d = sol.derivation
     return {
         "title": sol.problem.title,
-        "output": d.values[d.graph.output],
+        "output": _value(d, d.graph.output),
         "output_name": d.graph.output,
-        "values": d.values,
-        "gradients": {n: d.gradient(n).value for n in d.graph.inputs if d.has(n)},
+        "values": {n: _value(d, n) for n in d.values},
+        "gradients": {n: _gradient(d, n) for n in d.graph.inputs if d.has(n)},
         "kinks": list(d.kinks),
+        "proof": sol.report.proof,
         "checks": _checks_json(sol.report),
-        "ok": sol.report.ok,
+        "ok": solution_ok(sol),
     }
+
+
+def _value(d, name):
+    """A node's value for JSON: a float, or beyond float range its decimal text ("2.7e+347")."""
+    v = d.values[name]
+    return v if math.isfinite(v) or d.exact is None else mpmath.nstr(d.exact[name], 17)
+
+
+def _gradient(d, name):
+    v = d.gradient_value(name)
+    return v if math.isfinite(v) or d.grads is None else mpmath.nstr(d.grads[name], 17)
+
+
+def check_json_text(sol) -> str:
+    """`check_json` as strict JSON text (indented unless it is big)."""
+    import json
+    out = check_json(sol)
+    indent = 2 if len(sol.report.checks) <= 2000 else None
+    try:
+        return json.dumps(out, indent=indent, ensure_ascii=False, allow_nan=False)
+    except ValueError:  # a float beyond float range: written as a string, never as Infinity
+        return json.dumps(json_safe(out), indent=indent, ensure_ascii=False, allow_nan=False)
 
 
 # ---------------------------------------------------------------- networks and matrix layers
@@ -115,13 +178,10 @@ def network_show_text(solution) -> str:
             lines.append(f"  {v.name}: {text(v.lhs)} = {text(v.rhs)}  " + ("checked" if v.checked else "MISMATCH"))
             for fname, lam in v.where.items():
                 lines.append(f"      where {fname}({text(lam.variables[0])}) = {text(lam.expr)}")
-    lines += ["", f"{d.output} = {_fmt(res.loss)}", "", "Numeric check (central differences)"]
-    bad = [c for c in solution.report.checks if not c.ok]
-    for c in (solution.report.checks if len(solution.report.checks) <= SHOW_LIMIT else bad):
-        lines.append(f"  ∂/∂{c.wrt:12s} analytic {c.analytic: .10g}  numeric {c.numeric: .10g}  "
-                     f"rel.err {c.rel_error:.1e}  {c.verdict}")
+    lines += ["", f"{d.output} = {_fmt(res.loss)}"] + checks_text(solution.report)
     n_ok = sum(1 for c in solution.report.checks if c.ok)
-    lines.append(f"  {n_ok} of {len(solution.report.checks)} checks passed")
+    if len(solution.report.checks) <= CHECK_LINES:
+        lines.append(f"  {n_ok} of {len(solution.report.checks)} checks passed")
     return "\n".join(lines)
 
 
@@ -135,10 +195,13 @@ def network_check_json(solution) -> dict:
         "loss": res.loss,
         "loss_name": res.loss_name,
         "params": res.params,
+        "values": solution.derivation.values,
         "gradients": res.gradients,
         "rules_checked": all(r.checked for r in res.rules) and all(v.checked for v in res.vector_rules),
+        "rules": [{"rule": r.target, "instances": len(r.instances), "checked": r.checked} for r in res.rules]
+        + [{"rule": v.name, "checked": v.checked} for v in res.vector_rules],
         "kinks": list(solution.derivation.kinks),
+        "proof": solution.report.proof,
         "checks": _checks_json(solution.report),
-        "ok": solution.report.ok and all(r.checked for r in res.rules)
-        and all(v.checked for v in res.vector_rules),
+        "ok": solution_ok(solution),
     }

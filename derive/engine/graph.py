@@ -15,12 +15,34 @@ from .parse import names as ast_names
 from .parse import symbol, to_sympy
 
 
-@dataclass(frozen=True)
 class Node:
-    name: str
-    expr: sp.Expr | None = None  # None for an input (leaf)
-    parents: tuple[str, ...] = ()
-    op: str = "input"  # input, add, sub, mul, div, neg, inv, pow, exp, log, sigmoid, tanh, relu, abs, max, expr
+    """One node: an input (leaf) or a step whose expression uses its parents' symbols.
+
+    A step may be given as `terms` instead of an expression: a sum of products of parent names,
+    ((w, a), (w2, a2), (b,)) = w·a + w2·a2 + b (an affine unit). Its expression is then built only
+    when asked for, and numbers and local derivatives come straight from the terms (an MNIST layer
+    has 50,000 of them; SymPy is never asked to build or differentiate that sum).
+    """
+    __slots__ = ("_by_parent", "_expr", "name", "op", "parents", "terms")
+
+    def __init__(self, name: str, expr: sp.Expr | None = None, parents: tuple[str, ...] = (),
+                 op: str = "input", terms: tuple[tuple[str, ...], ...] | None = None):
+        self.name = name
+        self._expr = expr
+        self.parents = parents
+        self.op = op  # input, add, sub, mul, div, neg, inv, pow, exp, log, sigmoid, tanh, relu, abs, max, expr
+        self.terms = terms
+        self._by_parent = None
+
+    def __repr__(self) -> str:
+        return f"Node({self.name!r}, op={self.op!r})"
+
+    @property
+    def expr(self) -> sp.Expr | None:
+        """The node's SymPy expression (None for an input); built from `terms` on first use."""
+        if self._expr is None and self.terms is not None:
+            self._expr = sp.Add(*[sp.Mul(*[symbol(f) for f in t]) for t in self.terms])
+        return self._expr
 
     @property
     def symbol(self) -> sp.Symbol:
@@ -28,7 +50,25 @@ class Node:
 
     @property
     def is_input(self) -> bool:
-        return self.expr is None
+        return self._expr is None and self.terms is None
+
+    def term_index(self, factor: str) -> list[int]:
+        """Positions in `terms` of the terms that hold `factor` (terms nodes only; indexed once)."""
+        if self._by_parent is None:
+            index: dict[str, list[int]] = {}
+            for i, t in enumerate(self.terms):
+                for f in set(t):
+                    index.setdefault(f, []).append(i)
+            self._by_parent = index
+        return self._by_parent.get(factor, [])
+
+    def terms_with(self, parent: str) -> list[tuple[str, ...]]:
+        """d(terms)/d(parent) as products: the other factors, once per occurrence of `parent`."""
+        out = []
+        for i in self.term_index(parent):
+            t = self.terms[i]
+            out += [t[:k] + t[k + 1:] for k, f in enumerate(t) if f == parent]
+        return out
 
 
 @dataclass(frozen=True)

@@ -53,6 +53,38 @@ class relu(sp.Function):
         return self.args[0].is_real
 
 
+class softplus(sp.Function):
+    """softplus(x) = log(1 + e^x), with softplus' = σ: −log σ(z) = softplus(−z) and
+    −log(1 − σ(z)) = softplus(z), the stable forms of the cross-entropy losses (from the logit)."""
+
+    def fdiff(self, argindex=1):
+        return sigmoid(self.args[0])
+
+    def _eval_rewrite_as_exp(self, x, **kwargs):
+        return sp.log(1 + sp.exp(x))
+
+    def _eval_evalf(self, prec):
+        return self.rewrite(sp.exp)._eval_evalf(prec)
+
+    def _eval_is_real(self):
+        return self.args[0].is_real
+
+
+class RealAbs(sp.Function):
+    """|u| differentiated on the reals: d|u| = sign(u)·du (SymPy's Abs assumes complex u and
+    leaks re, im, arg into the derivative of |x^x| or |log(x)·y|). Used only inside `diff`."""
+
+    def fdiff(self, argindex=1):
+        return sp.sign(self.args[0])
+
+
+def real_diff(expr: sp.Expr, wrt: sp.Symbol) -> sp.Expr:
+    """∂expr/∂wrt with every quantity real: |u| differentiates to sign(u)·u′ (a kink at u = 0)."""
+    if expr.has(sp.Abs):
+        return sp.diff(expr.replace(sp.Abs, RealAbs), wrt).replace(RealAbs, sp.Abs)
+    return sp.diff(expr, wrt)
+
+
 # name written by the user -> (SymPy constructor, number of arguments (None = 2 or more), op)
 FUNCTIONS: dict[str, tuple] = {
     "exp": (sp.exp, 1, "exp"),
@@ -89,29 +121,50 @@ ACTIVATIONS: dict[str, Callable | None] = {
 class Loss:
     """One sample's loss, from its targets `t`, outputs `o` and output nets `z` (symbol lists).
 
+    expr: the textbook form in the outputs o; logits: the same loss written from the output nets
+        z for the given output activation (`act`), the form derive computes, differentiates and
+        proves when present (stable where the outputs saturate: log σ(z) = −softplus(−z); and
+        softmax with cross-entropy differentiates to o − t, never through the softmax Jacobian).
     outputs: the output activations it accepts; unit_targets: targets must lie in [0, 1];
-    half: the ½ of ½Σ(t − o)² (so a factor 2 in an answer is "a loss without ½");
-    from_logits: the loss reads the output nets z (Softmax-with-Loss), not the outputs o.
+    half: the ½ of ½Σ(t − o)² (so a factor 2 in an answer is "a loss without ½").
     """
     expr: Callable[[list, list, list], sp.Expr]
     outputs: tuple[str, ...]
     unit_targets: bool = False
     half: bool = False
-    from_logits: bool = False
+    logits: Callable[[list, list, str], sp.Expr] | None = None
     description: str = ""
+
+    @property
+    def from_logits(self) -> bool:
+        return self.logits is not None
+
+
+def _log_softmax_loss(t, z):
+    """−Σ t_j log(e^(z_j) / Σ_k e^(z_k)): Softmax-with-Loss."""
+    total = sp.Add(*[sp.exp(zk) for zk in z])
+    return -sp.Add(*[ti * sp.log(sp.exp(zi) / total) for ti, zi in zip(t, z)])
+
+
+def _cross_entropy_logits(t, z, act):
+    if act == "softmax":
+        return _log_softmax_loss(t, z)
+    return sp.Add(*[ti * softplus(-zi) for ti, zi in zip(t, z)])  # −t log σ(z)
 
 
 LOSSES: dict[str, Loss] = {
     "mse": Loss(lambda t, o, z: sp.Rational(1, 2) * sp.Add(*[(ti - oi) ** 2 for ti, oi in zip(t, o)]),
                 ("sigmoid", "tanh", "relu", "identity"), half=True, description="½Σ(t − o)²"),
     "cross_entropy": Loss(lambda t, o, z: -sp.Add(*[ti * sp.log(oi) for ti, oi in zip(t, o)]),
-                          ("softmax", "sigmoid"), unit_targets=True, description="−Σ t log o"),
+                          ("softmax", "sigmoid"), unit_targets=True, logits=_cross_entropy_logits,
+                          description="−Σ t log o"),
     "softmax_cross_entropy": Loss(
-        lambda t, o, z: -sp.Add(*[ti * sp.log(sp.exp(zi) / sp.Add(*[sp.exp(zk) for zk in z]))
-                                  for ti, zi in zip(t, z)]),
-        ("softmax",), unit_targets=True, from_logits=True,
+        lambda t, o, z: _log_softmax_loss(t, z), ("softmax",), unit_targets=True,
+        logits=lambda t, z, act: _log_softmax_loss(t, z),
         description="Softmax-with-Loss, −Σ t log softmax(z)"),
     "binary_cross_entropy": Loss(
         lambda t, o, z: -sp.Add(*[ti * sp.log(oi) + (1 - ti) * sp.log(1 - oi) for ti, oi in zip(t, o)]),
-        ("sigmoid",), unit_targets=True, description="−Σ [t log o + (1 − t) log(1 − o)]"),
+        ("sigmoid",), unit_targets=True,
+        logits=lambda t, z, act: sp.Add(*[ti * softplus(-zi) + (1 - ti) * softplus(zi) for ti, zi in zip(t, z)]),
+        description="−Σ [t log o + (1 − t) log(1 − o)]"),
 }

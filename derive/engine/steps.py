@@ -5,6 +5,7 @@ readers recognise them with `split_partial`.
 """
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import sympy as sp
@@ -82,23 +83,88 @@ class Chain:
     value: float
 
 
+class Records(Sequence):
+    """The Gradient records of a derivation, output first, each built when first asked for.
+
+    A network with 100,000 parameters has as many records; `make bench` and `derive check` read
+    only their values, a report reads a few dozen. `order` lists the nodes; `build(name)` makes one
+    record (and may ask for its consumers' records, which are cached).
+    """
+
+    def __init__(self, order: tuple[str, ...], build):
+        self.order = order
+        self._build = build
+        self._index = {n: i for i, n in enumerate(order)}
+        self._cache: dict = {}
+
+    def __len__(self) -> int:
+        return len(self.order)
+
+    def __getitem__(self, i):
+        if isinstance(i, slice):
+            return [self.get(n) for n in self.order[i]]
+        return self.get(self.order[i])
+
+    def __iter__(self):
+        return (self.get(n) for n in self.order)
+
+    def __contains__(self, name) -> bool:
+        return name in self._index
+
+    def get(self, name: str) -> Gradient:
+        g = self._cache.get(name)
+        if g is None:
+            if name not in self._index:
+                raise KeyError(name)
+            g = self._cache[name] = self._build(name)
+        return g
+
+
 @dataclass(frozen=True, eq=False)
 class Derivation:
-    """Everything reverse mode produced for one graph at one point."""
+    """Everything reverse mode produced for one graph at one point.
+
+    values: node -> float (forward pass); steps: the Gradient records in reverse topological order
+    (a tuple, or `Records` built on demand); kinks: nodes whose local derivative has a kink here.
+    exact, grads: node -> forward value and gradient at `digits` decimal digits (mpmath), what the
+    records' floats are rounded from and what the proof compares against.
+    """
     graph: object  # graph.Graph
-    values: dict  # node -> float (forward pass)
-    steps: tuple[Gradient, ...]  # reverse topological order, output first
-    kinks: tuple[str, ...] = ()  # nodes whose local derivative has a kink at this point
+    values: dict
+    steps: Sequence
+    kinks: tuple[str, ...] = ()
+    exact: dict | None = None
+    grads: dict | None = None
+    digits: int = 0
+    grad_floats: dict | None = None  # node -> gradient as a float
 
     def __post_init__(self):
-        object.__setattr__(self, "_by_node", {g.node: g for g in self.steps})
+        if not isinstance(self.steps, Records):
+            object.__setattr__(self, "_by_node", {g.node: g for g in self.steps})
 
     def gradient(self, name: str) -> Gradient:
         """The Gradient record of `name` (KeyError when the output does not depend on it)."""
+        if isinstance(self.steps, Records):
+            return self.steps.get(name)
         return self._by_node[name]
 
     def has(self, name: str) -> bool:
+        if isinstance(self.steps, Records):
+            return name in self.steps
         return name in self._by_node
+
+    def gradient_value(self, name: str) -> float:
+        """∂output/∂name as a float, without building its record when the exact value is known."""
+        if self.grad_floats is not None and isinstance(self.steps, Records):
+            return self.grad_floats[name]
+        return self.gradient(name).value
+
+    @property
+    def order(self) -> tuple[str, ...]:
+        """The nodes that have a gradient, output first."""
+        if isinstance(self.steps, Records):
+            return self.steps.order
+        return tuple(g.node for g in self.steps)
 
     @property
     def output(self) -> str:

@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 from ..engine.graph import Graph
 
 
-@dataclass
+@dataclass(eq=False)
 class Built:
     """A problem's graph and everything needed to name and evaluate it."""
     graph: Graph
@@ -22,6 +22,8 @@ class Built:
     meta: dict = field(default_factory=dict)  # node -> (role, layer, index tuple, sample)
     softmax: dict = field(default_factory=dict)  # sample -> (S expr, {net name: o name})
     sum_to_one: bool = False  # the targets of each sample sum to 1 (used to simplify δ)
+    logits: dict = field(default_factory=dict)  # sample -> {output net: output} when the loss reads the nets
+    output_activation: str = ""
 
 
 def nested(shape_like, f):

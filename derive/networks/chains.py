@@ -5,6 +5,8 @@ then the input), `layer_chain` for matrix layers (upstream ∂L/∂y, then the l
 """
 from __future__ import annotations
 
+import weakref
+
 import sympy as sp
 
 from ..engine.ops import LOSSES
@@ -60,8 +62,19 @@ def _delta_closed(built: Built, d: Derivation, net: str) -> sp.Expr:
     return expr
 
 
+_DELTAS: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()  # derivation -> {net: factors}
+
+
 def delta_factors(built: Built, d: Derivation, net: str) -> list:
-    """The factors of δ = ∂L/∂net, outermost first, in the notation's names."""
+    """The factors of δ = ∂L/∂net, outermost first, in the notation's names (made once per net:
+    every weight into the unit shares them)."""
+    cache = _DELTAS.setdefault(d, {})
+    if net not in cache:
+        cache[net] = _delta_factors(built, d, net)
+    return list(cache[net])
+
+
+def _delta_factors(built: Built, d: Derivation, net: str) -> list:
     graph = built.graph
     cons = [c for c in graph.consumers(net) if d.has(c)]
     if len(cons) == 1 and graph.node(cons[0]).op in ("sigmoid", "tanh", "relu", "identity"):

@@ -14,10 +14,11 @@ import sympy as sp
 
 from ..engine.graph import Graph, Node
 from ..engine.parse import symbol
+from ..engine.reverse import linear_derivative
 from ..engine.steps import partial
 from .built import Built, indexed
 from .index import close
-from .local import _linear_derivative, _softmax_names, _terms_with
+from .local import _softmax_names
 from .results import VectorRule
 
 
@@ -64,16 +65,11 @@ def build_layers(p):
             params.append("B")
         for n in range(1, N + 1):
             for m in range(1, M + 1):
-                terms, parents = [], []
-                for d in range(1, D + 1):
-                    x, w = f"x_{j(n, d)}", f"w_{j(d, m)}"
-                    terms.append(sp.Mul(symbol(x), symbol(w)))
-                    parents += [x, w]
+                terms = tuple((f"x_{j(n, d)}", f"w_{j(d, m)}") for d in range(1, D + 1))
                 if p.bias:
-                    terms.append(symbol(f"b_{m}"))
-                    parents.append(f"b_{m}")
+                    terms += ((f"b_{m}",),)
                 name = f"{out_base}_{j(n, m)}"
-                steps.append(Node(name, sp.Add(*terms), tuple(parents), "affine"))
+                steps.append(Node(name, parents=tuple(f for t in terms for f in t), op="affine", terms=terms))
                 meta[name] = ("Y" if not swl else "A", n, m)
     else:
         param_nodes["A"] = leaf_matrix("A", "a", N, M, a["A"])
@@ -97,9 +93,8 @@ def build_layers(p):
         steps.append(Node("L", -sp.Add(*loss_terms), parents, "softmax_with_loss"))
     else:
         g = leaf_matrix("dY", "g", N, M, a["dY"])
-        expr = sp.Add(*[symbol(g[n][m]) * symbol(outs[n][m]) for n in range(N) for m in range(M)])
-        parents = tuple(x for n in range(N) for m in range(M) for x in (g[n][m], outs[n][m]))
-        steps.append(Node("L", expr, parents, "upstream"))
+        terms = tuple((g[n][m], outs[n][m]) for n in range(N) for m in range(M))
+        steps.append(Node("L", parents=tuple(f for t in terms for f in t), op="upstream", terms=terms))
     graph = Graph(tuple(leaves) + tuple(steps), "L")
     wanted = tuple(x for k in params for _, x in indexed(param_nodes[k]))
     b = Built(graph, inputs, tuple(params), param_nodes, wanted, None, meta, softmax, True)
@@ -108,10 +103,9 @@ def build_layers(p):
 
 def local_derivative(b: Built, node, parent: str):
     """∂node/∂parent by SymPy; Softmax-with-Loss rewritten in the outputs' names and Σ_k t_k = 1."""
-    p = symbol(parent)
-    if node.op in ("affine", "upstream"):
-        return sp.Add(*[_linear_derivative(a, p) for a in _terms_with(node, p)])
-    d = sp.diff(node.expr, p)
+    if node.terms is not None:
+        return linear_derivative(node, parent)
+    d = sp.diff(node.expr, symbol(parent))
     if node.op in ("softmax", "softmax_with_loss"):
         key = b.meta[parent][1] if node.op == "softmax_with_loss" else b.meta[node.name][1]
         total, outs, targets = b.softmax[key]

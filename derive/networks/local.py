@@ -1,14 +1,18 @@
 """Local derivatives of network nodes, derived by SymPy and written in the notation's names.
 
-σ(net) becomes the unit's own name, softmax's exp(net_j)/Σ becomes o_j, −(t − o) keeps its
-textbook form, and an affine sum differentiates only the terms that hold the parent.
+σ(net) becomes the unit's own name, softmax's exp(net_j)/Σ becomes o_j, a cross-entropy read from
+the nets gives o − t, −(t − o) keeps its textbook form; an affine unit's derivatives come from its terms.
 """
 from __future__ import annotations
+
+import weakref
 
 import sympy as sp
 
 from ..engine.graph import Node
+from ..engine.ops import ACTIVATIONS, LOSSES, sigmoid
 from ..engine.parse import symbol
+from ..engine.reverse import linear_derivative
 from .built import Built
 
 
@@ -27,48 +31,109 @@ def textbook(d: sp.Expr) -> sp.Expr:
 def local_derivative(built: Built, node: Node, parent: str) -> sp.Expr:
     """∂node/∂parent derived by SymPy and rewritten in the notation's names.
 
-    An affine node is a sum: only the terms that hold the parent are differentiated (the same
-    derivative, without SymPy walking every other term). σ(net) becomes the unit's own name,
-    softmax's exp(net_j)/Σ becomes o_j, and −(t − o) keeps its textbook form.
+    An affine node is a sum of products: its derivative is the other factor of the term that holds
+    the parent (the engine reads it off the terms). σ(net) becomes the unit's own name, softmax's
+    exp(net_j)/Σ becomes o_j, a loss read from the nets differentiates to o − t, and −(t − o)
+    keeps its textbook form.
     """
-    p = symbol(parent)
+    if node.terms is not None:
+        return linear_derivative(node, parent)
+    if node.op in ACTIVATIONS and ACTIVATIONS[node.op] is not None:
+        return _activation_derivative(node, parent)
+    if node.op in LOSSES:
+        return _loss_derivative(built, node, parent)
+    return _derived(built, node, parent)
+
+
+_ACTIVATION: dict = {}  # op -> (derivative of the activation at a placeholder z, z, its output)
+
+
+def _activation_derivative(node: Node, parent: str) -> sp.Expr:
+    """f'(net) written in the unit's own name (a(1 − a), 1 − a², step(net)): derived once per
+    activation at placeholders, then named for this unit."""
+    if node.op not in _ACTIVATION:
+        z, out = sp.Dummy("z", real=True), sp.Dummy("a", real=True)
+        f = ACTIVATIONS[node.op](z)
+        d = sp.diff(f, z)
+        _ACTIVATION[node.op] = (d if f == z else d.xreplace({f: out}), z, out)
+    d, z, out = _ACTIVATION[node.op]
+    return d.xreplace({z: symbol(parent), out: node.symbol})
+
+
+_LOSS: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()  # built -> {(loss, parent): derivative}
+
+
+def _loss_derivative(built: Built, node: Node, parent: str) -> sp.Expr:
+    """∂L/∂(output k): units of a layer are interchangeable and samples alike, so when the loss is
+    unchanged by swapping units 1 and k (or by renaming sample 1 as this one), the derivative is
+    unit 1's (sample 1's) with the names swapped; otherwise, and for unit 1, SymPy derives it."""
+    cache = _LOSS.setdefault(built, {})
+    if (node.name, parent) in cache:
+        return cache[(node.name, parent)]
+    _, _, idx, n = built.meta[parent]
+    nm = built.names
+    K = nm.sizes[-1]
+    units = lambda k, m: (nm.net(nm.D, k, m), nm.act(nm.D, k, m), nm.target(k, m))  # noqa: E731
+    d = None
+    if n not in (None, 1):  # sample n as sample 1, renamed
+        first = built.graph.node(nm.sample_loss(1))
+        rename = {symbol(a): symbol(b) for k in range(1, K + 1) for a, b in zip(units(k, 1), units(k, n))}
+        if first.expr.xreplace(rename) == node.expr:
+            parent1 = {b: a for k in range(1, K + 1) for a, b in zip(units(k, 1), units(k, n))}[parent]
+            d = _rename(_loss_derivative(built, first, parent1), rename)
+    elif idx and idx[0] != 1:  # unit k as unit 1, swapped
+        swap = {}
+        for a, b in zip(units(1, n), units(idx[0], n)):
+            swap[symbol(a)], swap[symbol(b)] = symbol(b), symbol(a)
+        if node.expr.xreplace(swap) == node.expr:
+            parent1 = dict(zip(units(idx[0], n), units(1, n)))[parent]
+            d = _rename(_loss_derivative(built, node, parent1), swap)
+    if d is None:
+        d = _derived(built, node, parent)
+    cache[(node.name, parent)] = d
+    return d
+
+
+def _rename(e, mapping):
+    """`e` with symbols renamed and its written form kept (−(t − o) stays unexpanded)."""
+    if e.is_Symbol:
+        return mapping.get(e, e)
+    if e.is_Atom:
+        return e
+    args = [_rename(a, mapping) for a in e.args]
+    if e.is_Add or e.is_Mul or e.is_Pow:
+        return e.func(*args, evaluate=False)
+    return e.func(*args)
+
+
+def _derived(built: Built, node: Node, parent: str) -> sp.Expr:
+    """∂node/∂parent by SymPy, then named: softmax outputs, sigmoid outputs, −(t − o)."""
     e = node.expr
-    if node.op in ("affine", "add"):
-        return sp.Add(*[_linear_derivative(a, p) for a in _terms_with(node, p)])
-    d = sp.diff(e, p)
-    if node.op in ("softmax", "softmax_cross_entropy"):
-        n = built.meta[node.name][3]
+    d = sp.diff(e, symbol(parent))
+    n = built.meta[node.name][3]
+    if node.op == "softmax" or (node.op in LOSSES and n in built.logits and n in built.softmax):
         d = _softmax_names(d, *built.softmax[n])
-        if node.op == "softmax_cross_entropy" and built.sum_to_one:
+        if node.op != "softmax" and built.sum_to_one:
             d = _targets_sum_to_one(d, built, n)
         return d
+    if node.op in LOSSES and n in built.logits:  # sigmoid outputs, read from their nets
+        return _sigmoid_names(d, built.logits[n])
     d = d.xreplace({e: node.symbol})
     if node.op == "mse":
         d = textbook(d)
     return d
 
 
-_TERMS: dict = {}
+def _sigmoid_names(d, outs: dict) -> sp.Expr:
+    """σ(net_k) -> o_k and σ(−net_k) -> 1 − o_k, then collected: o_k − t_k, t_k(o_k − 1)."""
+    named = {symbol(z): symbol(o) for z, o in outs.items()}
 
-
-def _terms_with(node: Node, p: sp.Symbol) -> list:
-    """The terms of an affine sum that hold `p` (indexed once per node: O(terms), not O(terms²))."""
-    key = (node.name, node.expr)
-    if key not in _TERMS:
-        if len(_TERMS) > 200_000:
-            _TERMS.clear()
-        index: dict = {}
-        for a in (node.expr.args if node.expr.is_Add else (node.expr,)):
-            for s in a.free_symbols:
-                index.setdefault(s, []).append(a)
-        _TERMS[key] = index
-    return _TERMS[key].get(p, [])
-
-
-def _linear_derivative(term, p):
-    """d(term)/dp: for c·p (c free of p) SymPy's as_independent gives c; anything else, sp.diff."""
-    coeff, rest = term.as_independent(p, as_Add=False)
-    return coeff if rest == p else sp.diff(term, p)
+    def as_output(e):
+        c, z = e.args[0].as_coeff_Mul()
+        if z in named and c in (1, -1):
+            return named[z] if c == 1 else 1 - named[z]
+        return e
+    return sp.factor(sp.expand(d.replace(lambda e: isinstance(e, sigmoid), as_output)))
 
 
 def _softmax_names(d, total, outs: dict) -> sp.Expr:

@@ -55,23 +55,20 @@ def build_mlp(p) -> Built:
                 wanted.append(name)
 
     steps: list[Node] = []
-    softmax = {}
+    softmax, logits = {}, {}
     sample_losses = []
+    rule = LOSSES[p.loss]
     for n in range(1, p.batch + 1):
         for l in range(1, D + 1):
             act = p.activations[l - 1]
             nets = []
+            below = [nm.act(l - 1, k, n) for k in range(1, sizes[l - 1] + 1)]
             for j in range(1, sizes[l] + 1):
-                terms, parents = [], []
-                for k in range(1, sizes[l - 1] + 1):
-                    w, a = nm.weight(l, j, k), nm.act(l - 1, k, n)
-                    terms.append(sp.Mul(S(w), S(a)))
-                    parents += [w, a]
+                terms = tuple(zip(param_nodes[f"W{l}"][j - 1], below))
                 if p.bias:
-                    terms.append(S(nm.bias(l, j)))
-                    parents.append(nm.bias(l, j))
+                    terms += ((nm.bias(l, j),),)
                 name = nm.net(l, j, n)
-                steps.append(Node(name, sp.Add(*terms), tuple(parents), "affine"))
+                steps.append(Node(name, parents=tuple(f for t in terms for f in t), op="affine", terms=terms))
                 meta[name] = ("net", l, (j,), n)
                 meta[nm.delta(l, j, n)] = ("delta", l, (j,), n)
                 nets.append(name)
@@ -91,16 +88,22 @@ def build_mlp(p) -> Built:
         outs = [nm.act(D, k, n) for k in range(1, sizes[-1] + 1)]
         ts = [nm.target(k, n) for k in range(1, sizes[-1] + 1)]
         name = nm.sample_loss(n)
-        rule = LOSSES[p.loss]
         nets = [nm.net(D, k, n) for k in range(1, sizes[-1] + 1)]
-        expr = rule.expr([S(t) for t in ts], [S(o) for o in outs], [S(z) for z in nets])
-        parents = tuple(nets) + tuple(ts) if rule.from_logits else tuple(ts) + tuple(outs)
+        if rule.from_logits:  # the loss reads the output nets: stable, and δ = o − t directly
+            expr = rule.logits([S(t) for t in ts], [S(z) for z in nets], p.activations[-1])
+            parents = tuple(nets) + tuple(ts)
+            logits[n] = dict(zip(nets, outs))
+        else:
+            expr = rule.expr([S(t) for t in ts], [S(o) for o in outs], [S(z) for z in nets])
+            parents = tuple(ts) + tuple(outs)
         steps.append(Node(name, expr, parents, p.loss))
         meta[name] = ("loss", D, (), n)
         sample_losses.append(name)
     if p.batch > 1:
-        steps.append(Node(nm.loss, sp.Add(*[S(x) for x in sample_losses]), tuple(sample_losses), "add"))
+        steps.append(Node(nm.loss, parents=tuple(sample_losses), op="add",
+                          terms=tuple((x,) for x in sample_losses)))
         meta[nm.loss] = ("loss", D, (), None)
     graph = Graph(tuple(leaves) + tuple(steps), nm.loss)
     sum_to_one = all(sum(row) == 1 for row in p.arrays["t"])
-    return Built(graph, inputs, tuple(params), param_nodes, tuple(wanted), nm, meta, softmax, sum_to_one)
+    return Built(graph, inputs, tuple(params), param_nodes, tuple(wanted), nm, meta, softmax, sum_to_one,
+                 logits, p.activations[-1])

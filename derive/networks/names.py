@@ -9,6 +9,20 @@
 """
 from __future__ import annotations
 
+import functools
+
+
+def _cached(method):
+    """Memoised per Names object: an MNIST network asks for the same 100,000 names several times."""
+    @functools.wraps(method)
+    def wrapper(self, *args):
+        key = (method.__name__, *args)
+        name = self._cache.get(key)
+        if name is None:
+            name = self._cache[key] = method(self, *args)
+        return name
+    return wrapper
+
 
 class Names:
     """Concrete node names for one network; layer l = 0 (input) .. D (output)."""
@@ -20,6 +34,7 @@ class Names:
         self.D = len(sizes) - 1
         self.batch = batch
         self.sep = "," if max(sizes) > 9 else ""
+        self._cache: dict = {}
 
     def _name(self, base, sups, subs, n=None):
         sups = [str(s) for s in sups] + ([f"({n})"] if self.batch > 1 and n is not None else [])
@@ -29,23 +44,29 @@ class Names:
     def tag(self, l):
         return str(l + 1) if self.nielsen else ("o" if l == self.D else "h")
 
+    @_cached
     def act(self, l, j, n=1):
         if self.nielsen:
             return self._name("a", [l + 1], [j], n)
         return self._name("x" if l == 0 else ("o" if l == self.D else "h"), [], [j], n)
 
+    @_cached
     def net(self, l, j, n=1):
         return self._name("z" if self.nielsen else "net", [self.tag(l)], [j], n)
 
+    @_cached
     def weight(self, l, j, k):
         return self._name("w", [self.tag(l)], [j, k])
 
+    @_cached
     def bias(self, l, j):
         return self._name("b", [self.tag(l)], [j])
 
+    @_cached
     def target(self, j, n=1):
         return self._name("y" if self.nielsen else "t", [], [j], n)
 
+    @_cached
     def delta(self, l, j, n=1):
         return self._name("delta", [self.tag(l)], [j], n)
 

@@ -105,6 +105,10 @@ class Resolver:
         return role, by_letter[unit_letters[0]]
 
     def concrete(self, base: str, indices, bind) -> sp.Symbol:
+        return _sym(self.concrete_name(base, indices, bind))
+
+    def concrete_name(self, base: str, indices, bind) -> str:
+        """The graph name of a generic base with its indices bound (letters looked up in `bind`)."""
         letters = [i.name if i.is_Symbol else "" for i in indices]
         role, m = self.layer_of(base, letters, bind)
         vals = [int(i) if not i.is_Symbol else bind[i.name] for i in indices]
@@ -112,10 +116,9 @@ class Resolver:
         if self.batch > 1 and role in self.PER_SAMPLE:
             n, vals = vals[0], vals[1:]
         nm = self.nm
-        name = {"act": lambda: nm.act(m, vals[0], n), "net": lambda: nm.net(m, vals[0], n),
+        return {"act": lambda: nm.act(m, vals[0], n), "net": lambda: nm.net(m, vals[0], n),
                 "w": lambda: nm.weight(m, vals[0], vals[1]), "b": lambda: nm.bias(m, vals[0]),
                 "delta": lambda: nm.delta(m, vals[0], n), "target": lambda: nm.target(vals[0], n)}[role]()
-        return _sym(name)
 
     def size(self, upper, bind) -> int:
         if upper.is_Integer:

@@ -8,9 +8,8 @@ import weakref
 
 import sympy as sp
 
-from ..engine import check, numeric
-from ..engine.check import CheckReport, prove
-from ..engine.reverse import reverse
+from ..engine.check import CheckReport
+from ..engine.check import derive_and_prove as engine_derive_and_prove
 from ..engine.steps import Derivation
 from . import layers
 from .built import Built, indexed, nested
@@ -19,7 +18,7 @@ from .index import index_rules
 from .local import local_derivative
 from .mlp import build_mlp
 from .resolver import Resolver
-from .results import NetworkResult, ParamChain
+from .results import Lazy, NetworkResult, ParamChain
 from .vector import vector_rules
 
 _BUILT: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
@@ -36,57 +35,54 @@ def build(problem) -> Built:
     return b
 
 
-def derive_and_prove(problem, local, chain_of):
-    """build -> forward -> reverse mode -> per-element chains -> proof, each stage timed.
-
-    Shared by MLPs and matrix layers; `local(b, node, parent)` gives local derivatives and
-    `chain_of(b, d, leaf)` one parameter element's Chain.
-    """
+def derive_and_prove(problem, local, progress=None):
+    """build -> forward -> reverse mode -> proof, each stage timed. Shared by MLPs and matrix
+    layers; `local(b, node, parent)` gives local derivatives in the problem's names.
+    `progress(stage, done, total)` hears about long stages."""
     timings = {}
     t0 = time.perf_counter()
     b = build(problem)
-    values = numeric.forward_values(b.graph, b.inputs, check.SMALL_GRAPH)
     timings["build"] = time.perf_counter() - t0
-    t0 = time.perf_counter()
-    d = reverse(b.graph, values, lambda node, parent: local(b, node, parent), b.wanted)
-    chains = tuple(ParamChain(name, idx, leaf, chain_of(b, d, leaf), sp.S.Zero)
-                   for name in b.params for idx, leaf in indexed(b.param_nodes[name]))
-    timings["backward"] = time.perf_counter() - t0
-    t0 = time.perf_counter()
-    report = prove(d, b.inputs, b.wanted)
-    timings["check"] = time.perf_counter() - t0
-    return b, d, chains, report, timings
+    d, report = engine_derive_and_prove(b.graph, b.inputs, lambda node, parent: local(b, node, parent),
+                                        b.wanted, progress, timings)
+    return b, d, report, timings
+
+
+def _chains(b, d, chain_of, general=None) -> Lazy:
+    """One ParamChain per parameter element, made when read."""
+    keys = [(name, idx, leaf) for name in b.params for idx, leaf in indexed(b.param_nodes[name])]
+    general = general or {}
+    return Lazy(keys, lambda k: ParamChain(k[0], k[1], k[2], chain_of(b, d, k[2]), general.get(k[2], sp.S.Zero)))
 
 
 def _result(problem, b, d, chains, rules, vrules, timings, resolver) -> NetworkResult:
-    deltas = {g.node: _delta_symbol(b, g.node).name for g in d.steps
-              if b.meta.get(g.node, ("",))[0] == "net"}
+    deltas = {net: _delta_symbol(b, net).name for net, m in b.meta.items() if m[0] == "net" and d.has(net)}
     return NetworkResult(
         problem.notation, d.values[d.output],
         {k: nested(v, str) for k, v in b.param_nodes.items()},
-        {k: nested(v, lambda leaf: d.gradient(leaf).value) for k, v in b.param_nodes.items()},
+        {k: nested(v, d.gradient_value) for k, v in b.param_nodes.items()},
         chains, rules, vrules, deltas, d.output, {}, timings, resolver)
 
 
-def solve(problem) -> tuple[Built, Derivation, CheckReport, NetworkResult]:
+def solve(problem, progress=None) -> tuple[Built, Derivation, CheckReport, NetworkResult]:
     """problem -> per-unit graph -> reverse mode -> proof -> chains, index and vector rules."""
     if problem.kind == "layers":
-        b, d, chains, report, timings = derive_and_prove(
-            problem, layers.local_derivative, lambda b, d, leaf: layer_chain(d, leaf))
+        b, d, report, timings = derive_and_prove(problem, layers.local_derivative, progress)
         t0 = time.perf_counter()
         vrules = layers.matrix_rules(b, d)
         general = {v.lhs.name.rsplit("∂", 1)[-1]: v.element[1] for v in vrules if v.element}
         chains = tuple(ParamChain(c.param, c.index, c.node, c.chain, general.get(c.param, sp.S.Zero))
                        for c in chains)
         timings["rules"] = time.perf_counter() - t0
+        chains = _chains(b, d, lambda b, d, leaf: layer_chain(d, leaf))
         return b, d, report, _result(problem, b, d, chains, (), vrules, timings, None)
-    b, d, chains, report, timings = derive_and_prove(problem, local_derivative, param_chain)
+    b, d, report, timings = derive_and_prove(problem, local_derivative, progress)
     t0 = time.perf_counter()
     rules = index_rules(b, d)
-    general = {node: r.expr for r in rules for _, node, _, _ in r.instances}
-    chains = tuple(ParamChain(c.param, c.index, c.node, c.chain, general.get(c.node, sp.S.Zero)) for c in chains)
+    general = {node: r.expr for r in rules for node in r.instances.nodes}
     vrules = vector_rules(b, d, rules)
     timings["rules"] = time.perf_counter() - t0
+    chains = _chains(b, d, param_chain, general)
     return b, d, report, _result(problem, b, d, chains, rules, vrules, timings, Resolver(b))
 
 

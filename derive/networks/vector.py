@@ -1,77 +1,112 @@
 """Nielsen's BP1–BP4 in matrix form, each evaluated with numpy and compared with the per-unit results.
+
+Every element is compared in float64 first; where float64 cannot resolve an element (a tanh unit
+at |z| = 12.5 leaves 1 − tanh² with 6 correct digits), the rule is evaluated again on the exact
+values (50-digit mpmath in numpy object arrays) before anything is called a mismatch.
 """
 from __future__ import annotations
 
+import mpmath
 import numpy as np
 import sympy as sp
 from sympy.matrices.expressions.applyfunc import ElementwiseApplyFunction
 
 from ..engine import numeric
+from ..engine.check import relative_error
 from ..engine.ops import ACTIVATIONS
 from ..engine.steps import Derivation
 from .built import Built
-from .index import close
+from .index import EXACT_AGREE, FLOAT_AGREE
 from .resolver import Resolver
 from .results import VectorRule
 
 SIGMA_PRIME = sp.Function("sigma'")
 
 
-def _matrix_values(built: Built, d: Derivation) -> dict:
-    """name -> numpy array (units × samples) of the forward values, δ's and weights."""
-    nm = built.names
-    N = nm.batch
-    env = {}
-    for m in range(0, nm.D + 1):
-        units = range(1, nm.sizes[m] + 1)
-        env[f"a^{m + 1}"] = np.array([[d.values[nm.act(m, j, n)] for n in range(1, N + 1)] for j in units])
-        if m == 0:
-            continue
-        env[f"z^{m + 1}"] = np.array([[d.values[nm.net(m, j, n)] for n in range(1, N + 1)] for j in units])
-        env[f"delta^{m + 1}"] = np.array([[d.gradient(nm.net(m, j, n)).value for n in range(1, N + 1)] for j in units])
-        env[f"w^{m + 1}"] = np.array([[d.values[nm.weight(m, j, k)] for k in range(1, nm.sizes[m - 1] + 1)]
-                                      for j in units])
-        env[f"∂{d.output}/∂w^{m + 1}"] = np.array(
-            [[d.gradient(nm.weight(m, j, k)).value for k in range(1, nm.sizes[m - 1] + 1)] for j in units])
-        if nm.bias(m, 1) in built.graph:
-            env[f"∂{d.output}/∂b^{m + 1}"] = np.array([[d.gradient(nm.bias(m, j)).value] for j in units])
-    env["y"] = np.array([[d.values[nm.target(j, n)] for n in range(1, N + 1)] for j in range(1, nm.sizes[-1] + 1)])
-    return env
+class _Matrices(dict):
+    """name -> numpy array (units × samples) of the forward values, δ's, weights and gradients,
+    made when first read: floats, or with `exact` the 50-digit values in object arrays."""
+
+    def __init__(self, built: Built, d: Derivation, exact: bool = False):
+        super().__init__()
+        nm, N = built.names, built.names.batch
+        value = (lambda n: d.exact[n]) if exact else d.values.__getitem__
+        grad = d.grads.__getitem__ if exact else d.gradient_value
+        samples = range(1, N + 1)
+        units = lambda m: range(1, nm.sizes[m] + 1)  # noqa: E731
+        self.makers = {"y": lambda: [[value(nm.target(j, n)) for n in samples] for j in units(nm.D)]}
+        for m in range(0, nm.D + 1):
+            self.makers[f"a^{m + 1}"] = lambda m=m: [[value(nm.act(m, j, n)) for n in samples] for j in units(m)]
+            if m == 0:
+                continue
+            W, B = built.param_nodes[f"W{m}"], built.param_nodes.get(f"b{m}")
+            self.makers[f"z^{m + 1}"] = lambda m=m: [[value(nm.net(m, j, n)) for n in samples] for j in units(m)]
+            self.makers[f"delta^{m + 1}"] = lambda m=m: [[grad(nm.net(m, j, n)) for n in samples] for j in units(m)]
+            self.makers[f"w^{m + 1}"] = lambda W=W: [[value(w) for w in row] for row in W]
+            self.makers[f"∂{d.output}/∂w^{m + 1}"] = lambda W=W: [[grad(w) for w in row] for row in W]
+            if B is not None:
+                self.makers[f"∂{d.output}/∂b^{m + 1}"] = lambda B=B: [[grad(b)] for b in B]
+        if not built.logits:
+            self.makers["nabla_a C"] = lambda: [[grad(nm.act(nm.D, j, n)) for n in samples] for j in units(nm.D)]
+        self.dtype = object if exact else float
+
+    def __missing__(self, name):
+        arr = self[name] = np.array(self.makers[name](), dtype=self.dtype)
+        return arr
 
 
-def mat_eval(e, env, funcs):
-    """A SymPy matrix expression evaluated with numpy arrays for its MatrixSymbols."""
+def mat_eval(e, env, funcs, lib=numeric.NP):
+    """A SymPy matrix expression evaluated with numpy arrays for its MatrixSymbols (floats with
+    `NP`, mpmath numbers in object arrays with `MP`)."""
     if isinstance(e, sp.MatrixSymbol):
         return env[e.name]
     if isinstance(e, sp.OneMatrix):
-        return np.ones(e.shape)
+        return np.ones(e.shape, dtype=object if lib is numeric.MP else float)
     if isinstance(e, sp.Transpose):
-        return mat_eval(e.arg, env, funcs).T
+        return mat_eval(e.arg, env, funcs, lib).T
     if isinstance(e, sp.MatMul):
         out = None
         for a in e.args:
-            v = float(a) if a.is_Number else mat_eval(a, env, funcs)
+            v = lib.const(a) if a.is_Number else mat_eval(a, env, funcs, lib)
             out = v if out is None else (out * v if np.ndim(v) == 0 or np.ndim(out) == 0 else out @ v)
         return out
     if isinstance(e, sp.HadamardProduct):
-        out = mat_eval(e.args[0], env, funcs)
+        out = mat_eval(e.args[0], env, funcs, lib)
         for a in e.args[1:]:
-            out = out * mat_eval(a, env, funcs)
+            out = out * mat_eval(a, env, funcs, lib)
         return out
     if isinstance(e, sp.MatAdd):
-        return sum(mat_eval(a, env, funcs) for a in e.args)
+        return sum(mat_eval(a, env, funcs, lib) for a in e.args)
     if isinstance(e, ElementwiseApplyFunction):
         lam = funcs["sigma'"]  # the one elementwise function of the BP rules
         (x,) = lam.variables
-        return numeric.evaluate(lam.expr, {x: mat_eval(e.expr, env, funcs)}, numeric.NP)
+        inner = mat_eval(e.expr, env, funcs, lib)
+        if lib is numeric.MP:
+            return np.frompyfunc(lambda v: numeric.evaluate(lam.expr, {x: v}, lib), 1, 1)(inner)
+        return numeric.evaluate(lam.expr, {x: inner}, lib)
     raise TypeError(f"cannot evaluate {type(e).__name__}")
+
+
+def _agree(got, want, exact_got, exact_want, d) -> bool:
+    """Elementwise agreement: float64 first, then the exact values for what float64 cannot resolve."""
+    if got.shape != want.shape:
+        return False
+    g, w = got.ravel(), want.ravel()
+    bad = np.flatnonzero(np.abs(g - w) > FLOAT_AGREE * np.maximum(np.maximum(np.abs(g), np.abs(w)), 1e-12))
+    if not len(bad):
+        return True
+    with mpmath.workdps(d.digits):
+        g, w = exact_got().ravel(), exact_want().ravel()
+        floor = mpmath.mpf(10) ** (-(3 * d.digits // 5)) * max(1, abs(d.exact[d.output]))
+        return all(relative_error(g[i], w[i], floor) <= EXACT_AGREE for i in bad)
 
 
 def vector_rules(built: Built, d: Derivation, rules_=()) -> tuple[VectorRule, ...]:
     """Nielsen's BP1–BP4 per layer, each evaluated and compared with the per-unit results."""
     nm = built.names
     D, N, C = nm.D, nm.batch, d.output
-    env = _matrix_values(built, d)
+    env = _Matrices(built, d)
+    exact = _Matrices(built, d, exact=True)
     M = lambda name, rows, cols=N: sp.MatrixSymbol(name, rows, cols)  # noqa: E731
     z = sp.Symbol("z", real=True)
     rules = []
@@ -79,8 +114,9 @@ def vector_rules(built: Built, d: Derivation, rules_=()) -> tuple[VectorRule, ..
     def add(name, lhs, rhs, description, lam=None):
         where = {"sigma'": lam} if lam is not None else {}
         got = mat_eval(rhs, env, where)
-        want = env[lhs.name]
-        ok = got.shape == want.shape and all(close(float(a), float(b)) for a, b in zip(got.ravel(), want.ravel()))
+        ok = _agree(np.asarray(got, dtype=float), env[lhs.name],
+                    lambda: np.asarray(mat_eval(rhs, exact, where, numeric.MP), dtype=object),
+                    lambda: exact[lhs.name], d)
         rules.append(VectorRule(name, lhs, rhs, ok, description, where, display=displayed(built, d, lhs, rhs)))
 
     for m in range(D, 0, -1):
@@ -91,14 +127,12 @@ def vector_rules(built: Built, d: Derivation, rules_=()) -> tuple[VectorRule, ..
         if act != "softmax":
             lam = sp.Lambda(z, sp.diff(ACTIVATIONS[act](z), z))
         if m == D:
-            if act == "softmax":
+            if act == "softmax" or built.logits:  # the loss reads the nets: δ^L is its own formula
                 res = Resolver(built)
                 f = rules_[0]  # the output layer's δ rule comes first
                 rhs = _to_matrix(f.expr, res, n_m, N)
-                add("BP1", M(f"delta^{L}", n_m), rhs, "δ^L for a softmax output, from the index form")
+                add("BP1", M(f"delta^{L}", n_m), rhs, "δ^L from the loss written in the output nets")
             else:
-                env["nabla_a C"] = np.array([[d.gradient(nm.act(m, j, n)).value for n in range(1, N + 1)]
-                                            for j in range(1, n_m + 1)])
                 rhs = sp.HadamardProduct(M("nabla_a C", n_m), ElementwiseApplyFunction(SIGMA_PRIME, M(f"z^{L}", n_m)))
                 add("BP1", M(f"delta^{L}", n_m), rhs, "δ^L = ∇_a C ⊙ σ'(z^L)", lam)
         else:
@@ -124,6 +158,8 @@ def _to_matrix(expr, res: Resolver, rows: int, cols: int):
             role, m = res.layer_of(str(e.base.label), [str(i) for i in e.indices], {})
             return sp.MatrixSymbol("y" if role == "target" else
                                    {"act": "a", "net": "z", "delta": "delta"}[role] + f"^{m + 1}", rows, cols)
+        if e.is_Number:
+            return sp.MatMul(e, sp.OneMatrix(rows, cols)) if e != 1 else sp.OneMatrix(rows, cols)
         if e.is_Add:
             return sp.MatAdd(*[conv(a) for a in e.args])
         if e.is_Mul:

@@ -17,8 +17,54 @@ from .common import array, header, shape, text_key
 
 NOTATIONS = ("mitchell", "nielsen")
 DELTA_CONVENTIONS = {"dL/dnet": 1, "-dL/dnet": -1}  # [network] delta: what δ stands for
-MAX_UNITS = 512
-MAX_WEIGHTS = 20_000
+# Memory to derive and prove a network (measured by `make bench`: a 784-64-10 network, 50,890
+# parameters, peaks near 0.25 GiB): a base for the interpreter and libraries, then per weight
+# and sample (every weight is one term of one unit per sample) and per parameter.
+BASE_BYTES = 120 * 2**20
+BYTES_PER_TERM = 3 * 2**10
+BYTES_PER_PARAMETER = 2 * 2**10
+
+
+def memory_needed(sizes, batch: int) -> int:
+    """Bytes needed to derive and prove a network of these layer sizes over `batch` samples."""
+    weights = sum(a * b for a, b in itertools.pairwise(sizes))
+    params = weights + sum(sizes[1:])
+    return BASE_BYTES + BYTES_PER_TERM * weights * batch + BYTES_PER_PARAMETER * params
+
+
+def memory_available() -> int | None:
+    """Bytes this process may still use: the smaller of MemAvailable and a cgroup limit (Linux)."""
+    found = []
+    try:
+        with open("/proc/meminfo", encoding="ascii") as f:
+            for line in f:
+                if line.startswith("MemAvailable:"):
+                    found.append(int(line.split()[1]) * 1024)
+    except OSError:
+        pass
+    try:
+        with open("/sys/fs/cgroup/memory.max", encoding="ascii") as f:
+            text = f.read().strip()
+        if text.isdigit():
+            found.append(int(text))
+    except OSError:
+        pass
+    return min(found) if found else None
+
+
+def _gib(n: int) -> str:
+    return f"{n / 2**30:.1f} GiB"
+
+
+def check_memory(sizes, batch: int, source: str, key: str) -> None:
+    """Refuse a network that would not fit in memory, saying how large it is and why."""
+    need, have = memory_needed(sizes, batch), memory_available()
+    if have is not None and need > have:
+        weights = sum(a * b for a, b in itertools.pairwise(sizes))
+        raise ProblemError(source, key, f"a {'-'.join(map(str, sizes))} network over {batch} sample(s) has "
+                           f"{weights:,} weights and needs about {_gib(need)} to derive and prove (about "
+                           f"{BYTES_PER_TERM // 1024} KiB per weight and sample), but only {_gib(have)} of memory "
+                           "is available; use fewer units or samples")
 
 
 @dataclass(frozen=True)
@@ -68,11 +114,10 @@ def load_network(data: dict, source: str) -> NetworkProblem:
             raise ProblemError(source, f"[network] {key}", f"unknown key; expected one of {', '.join(sorted(allowed))}")
     sizes = net.get("layers")
     if (not isinstance(sizes, list) or len(sizes) < 2
-            or not all(isinstance(s, int) and not isinstance(s, bool) and 1 <= s <= MAX_UNITS for s in sizes)):
+            or not all(isinstance(s, int) and not isinstance(s, bool) and s >= 1 for s in sizes)):
         raise ProblemError(source, "[network] layers", "expected a list of at least two unit counts "
-                           f"(integers 1..{MAX_UNITS}), input layer first, e.g. [2, 2, 2]; got {sizes!r}")
-    if sum(a * b for a, b in itertools.pairwise(sizes)) > MAX_WEIGHTS:
-        raise ProblemError(source, "[network] layers", f"too many weights (at most {MAX_WEIGHTS})")
+                           f"(positive integers), input layer first, e.g. [2, 2, 2]; got {sizes!r}")
+    check_memory(sizes, 1, source, "[network] layers")
     depth = len(sizes) - 1
     acts = net.get("activations", "sigmoid")
     if isinstance(acts, str):
@@ -98,7 +143,8 @@ def load_network(data: dict, source: str) -> NetworkProblem:
                                f"{' or '.join(accepting)}, got {loss!r}")
         raise ProblemError(source, "[network] activations", f"{loss} ({LOSSES[loss].description}) needs "
                            f"the output activation to be {' or '.join(LOSSES[loss].outputs)}, got {out_act!r}")
-    notation = text_key(net, "notation", source, "mitchell")
+    # Mitchell names one hidden layer (x_i, h_j, o_k); deeper networks need Nielsen's layer indices
+    notation = text_key(net, "notation", source, "mitchell" if depth <= 2 else "nielsen")
     if notation not in NOTATIONS:
         raise ProblemError(source, "[network] notation", f"unknown notation {notation!r}; expected one of "
                            f"{', '.join(NOTATIONS)}")
@@ -127,6 +173,9 @@ def load_network(data: dict, source: str) -> NetworkProblem:
         if not isinstance(raw, dict):
             raise ProblemError(source, "[values]", "expected a table of arrays x, t, W1, b1, ...")
         expected = ["x", "t"] + names
+        rows = raw.get("x")
+        if isinstance(rows, list) and rows and isinstance(rows[0], list):  # a batch: memory per sample
+            check_memory(sizes, len(rows), source, "[values] x")
         for key in raw:
             if key not in expected:
                 hint = " (bias = false)" if key.startswith("b") and not bias else ""

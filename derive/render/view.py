@@ -250,6 +250,7 @@ def problem_view(solution, figure: bool = True, detail: str = "concise") -> dict
         "checks": checks,
         "checks_cut": checks_cut,
         "max_rel_error": max((c.rel_error for c in r.checks), default=0.0),
+        "proof": r.proof,  # what was checked and how (engine.check.Prover.summary)
         "definition": definition(d.graph) if p.kind == "scalar" else None,
         "backward_note": note,
         "kinks": d.kinks,
