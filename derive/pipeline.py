@@ -8,6 +8,8 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
+import mpmath
+
 from .engine import numeric
 from .engine.check import CheckReport, derive_and_prove
 from .engine.domain import undefined_at
@@ -55,7 +57,17 @@ def solve(problem, progress=None) -> Solution:
         graph, inputs = graph_and_inputs(problem)
         _defined(problem, graph, inputs)
         raise
+    _finite_values(derivation)
+    _finite_gradients(derivation)
     return Solution(problem, derivation, report, result, dict(b.inputs))
+
+
+def _finite_values(derivation) -> None:
+    """A network's values are exact (50 digits); one beyond double precision cannot be printed."""
+    for node, v in derivation.values.items():
+        if not math.isfinite(v):
+            raise DomainError(f"{node} = {mpmath.nstr(derivation.exact[node], 6)} is beyond double precision "
+                              "(about 1.8e308): use smaller weights or inputs")
 
 
 def _finite_gradients(derivation) -> None:

@@ -48,7 +48,7 @@ def _why(e, args, value) -> str:
 def _evaluate(expr, env):
     try:
         return numeric.evaluate(expr, env)
-    except (ZeroDivisionError, ValueError, OverflowError, TypeError):
+    except (ZeroDivisionError, ValueError, OverflowError, TypeError, numeric.DomainError):
         return None
 
 

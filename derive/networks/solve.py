@@ -48,11 +48,11 @@ def derive_and_prove(problem, local, progress=None):
     return b, d, report, timings
 
 
-def _chains(b, d, chain_of, general=None) -> Lazy:
-    """One ParamChain per parameter element, made when read."""
+def _chains(b, d, chain_of, general) -> Lazy:
+    """One ParamChain per parameter element, made when read; `general(param, leaf)` is the
+    index-form formula it instantiates."""
     keys = [(name, idx, leaf) for name in b.params for idx, leaf in indexed(b.param_nodes[name])]
-    general = general or {}
-    return Lazy(keys, lambda k: ParamChain(k[0], k[1], k[2], chain_of(b, d, k[2]), general.get(k[2], sp.S.Zero)))
+    return Lazy(keys, lambda k: ParamChain(k[0], k[1], k[2], chain_of(b, d, k[2]), general(k[0], k[2])))
 
 
 def _result(problem, b, d, chains, rules, vrules, timings, resolver) -> NetworkResult:
@@ -71,10 +71,9 @@ def solve(problem, progress=None) -> tuple[Built, Derivation, CheckReport, Netwo
         t0 = time.perf_counter()
         vrules = layers.matrix_rules(b, d)
         general = {v.lhs.name.rsplit("∂", 1)[-1]: v.element[1] for v in vrules if v.element}
-        chains = tuple(ParamChain(c.param, c.index, c.node, c.chain, general.get(c.param, sp.S.Zero))
-                       for c in chains)
         timings["rules"] = time.perf_counter() - t0
-        chains = _chains(b, d, lambda b, d, leaf: layer_chain(d, leaf))
+        chains = _chains(b, d, lambda b, d, leaf: layer_chain(d, leaf),
+                         lambda param, leaf: general.get(param, sp.S.Zero))
         return b, d, report, _result(problem, b, d, chains, (), vrules, timings, None)
     b, d, report, timings = derive_and_prove(problem, local_derivative, progress)
     t0 = time.perf_counter()
@@ -82,7 +81,7 @@ def solve(problem, progress=None) -> tuple[Built, Derivation, CheckReport, Netwo
     general = {node: r.expr for r in rules for node in r.instances.nodes}
     vrules = vector_rules(b, d, rules)
     timings["rules"] = time.perf_counter() - t0
-    chains = _chains(b, d, param_chain, general)
+    chains = _chains(b, d, param_chain, lambda param, leaf: general.get(leaf, sp.S.Zero))
     return b, d, report, _result(problem, b, d, chains, rules, vrules, timings, Resolver(b))
 
 

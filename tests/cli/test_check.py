@@ -10,6 +10,7 @@ from click.testing import CliRunner
 from derive import pipeline
 from derive.cli import common, main
 from derive.cli.common import Progress, progress_for
+from derive.cli.text import json_safe
 
 
 def strict(text):
@@ -53,14 +54,19 @@ def test_json_ok_false_exits_1_even_when_every_gradient_passed(monkeypatch):
     assert res.exit_code == 1 and "SOME CHECKS FAILED" in res.stdout
 
 
-def test_a_value_beyond_float_range_is_still_strict_json(tmp_path):
+def test_a_network_value_beyond_double_precision_is_one_line_and_exit_2(tmp_path):
+    """Its exact value is known, but JSON (and the report) could only say Infinity."""
     f = tmp_path / "big.toml"
-    f.write_text('[graph]\nf = "exp(x) * y"\n[values]\nx = 800\ny = 2\n')
+    f.write_text('[network]\nlayers = [1, 1]\nactivations = "identity"\nloss = "mse"\n'
+                 "[values]\nx = [1e200]\nt = [0.5]\nW1 = [[1e200]]\nb1 = [0.0]\n")
     res = run("check", str(f), "--json")
-    assert res.exit_code == 0, res.output
-    out = strict(res.stdout)
-    assert out["output"] == out["gradients"]["x"] == out["values"]["f"]
-    assert out["output"].startswith("5.45274914422513") and out["output"].endswith("e+347")  # 2·e^800, not Infinity
+    assert res.exit_code == 2 and res.stdout == ""
+    assert res.stderr.count("\n") == 1 and "beyond double precision" in res.stderr
+
+
+def test_json_never_holds_infinity():
+    out = json_safe({"a": [1.0, float("inf")], "b": {"c": float("-inf")}, "d": "x"})
+    assert strict(json.dumps(out)) == {"a": [1.0, "inf"], "b": {"c": "-inf"}, "d": "x"}
 
 
 def test_a_value_that_is_not_a_finite_real_is_one_line_and_exit_2(tmp_path):
