@@ -35,6 +35,7 @@ LEVELS = (50, 100, 200, 400, 800, 1600)  # decimal digits of the multiprecision 
 ZERO_FLOAT = 1e-30  # complex step: both values below this × max(1, |f|) are zero at its resolution
 CS_STEP = 1e-20
 CS_CHUNK = 2048  # nodes perturbed per vectorised complex-step pass
+CS_MEMORY = 256 * 2**20  # bytes of complex columns one pass may hold
 
 
 @dataclass(frozen=True)
@@ -245,25 +246,22 @@ class Prover:
         return done
 
     def complex_step(self, nodes: list[str]) -> tuple[list[Check], list[_Pending]]:
-        """Im f(x + ih)/h in float64 for every node: nodes of one depth (none is another's
-        ancestor) share a pass, one column each, and only what they reach is re-evaluated."""
+        """Im f(x + ih)/h in float64 for every node: up to CS_CHUNK nodes share a pass, one column
+        each (nodes that feed the same consumers side by side), and only what they reach is
+        re-evaluated; a pass whose arrays would not fit in CS_MEMORY is split."""
         base = {k: float(v) for k, v in self.d.exact.items()}
-        out = self.graph.output
-        f_scale = max(1.0, abs(base[out]))
+        f_scale = max(1.0, abs(base[self.graph.output]))
         depth = self.graph.depth()
-        key = {n: (depth[n], tuple(self.graph.consumers(n))) for n in nodes}
-        ordered = sorted(nodes, key=lambda n: (key[n], self.position[n]))
-        batches, current = [], []
-        for n in ordered:
-            if current and (len(current) >= CS_CHUNK or key[current[-1]][0] != key[n][0]):
-                batches.append(current)
-                current = []
-            current.append(n)
-        if current:
-            batches.append(current)
+        ordered = sorted(nodes, key=lambda n: (depth[n], self.graph.consumers(n), self.position[n]))
         done, pending, count = [], [], 0
-        for chunk in batches:
+        todo = [ordered[i:i + CS_CHUNK] for i in range(0, len(ordered), CS_CHUNK)]
+        while todo:
+            chunk = todo.pop(0)
             cone = numeric.Cone(self.graph, chunk, self.need, self.position)
+            if len(chunk) > 1 and 16 * len(chunk) * (len(cone.nodes) + 1) > CS_MEMORY:
+                half = len(chunk) // 2
+                todo[:0] = [chunk[:half], chunk[half:]]
+                continue
             with np.errstate(all="ignore"):
                 f = np.broadcast_to(np.asarray(cone.bumps(base, 1j * CS_STEP), dtype=complex), (len(chunk),))
                 derivs = f.imag / CS_STEP

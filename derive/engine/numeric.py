@@ -371,24 +371,33 @@ class Cone:
         return self._run(base, dict(changed), {}, lib, None)
 
     def bumps(self, base: dict, step, lib=None):
-        """The output with source i moved by `step` in column i (an array with a column per source)."""
-        width = len(self.sources)
-        bumps = {name: i for i, name in enumerate(self.sources)}
-        return self._run(base, {}, bumps, lib or CS, (width, step))
+        """The output with source i moved by `step` in column i (an array with a column per source).
 
-    def _run(self, base, values, bumps, lib, shape):
+        A source that another source reaches is computed in the other columns like any node
+        and moved in its own column only."""
+        width = len(self.sources)
+        columns = {name: i for i, name in enumerate(self.sources)}
+        pure = {name: i for name, i in columns.items() if name not in self.members}
+        return self._run(base, {}, pure, lib or CS, (width, step), columns)
+
+    def _run(self, base, values, bumps, lib, shape, columns=None):
         view = _Changed(base, values, bumps, shape)
         dirty: dict = {}  # cone node -> its parents that changed (a sum of products reads only those)
         for name in list(values) + list(bumps):
             self._notify(name, dirty)
         for node in self.nodes:
             if node.terms is not None:
-                values[node.name] = base[node.name] + self._terms_delta(node, base, view, dirty.get(node.name, ()))
+                v = base[node.name] + self._terms_delta(node, base, view, dirty.get(node.name, ()))
             else:
                 try:
-                    values[node.name] = evaluate(node.expr, NameEnv(base, view), lib)
+                    v = evaluate(node.expr, NameEnv(base, view), lib)
                 except ZeroDivisionError:
                     raise DomainError(f"{node.name} = {node.expr} divides by 0 near this point") from None
+            if columns is not None and node.name in columns:  # a source reached from another one
+                width, step = shape
+                v = np.array(np.broadcast_to(v, (width,)), dtype=complex)
+                v[columns[node.name]] += step
+            values[node.name] = v
             self._notify(node.name, dirty)
         return values[self.graph.output]
 
