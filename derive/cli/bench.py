@@ -30,6 +30,7 @@ SMALL = (  # (sizes, output activation and loss, budget for derive + check in se
     ((32, 64, 10), SOFTMAX, 2.5, False),
     ((8, 16, 16, 16, 4), SIGMOID, 0.6, True),
     ((8, 16, 8), SIGMOID, None, True),
+    ((4, 8, 3), SIGMOID, None, True),
 )
 BIG = (  # whole `derive check FILE --json` process: wall-time budget (s), memory budget (GiB)
     ((784, 64, 10), SOFTMAX, 30.0, 2.0),
@@ -99,8 +100,16 @@ def naive(sizes, cap=NAIVE_CAP):
     return elapsed, done, total, finished and total is not None and done == total
 
 
+def fresh_case(sizes, out=SIGMOID, dag=True) -> dict:
+    """`run_case` in a fresh interpreter (its own imports, caches and peak memory)."""
+    proc = subprocess.run([sys.executable, "-m", "derive.cli.bench", "--case", json.dumps([sizes, out, dag])],
+                          capture_output=True, text=True, check=True)
+    return json.loads(proc.stdout.strip().splitlines()[-1])
+
+
 def run_case(sizes, out=SIGMOID, dag=True):
-    """One network solved in this process: stage seconds (wall and CPU), checks, DAG sizes."""
+    """One network solved in this process: stage seconds (wall and CPU), checks, DAG sizes, and
+    this process's peak memory."""
     from ..networks.solve import dag_sizes
     from ..pipeline import solve
     from ..problems import loads
@@ -113,10 +122,11 @@ def run_case(sizes, out=SIGMOID, dag=True):
     w1 = time.perf_counter()
     made = sum(1 for c in sol.extra.chains if c.chain.factors)
     chains = time.perf_counter() - w1
-    r = {"sizes": sizes, "params": len(sol.extra.chains), "nodes": len(sol.derivation.graph.nodes),
+    r = {"sizes": list(sizes), "params": len(sol.extra.chains), "nodes": len(sol.derivation.graph.nodes),
          "core": t["build"] + t["backward"] + t["check"], "derive": t["build"] + t["backward"], "check": t["check"],
          "full": wall, "cpu": cpu, "chains": chains, "made": made, "ok": solution_ok(sol),
          "worst": max(c.rel_error for c in sol.report.checks), "methods": sol.report.proof["methods"]}
+    r["peak"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     if dag:
         sizes_ = dag_sizes(sol.derivation)
         r.update(forward_dag=sizes_["forward"], gradient_dag=sizes_["gradient"],
@@ -143,21 +153,12 @@ def run_cli(sizes, out=SOFTMAX):
     return wall, usage.ru_maxrss / 1024, usage.ru_utime + usage.ru_stime, proc.returncode, out
 
 
-def _series_worker(sizes, queue):
-    queue.put(run_case(sizes, SOFTMAX, dag=False))
-
-
 def series():
     """(params, CPU seconds of the full solve) for each network of SERIES, each in a fresh process."""
-    ctx = mp.get_context("fork")
     points = []
     for sizes in SERIES:
-        queue = ctx.Queue()
-        proc = ctx.Process(target=_series_worker, args=(sizes, queue))
-        proc.start()
-        r = queue.get()
-        proc.join()
-        points.append((sizes, r["params"], r["cpu"]))
+        r = fresh_case(sizes, SOFTMAX, dag=False)
+        points.append((tuple(sizes), r["params"], r["cpu"]))
     return points
 
 
@@ -174,16 +175,19 @@ def _name(sizes, out) -> str:
 
 def main(argv=None) -> int:
     argv = sys.argv[1:] if argv is None else argv
+    if argv[:1] == ["--case"]:  # one case in this fresh process, as JSON on stdout
+        sizes, out, dag = json.loads(argv[1])
+        print(json.dumps(run_case(tuple(sizes), tuple(out), dag)))
+        return 0
     cap = float(argv[0]) if argv else NAIVE_CAP
     failures = []
     print(f"derive bench (load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores; seeded values; "
-          "hidden units sigmoid)\n")
-    run_case((2, 2, 2))  # warm-up: imports and SymPy's caches are not charged to the first case
+          "hidden units sigmoid; each network in a fresh process)\n")
     for sizes, out, budget, compare in SMALL:
-        r = run_case(sizes, out)
+        r = fresh_case(sizes, out)
         name = _name(sizes, out)
         within = budget is None or r["core"] <= budget
-        print(f"{name:>24s}: {r['params']:,} parameters, {r['nodes']:,} graph nodes")
+        print(f"{name:>24s}: {r['params']:,} parameters, {r['nodes']:,} graph nodes, peak memory {r['peak']:.0f} MiB")
         print(f"{'':26s}derive {r['derive']:.2f} s + prove {r['check']:.2f} s = {r['core']:.2f} s"
               + (f"  (budget {budget:.1f} s: {'ok' if within else 'OVER'})" if budget else ""))
         print(f"{'':26s}full solve with index rules and BP1–BP4, every instance checked: {r['full']:.2f} s "
@@ -233,9 +237,7 @@ def main(argv=None) -> int:
     print(f"{'':26s}log-log slope of time against parameters: {s:.2f} (limit {SLOPE_LIMIT})\n")
     if s > SLOPE_LIMIT:
         failures.append("slope")
-    mib = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-    print(f"peak memory of this process (small networks): {mib:.0f} MiB; load average now "
-          f"{os.getloadavg()[0]:.1f}")
+    print(f"load average now {os.getloadavg()[0]:.1f}")
     print("ALL WITHIN LIMITS" if not failures else "OVER LIMITS: " + ", ".join(failures))
     return 1 if failures else 0
 

@@ -247,12 +247,11 @@ class Prover:
 
     def complex_step(self, nodes: list[str]) -> tuple[list[Check], list[_Pending]]:
         """Im f(x + ih)/h in float64 for every node: up to CS_CHUNK nodes share a pass, one column
-        each (nodes that feed the same consumers side by side), and only what they reach is
+        each (in graph order, so a unit's weights go together), and only what they reach is
         re-evaluated; a pass whose arrays would not fit in CS_MEMORY is split."""
-        base = {k: float(v) for k, v in self.d.exact.items()}
+        base = self.d.values  # floats, rounded from the exact values
         f_scale = max(1.0, abs(base[self.graph.output]))
-        depth = self.graph.depth()
-        ordered = sorted(nodes, key=lambda n: (depth[n], self.graph.consumers(n), self.position[n]))
+        ordered = sorted(nodes, key=self.position.__getitem__)  # a unit's weights side by side
         done, pending, count = [], [], 0
         todo = [ordered[i:i + CS_CHUNK] for i in range(0, len(ordered), CS_CHUNK)]
         while todo:

@@ -408,19 +408,27 @@ class Cone:
 
     @staticmethod
     def _terms_delta(node, base, view, changed):
+        """The change of a sum of products: a bumped factor moves one column (sparse), a term with
+        one changed factor moves by coefficient × change, any other term is recomputed."""
         hit = sorted({i for f in changed for i in node.term_index(f)})
         delta = 0
-        cols, moves = [], []
+        cols, moves = [], []  # bumped factors: column, coefficient
+        coefs, arrays, olds = [], [], []  # one changed factor: coefficient, new value, old value
         for i in hit:
             t = node.terms[i]
             moved = [f for f in t if f in view]
-            if len(moved) == 1 and moved[0] in view.bumps and t.count(moved[0]) == 1:
+            if len(moved) == 1 and t.count(moved[0]) == 1:
                 rest = 1
                 for f in t:
                     if f != moved[0]:
                         rest = rest * base[f]
-                cols.append(view.bumps[moved[0]])
-                moves.append(rest)
+                if moved[0] in view.bumps:
+                    cols.append(view.bumps[moved[0]])
+                    moves.append(rest)
+                else:
+                    coefs.append(rest)
+                    arrays.append(view[moved[0]])
+                    olds.append(base[moved[0]])
                 continue
             new = view[t[0]] if t[0] in view else base[t[0]]
             old = base[t[0]]
@@ -428,6 +436,8 @@ class Cone:
                 new = new * (view[f] if f in view else base[f])
                 old = old * base[f]
             delta = delta + (new - old)
+        for c, a, o in zip(coefs, arrays, olds):  # (no BLAS call: its threads cost more than they save here)
+            delta = delta + c * (a - o)
         if cols:
             width, step = view.shape
             sparse = np.zeros(width, dtype=complex)

@@ -217,6 +217,8 @@ def _derivative_display(lam, act_matrix, net_matrix):
         if e.is_Pow and e.exp.is_Integer and e.exp > 1:
             return sp.HadamardProduct(*[conv(e.base)] * int(e.exp))
         if z in e.free_symbols:  # a function of the net input itself (relu's step)
+            if net_matrix.shape == (1, 1):  # SymPy would apply step() to the 1×1 matrix itself and fail
+                return sp.Basic.__new__(ElementwiseApplyFunction, sp.Lambda(z, e), net_matrix)
             return ElementwiseApplyFunction(sp.Lambda(z, e), net_matrix)
         raise TypeError(f"cannot display {e}")
     return conv(expr)
