@@ -216,6 +216,8 @@ class Prover:
         """Central differences at 50, 100, 200, ... digits until each node is settled."""
         done = []
         levels = [level for level in LEVELS if level >= self.d.digits] or [LEVELS[-1]]
+        if self.progress is not None and pending:
+            self.progress("re-proving", 0, len(pending))
         for digits in levels:
             if not pending:
                 break
@@ -254,6 +256,8 @@ class Prover:
         ordered = sorted(nodes, key=self.position.__getitem__)  # a unit's weights side by side
         done, pending, count = [], [], 0
         todo = [ordered[i:i + CS_CHUNK] for i in range(0, len(ordered), CS_CHUNK)]
+        if self.progress is not None:
+            self.progress("proving", 0, len(nodes))
         while todo:
             chunk = todo.pop(0)
             cone = numeric.Cone(self.graph, chunk, self.need, self.position)
