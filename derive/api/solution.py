@@ -76,7 +76,7 @@ class Steps(Sequence):
 
     def __init__(self, solution: Solution):
         self._solution = solution
-        self._records = tuple(solution.raw.derivation.steps)
+        self._records = solution.raw.derivation.steps  # made when read (engine.steps.Records)
 
     def __getitem__(self, i: Any) -> Any:
         return self._records[i]
