@@ -3,13 +3,16 @@ chains, index rules and matrix forms, each stage timed.
 """
 from __future__ import annotations
 
+import math
 import time
 import weakref
 
+import mpmath
 import sympy as sp
 
 from ..engine.check import CheckReport
 from ..engine.check import derive_and_prove as engine_derive_and_prove
+from ..engine.numeric import DomainError
 from ..engine.steps import Derivation
 from . import layers
 from .built import Built, indexed, nested
@@ -45,6 +48,9 @@ def derive_and_prove(problem, local, progress=None):
     timings["build"] = time.perf_counter() - t0
     d, report = engine_derive_and_prove(b.graph, b.inputs, lambda node, parent: local(b, node, parent),
                                         b.wanted, progress, timings)
+    big = next((n for n, v in d.values.items() if not math.isfinite(v)), None)
+    if big is not None:  # exact, but no float (nor JSON, nor a report) can hold it
+        raise DomainError(f"{big} = {mpmath.nstr(d.exact[big], 6)} is beyond double precision (about 1.8e308)")
     return b, d, report, timings
 
 
