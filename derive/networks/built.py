@@ -24,6 +24,7 @@ class Built:
     sum_to_one: bool = False  # the targets of each sample sum to 1 (used to simplify δ)
     logits: dict = field(default_factory=dict)  # sample -> {output net: output} when the loss reads the nets
     output_activation: str = ""
+    delta_sign: int = 1  # δ = delta_sign · ∂L/∂net ([network] delta)
 
 
 def nested(shape_like, f):

@@ -25,10 +25,35 @@ def _delta_symbol(built: Built, net: str) -> sp.Symbol:
     return symbol(built.names.delta(l, idx[0], n))
 
 
+def negate(e: sp.Expr) -> sp.Expr:
+    """−e written the way a textbook would: a factor −1 inside a product or a sum's body is
+    dropped (−(−(t − o)) o (1 − o) -> (t − o) o (1 − o)), otherwise −1 goes in front."""
+    if e.is_Number:
+        return -e
+    if e.is_Add and len(e.args) == 2 and sum(a.could_extract_minus_sign() for a in e.args) == 1:
+        pos, neg = sorted(e.args, key=lambda a: a.could_extract_minus_sign())
+        return sp.Add(-neg, -pos, evaluate=False)  # o − t -> t − o
+    if isinstance(e, sp.Sum):
+        return sp.Sum(negate(e.function), *e.limits)
+    if e.is_Mul:
+        args = list(e.args)
+        if -1 in args:
+            args.remove(-1)
+            return args[0] if len(args) == 1 else sp.Mul(*args, evaluate=False)
+        for i, a in enumerate(args):
+            if (a.is_Mul and -1 in a.args) or isinstance(a, sp.Sum) and a.function.is_Mul and -1 in a.function.args:
+                args[i] = negate(a)
+                return sp.Mul(*args, evaluate=False)
+    return sp.Mul(-1, e, evaluate=False)
+
+
 def _named_upstream(built: Built, d: Derivation, c: Contribution) -> sp.Expr:
-    """A contribution upstream × local with the upstream written as δ where it is ∂L/∂net."""
+    """A contribution upstream × local with the upstream written as δ where it is ∂L/∂net
+    (−δ under Mitchell's convention δ = −∂L/∂net)."""
     via = built.graph.node(c.via)
     if via.op == "affine":
+        if built.delta_sign == -1:
+            return sp.Mul(-1, _delta_symbol(built, c.via), c.local.expr, evaluate=False)
         return sp.Mul(_delta_symbol(built, c.via), c.local.expr, evaluate=False)
     if _is_loss(via.op):  # ∂L/∂L^(n) = 1
         return c.local.expr

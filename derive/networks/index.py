@@ -18,7 +18,7 @@ from ..engine.check import relative_error
 from ..engine.parse import symbol
 from ..engine.steps import Derivation, partial
 from .built import Built
-from .chains import _named_upstream, delta_factors
+from .chains import _named_upstream, delta_factors, negate
 from .resolver import Resolver, _conc, letter
 from .results import IndexRule, Lazy
 
@@ -36,6 +36,7 @@ class Values:
 
     def __init__(self, built: Built, d: Derivation):
         self.d = d
+        self.sign = built.delta_sign
         self.delta_net = {built.names.delta(l, idx[0], n): net for net, (role, l, idx, n) in built.meta.items()
                           if role == "net" and d.has(net)}
 
@@ -44,12 +45,12 @@ class Values:
 
     def __getitem__(self, name):  # exact (mpmath), for NameEnv
         if name in self.delta_net:
-            return self.d.grads[self.delta_net[name]]
+            return self.sign * self.d.grads[self.delta_net[name]]
         return self.d.exact[name]
 
     def float(self, name) -> float:
         if name in self.delta_net:
-            return self.d.gradient_value(self.delta_net[name])
+            return self.sign * self.d.gradient_value(self.delta_net[name])
         return self.d.values[name]
 
 
@@ -79,12 +80,16 @@ def index_rules(built: Built, d: Derivation) -> tuple[IndexRule, ...]:
                 # Σ over the next layer: one generic term, summed over its letter
                 c = d.gradient(f.den).contributions[0]
                 term = gen(_named_upstream(built, d, c))
-                factors.append((res.label(gen(symbol(d.output))), res.label(gen(symbol(f.den))),
-                                sp.Sum(term, (letter(res._letter(r + 1, r)), 1, res.size_symbol(r + 1, r)))))
+                limits = (letter(res._letter(r + 1, r)), 1, res.size_symbol(r + 1, r))
+                total = (sp.Sum(term, limits) if built.delta_sign == 1  # Mitchell's sign: −Σ_k δ_k w_kj
+                         else sp.Mul(-1, sp.Sum(negate(term), limits), evaluate=False))
+                factors.append((res.label(gen(symbol(d.output))), res.label(gen(symbol(f.den))), total))
             else:
                 factors.append((res.label(gen(symbol(f.num))) if f.num != d.output else d.output,
                                 res.label(gen(symbol(f.den))), gen(f.expr)))
         delta_expr = _product([f[2] for f in factors])
+        if built.delta_sign == -1:  # δ = −∂L/∂net
+            delta_expr = negate(delta_expr)
         free = sample + [res._letter(r, r)]
         ranges = {res._letter(r, r): (1, nm.sizes[r])}
         if r < D:
@@ -140,7 +145,8 @@ def _rule(res, target, lhs, factors, expr, free, ranges, group, values, d, kind)
         else:
             layer_nodes = [nm.net(r, b[free[-1]], b.get("n", 1)) for b in layer_binds]
         binds += layer_binds
-        ref = np.array([d.gradient_value(node) for node in layer_nodes])
+        scale = res.built.delta_sign if kind == "delta" else 1  # a δ is delta_sign · ∂L/∂net
+        ref = np.array([scale * d.gradient_value(node) for node in layer_nodes])
         v = np.array(vals)
         bad = np.flatnonzero(np.abs(v - ref) > FLOAT_AGREE * np.maximum(np.maximum(np.abs(v), np.abs(ref)), 1e-12))
         if len(bad):  # float64 cannot tell (a saturated unit's h(1 − h)): every instance again in 50 digits
@@ -149,13 +155,14 @@ def _rule(res, target, lhs, factors, expr, free, ranges, group, values, d, kind)
                 exact = np.broadcast_to(_align(grid, axes, free), shape).ravel()
                 floor = mpmath.mpf(10) ** (-(3 * d.digits // 5)) * max(1, abs(d.exact[d.output]))
                 for i in bad:
-                    ok = ok and relative_error(exact[i], d.grads[layer_nodes[i]], floor) <= EXACT_AGREE
+                    ok = ok and relative_error(exact[i], scale * d.grads[layer_nodes[i]], floor) <= EXACT_AGREE
                     vals[i] = float(exact[i])
         nodes += layer_nodes
         got += vals
     instances = Lazy(range(len(nodes)), lambda i: (binds[i], nodes[i], _conc(expr, binds[i], res), got[i]))
     instances.nodes = nodes
-    return IndexRule(target, lhs, factors, expr, tuple(free), dict(ranges), instances, ok, res)
+    sign = res.built.delta_sign if kind == "delta" else 1
+    return IndexRule(target, lhs, factors, expr, tuple(free), dict(ranges), instances, ok, res, sign)
 
 
 def _sizes(free, ranges, r, res) -> list[int]:

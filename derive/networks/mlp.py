@@ -106,4 +106,4 @@ def build_mlp(p) -> Built:
     graph = Graph(tuple(leaves) + tuple(steps), nm.loss)
     sum_to_one = all(sum(row) == 1 for row in p.arrays["t"])
     return Built(graph, inputs, tuple(params), param_nodes, tuple(wanted), nm, meta, softmax, sum_to_one,
-                 logits, p.activations[-1])
+                 logits, p.activations[-1], getattr(p, "delta_sign", 1))

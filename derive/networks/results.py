@@ -86,6 +86,7 @@ class IndexRule:
     instances: Sequence
     checked: bool = False
     resolver: object = field(default=None, compare=False, repr=False)  # used by concretize
+    sign: int = 1  # −1 for a δ rule under Mitchell's δ = −∂L/∂net: lhs = −(the chain of factors)
 
 
 @dataclass(frozen=True)

@@ -41,7 +41,8 @@ class _Matrices(dict):
                 continue
             W, B = built.param_nodes[f"W{m}"], built.param_nodes.get(f"b{m}")
             self.makers[f"z^{m + 1}"] = lambda m=m: [[value(nm.net(m, j, n)) for n in samples] for j in units(m)]
-            self.makers[f"delta^{m + 1}"] = lambda m=m: [[grad(nm.net(m, j, n)) for n in samples] for j in units(m)]
+            self.makers[f"delta^{m + 1}"] = lambda m=m: [[built.delta_sign * grad(nm.net(m, j, n)) for n in samples]
+                                                         for j in units(m)]
             self.makers[f"w^{m + 1}"] = lambda W=W: [[value(w) for w in row] for row in W]
             self.makers[f"∂{d.output}/∂w^{m + 1}"] = lambda W=W: [[grad(w) for w in row] for row in W]
             if B is not None:
@@ -133,7 +134,8 @@ def vector_rules(built: Built, d: Derivation, rules_=()) -> tuple[VectorRule, ..
                 rhs = _to_matrix(f.expr, res, n_m, N)
                 add("BP1", M(f"delta^{L}", n_m), rhs, "δ^L from the loss written in the output nets")
             else:
-                rhs = sp.HadamardProduct(M("nabla_a C", n_m), ElementwiseApplyFunction(SIGMA_PRIME, M(f"z^{L}", n_m)))
+                rhs = _signed(built, sp.HadamardProduct(M("nabla_a C", n_m),
+                                                        ElementwiseApplyFunction(SIGMA_PRIME, M(f"z^{L}", n_m))))
                 add("BP1", M(f"delta^{L}", n_m), rhs, "δ^L = ∇_a C ⊙ σ'(z^L)", lam)
         else:
             nxt = nm.sizes[m + 1]
@@ -145,10 +147,16 @@ def vector_rules(built: Built, d: Derivation, rules_=()) -> tuple[VectorRule, ..
         n_m, prev = nm.sizes[m], nm.sizes[m - 1]
         if nm.bias(m, 1) in built.graph:
             rhs = M(f"delta^{L}", n_m) if N == 1 else sp.MatMul(M(f"delta^{L}", n_m), sp.OneMatrix(N, 1))
+            rhs = _signed(built, rhs)
             add(f"BP3 (l = {L})", M(f"∂{C}/∂b^{L}", n_m, 1), rhs, "∂C/∂b^l = δ^l (summed over the batch)")
-        rhs = sp.MatMul(M(f"delta^{L}", n_m), sp.Transpose(M(f"a^{L - 1}", prev)))
+        rhs = _signed(built, sp.MatMul(M(f"delta^{L}", n_m), sp.Transpose(M(f"a^{L - 1}", prev))))
         add(f"BP4 (l = {L})", M(f"∂{C}/∂w^{L}", n_m, prev), rhs, "∂C/∂w^l = δ^l (a^{l−1})ᵀ")
     return tuple(rules)
+
+
+def _signed(built: Built, rhs):
+    """−rhs under Mitchell's δ = −∂L/∂net (BP1, BP3 and BP4 change sign; BP2 does not)."""
+    return rhs if built.delta_sign == 1 else sp.MatMul(-1, rhs)
 
 
 def _to_matrix(expr, res: Resolver, rows: int, cols: int):

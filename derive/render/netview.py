@@ -53,6 +53,7 @@ class RuleView:
     checked: bool
     chain: ChainView | None  # the representative instance worked out (concise)
     symbols_line: bool  # the chain of symbols is worth a line (not just the left side again)
+    sign: int = 1  # −1: the left side is minus the chain (Mitchell's δ = −∂L/∂net)
 
 
 def array_name(problem, key: str) -> str:
@@ -78,9 +79,10 @@ def _printable_values(solution) -> dict:
     grads = {g.node: g.value for g in d.steps}
     for g in d.steps:  # upstream gradients that a factor names (∂L/∂y_11 of an affine layer)
         env[g.symbol] = sp.Float(g.value, 15)
+    sign = getattr(solution.problem, "delta_sign", 1)  # a δ is delta_sign · ∂L/∂net
     for net, delta in (extra.deltas or {}).items():
         if net in grads:
-            env[symbol(delta)] = sp.Float(grads[net], 15)
+            env[symbol(delta)] = sp.Float(sign * grads[net], 15)
     return env
 
 
@@ -153,7 +155,7 @@ def network_view(solution, detail: str = "concise") -> dict:
             tuple((_instance_lhs(extra, node), expr, _substitute(expr, env), value)
                   for _, node, expr, value in listed),
             len(r.instances) - len(listed), r.checked, chain,
-            not (len(factors) == 1 and factors[0] == r.lhs)))
+            not (len(factors) == 1 and factors[0] == r.lhs), r.sign))
     if not full and not extra.rules:  # matrix layers without index rules: one chain per array
         seen = set()
         for pc in extra.chains:

@@ -333,3 +333,20 @@ def test_softmax_with_loss_matches_autograd(name):
     (swl,) = [v for v in sol.extra.vector_rules if v.name == "Softmax-with-Loss"]
     assert swl.checked and {s.name for s in swl.rhs.free_symbols} == {"Y", "T"}
     assert sol.report.ok and math.isfinite(sol.extra.loss)
+
+
+def test_mitchells_delta_sign_flips_every_delta_and_no_gradient():
+    """[network] delta = "-dL/dnet": δ = −∂L/∂net in every rule (Mitchell's δ_k = o_k(1 − o_k)(t_k − o_k)),
+    while every gradient stays ∂L/∂w; compared with the default convention and with Mazur's numbers."""
+    minus = solve(problem.loads(MAZUR.replace("[network]\n", '[network]\ndelta = "-dL/dnet"\n'), "m.toml"))
+    plus = solve(problem.loads(MAZUR, "p.toml"))
+    rp = {r.target: r for r in plus.extra.rules}
+    for r in minus.extra.rules:
+        assert r.checked, r.target
+        want = [(-v if r.target.startswith("delta") else v) for *_, v in rp[r.target].instances]
+        assert [v for *_, v in r.instances] == pytest.approx(want, rel=1e-12)
+    o1, t1 = minus.derivation.values["o_1"], 0.01
+    delta_k = next(r for r in minus.extra.rules if r.target == "delta_k")
+    assert delta_k.instances[0][3] == pytest.approx(o1 * (1 - o1) * (t1 - o1), rel=1e-12)  # Mitchell's δ_1
+    assert all(v.checked for v in minus.extra.vector_rules)
+    assert minus.extra.gradients == plus.extra.gradients
