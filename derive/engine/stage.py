@@ -89,7 +89,10 @@ def stage(ast, out_name: str, reserved=()) -> list[tuple[str, object]]:
     def gate(node, hint=None):
         kind = node[0]
         if kind in ("num", "name") or constant(node):
-            return node if kind in ("num", "name") else ("num", str(to_sympy(node)))
+            if kind in ("num", "name"):
+                return node
+            value = to_sympy(node)  # a rational constant is folded; exp(2) stays as written
+            return ("num", str(value)) if value.is_Rational else node
         if kind == "call":
             args = tuple(gate(a) for a in node[2])
             return emit(node[1], ("call", node[1], args), args, hint)

@@ -271,3 +271,16 @@ def test_atomic_files_get_the_permissions_a_plain_write_would(tmp_path):
         assert (tmp_path / "old.md").stat().st_mode & 0o777 == 0o600
     finally:
         os.umask(umask)
+
+
+@pytest.mark.parametrize("expr", ["exp(2) * x", "x * y + exp(1)", "log(3) * x + y"])
+def test_worksheets_keep_constant_functions(tmp_path, expr):
+    from derive.teach.exercises import build_sheet
+    p = problems.loads(f'[graph]\nf = "{expr}"\n[values]\nx = 1\ny = 2\n'.replace("y = 2\n", "y = 2\n"
+                       if "y" in expr else ""), "c.toml")
+    sheet = build_sheet([p], 1, 1)
+    d = sheet.variants[0].derivation
+    x = float(sheet.variants[0].values["x"])
+    want = {"exp(2) * x": math.exp(2), "x * y + exp(1)": float(sheet.variants[0].values.get("y", 0)),
+            "log(3) * x + y": math.log(3)}[expr]
+    assert d.gradient("x").value == pytest.approx(want, rel=1e-12) and x != 0
