@@ -41,7 +41,7 @@ def negate(e: sp.Expr) -> sp.Expr:
             args.remove(-1)
             return args[0] if len(args) == 1 else sp.Mul(*args, evaluate=False)
         for i, a in enumerate(args):
-            if (a.is_Mul and -1 in a.args) or isinstance(a, sp.Sum) and a.function.is_Mul and -1 in a.function.args:
+            if (a.is_Mul and -1 in a.args) or (isinstance(a, sp.Sum) and a.function.is_Mul and -1 in a.function.args):
                 args[i] = negate(a)
                 return sp.Mul(*args, evaluate=False)
     return sp.Mul(-1, e, evaluate=False)
