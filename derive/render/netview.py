@@ -14,7 +14,7 @@ from dataclasses import dataclass
 import sympy as sp
 
 from ..engine.parse import symbol
-from ..engine.steps import partial
+from ..engine.steps import partial, split_partial
 from ..networks.names import loss_formula
 
 MAX_CHAINS = 12  # per-weight chains written out with --detail full
@@ -71,19 +71,59 @@ def array_name(problem, key: str) -> str:
     return key
 
 
-def _printable_values(solution) -> dict:
-    """Symbol -> Float for every node and every δ, to substitute into factors (full precision:
-    the printer rounds once, so a chain and the result show the same digits)."""
-    d, extra = solution.derivation, solution.extra
-    env = {d.graph.node(n).symbol: sp.Float(v, 15) for n, v in d.values.items()}
-    grads = {g.node: g.value for g in d.steps}
-    for g in d.steps:  # upstream gradients that a factor names (∂L/∂y_11 of an affine layer)
-        env[g.symbol] = sp.Float(g.value, 15)
-    sign = getattr(solution.problem, "delta_sign", 1)  # a δ is delta_sign · ∂L/∂net
-    for net, delta in (extra.deltas or {}).items():
-        if net in grads:
-            env[symbol(delta)] = sp.Float(sign * grads[net], 15)
-    return env
+class _ChainsByNode:
+    """node -> its ParamChain, made only for the nodes asked for (a big network's chains are lazy)."""
+
+    def __init__(self, chains):
+        self.chains = chains
+        keys = getattr(chains, "keys", None)
+        self.index = ({k[2]: i for i, k in enumerate(keys)} if keys is not None
+                      else {pc.node: i for i, pc in enumerate(chains)})
+
+    def __contains__(self, node) -> bool:
+        return node in self.index
+
+    def __getitem__(self, node):
+        return self.chains[self.index[node]]
+
+
+class _Printable(dict):
+    """Symbol -> Float of a node's value, a gradient or a δ, made when a factor asks for it."""
+
+    def __init__(self, solution):
+        super().__init__()
+        d, extra = solution.derivation, solution.extra
+        self.d = d
+        self.sign = getattr(solution.problem, "delta_sign", 1)  # a δ is delta_sign · ∂L/∂net
+        self.delta_net = {delta: net for net, delta in (extra.deltas or {}).items()}
+
+    def _make(self, key):
+        if not isinstance(key, sp.Symbol):
+            return None
+        name, d = key.name, self.d
+        if name in d.values:
+            return sp.Float(d.values[name], 15)
+        net = self.delta_net.get(name)
+        if net is not None and d.has(net):
+            return sp.Float(self.sign * d.gradient(net).value, 15)
+        parts = split_partial(key)
+        if parts and parts[0] == d.output and d.has(parts[1]):
+            return sp.Float(d.gradient(parts[1]).value, 15)
+        return None
+
+    def __contains__(self, key) -> bool:
+        if dict.__contains__(self, key):
+            return True
+        value = self._make(key)
+        if value is None:
+            return False
+        self[key] = value
+        return True
+
+    def __missing__(self, key):
+        if key in self:
+            return dict.__getitem__(self, key)
+        raise KeyError(key)
 
 
 def _substitute(expr, mapping):
@@ -137,10 +177,10 @@ def network_view(solution, detail: str = "concise") -> dict:
     """The network part of a problem's view (see the module docstring)."""
     p, extra = solution.problem, solution.extra
     full = detail == "full"
-    env = _printable_values(solution)
+    env = _Printable(solution)
     general_lhs = {sp.srepr(r.expr): r.lhs for r in extra.rules}
     general_lhs.update({sp.srepr(v.element[1]): v.element[0] for v in extra.vector_rules if v.element})
-    by_node = {pc.node: pc for pc in extra.chains}
+    by_node = _ChainsByNode(extra.chains)
     chains = [_chain_view(extra, pc, env, general_lhs) for pc in extra.chains[:MAX_CHAINS]] if full else []
     rules = []
     for r in extra.rules:

@@ -174,6 +174,9 @@ class DerivePrinter(LatexPrinter):
 
     _print_Dummy = _print_Symbol
 
+    def _print_Dots(self, expr):
+        return r"\cdots"
+
     def _print_MatrixSymbol(self, expr, style="plain"):
         return self._print_Symbol(sp.Symbol(expr.name))
 
@@ -257,3 +260,10 @@ class DerivePrinter(LatexPrinter):
 def latex(expr, **settings) -> str:
     """Print `expr` (a SymPy expression, or anything sympify-free SymPy can print) in derive's notation."""
     return DerivePrinter(settings).doprint(expr)
+
+
+class Dots(sp.Symbol):
+    """The ⋯ of an elided long sum (render.view.elided); printed as \\cdots."""
+
+    def __new__(cls):
+        return sp.Symbol.__new__(cls, "⋯")

@@ -24,6 +24,7 @@ import sympy as sp
 
 MAX_NODES = 40  # above this (after leaving inputs out), draw the per-column summary
 MAX_ROWS = 10  # nodes in one column above which the inputs (weights, data) are left out
+SUMMARY_COLUMNS = 5  # a summary of more than 2 × this many columns shows the first and last few
 DX = 2.5  # cm between columns
 DY = 2.0  # cm between rows (value label + node + gradient label)
 
@@ -54,6 +55,7 @@ class FigColumn:
     x: float
     count: int
     names: tuple[str, ...]  # the first few names, for the label
+    skipped: int = 0  # > 0: this box stands for that many columns left out (a very deep graph)
 
 
 @dataclass(frozen=True)
@@ -152,6 +154,20 @@ def _order(cols, up, down, sweeps: int = 3) -> list[list]:
     return cols
 
 
+class _Gradients:
+    """node -> its gradient's value, read from the derivation only for the nodes drawn (a big
+    network's records are built when first read)."""
+
+    def __init__(self, derivation):
+        self.d = derivation
+
+    def get(self, name, default=None):
+        return self.d.gradient(name).value if self.d.has(name) else default
+
+    def __getitem__(self, name):
+        return self.d.gradient(name).value
+
+
 def layout(derivation, values: bool = True, gradients: bool = True, omit=frozenset()) -> Figure:
     """Positions and labels of the nodes of `derivation.graph`.
 
@@ -161,7 +177,7 @@ def layout(derivation, values: bool = True, gradients: bool = True, omit=frozens
     """
     graph = derivation.graph
     col = columns_of(graph)
-    grads = {g.node: g.value for g in derivation.steps}
+    grads = _Gradients(derivation)
     omitted = False
     if omit:  # a network's weights and biases: their values and gradients are in the arrays
         col = {k: v for k, v in col.items() if k not in omit}
@@ -181,9 +197,13 @@ def layout(derivation, values: bool = True, gradients: bool = True, omit=frozens
         col = columns_of(graph)
         ncols = max(col.values()) + 1
         names = [[n.name for n in graph.nodes if col[n.name] == i] for i in range(ncols)]
-        summary = tuple(FigColumn(round(i * DX, 3), len(c), tuple(c[:2]))
-                        for i, c in enumerate(names))
-        return Figure((), (), summary, True, graph.output, ncols * DX, 2 * DY)
+        boxes = [FigColumn(0, len(c), tuple(c[:2])) for c in names]
+        if ncols > 2 * SUMMARY_COLUMNS + 1:  # a very deep graph (a 2000-step chain): both ends only
+            middle = names[SUMMARY_COLUMNS:-SUMMARY_COLUMNS]
+            gap = FigColumn(0, sum(len(c) for c in middle), (), skipped=len(middle))
+            boxes = boxes[:SUMMARY_COLUMNS] + [gap] + boxes[-SUMMARY_COLUMNS:]
+        summary = tuple(FigColumn(round(i * DX, 3), b.count, b.names, b.skipped) for i, b in enumerate(boxes))
+        return Figure((), (), summary, True, graph.output, len(summary) * DX, 2 * DY)
     cols, up, down, chains = _layers(graph, col)
     cols = _order(cols, up, down)
     xs = _column_x(cols, down)
@@ -253,7 +273,7 @@ def _values(names, values) -> sp.Matrix:
 def layer_figure(solution) -> LayerFigure:
     """The layer boxes of a matrix-layer solution (values and gradients read from the records)."""
     p, d, extra = solution.problem, solution.derivation, solution.extra
-    grads = {g.node: g.value for g in d.steps}
+    grads = _Gradients(d)
 
     def grid(prefix, rows, cols):
         sep = "," if max(rows, cols) > 9 else ""

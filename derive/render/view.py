@@ -11,6 +11,7 @@ from dataclasses import dataclass
 
 import sympy as sp
 
+from ..engine.parse import symbol
 from ..engine.steps import partial
 from . import tikz
 from .netview import network_view
@@ -122,10 +123,39 @@ def chunks(items, size: int) -> tuple[tuple, ...]:
     return tuple(items[i:i + size] for i in range(0, len(items), size)) or ((),)
 
 
-def forward_rows(derivation) -> tuple[ForwardRow, ...]:
-    grads = {g.node: g.value for g in derivation.steps}
-    return tuple(ForwardRow(n.name, n.expr, derivation.values[n.name], grads.get(n.name))
-                 for n in derivation.graph.nodes)
+LONG_SUM = 8  # terms; a longer sum (a 784-input unit's net) is written first terms + ⋯ + last
+
+
+def elided(expr):
+    """A sum of more than LONG_SUM terms as its first two terms, ⋯ and its last one."""
+    from .printer import Dots  # a marker the printer writes as \cdots
+    if isinstance(expr, sp.Add) and len(expr.args) > LONG_SUM:
+        return sp.Add(*expr.args[:2], Dots(), expr.args[-1], evaluate=False)
+    return expr
+
+
+def _shown_expr(node):
+    """The node's formula as the forward table shows it; a long affine sum is elided before its
+    expression is ever built (a 784-input unit)."""
+    from .printer import Dots
+    terms = node.terms
+    if terms is not None and len(terms) > LONG_SUM:
+        def product(t):
+            return sp.Mul(*[symbol(f) for f in t], evaluate=False) if len(t) > 1 else symbol(t[0])
+        return sp.Add(product(terms[0]), product(terms[1]), Dots(), product(terms[-1]), evaluate=False)
+    return elided(node.expr)
+
+
+def forward_rows(derivation, nodes=None) -> tuple[ForwardRow, ...]:
+    """One row per node (or per name in `nodes`); a node's gradient only where already known."""
+    graph = derivation.graph
+    names = [n.name for n in graph.nodes] if nodes is None else nodes
+    rows = []
+    for name in names:
+        n = graph.node(name)
+        grad = derivation.gradient(name).value if derivation.has(name) else None
+        rows.append(ForwardRow(name, None if n.is_input else _shown_expr(n), derivation.values[name], grad))
+    return tuple(rows)
 
 
 GATE_CHARS = 40  # a direct term names its local derivative by the gate's formula up to this length
@@ -151,15 +181,17 @@ def _closed(g, defs, printed) -> object:
     return None
 
 
-def backward_steps(derivation, report=None, closed: bool = False) -> tuple[BackwardStep, ...]:
-    """The steps of the backward pass; `closed`: add closed forms (small scalar graphs)."""
+def backward_steps(derivation, report=None, closed: bool = False, limit=None) -> tuple[BackwardStep, ...]:
+    """The steps of the backward pass; `closed`: add closed forms (small scalar graphs); with
+    `limit`, the first `limit` steps and any later one whose check failed (records of the rest
+    are never built)."""
     from .printer import latex  # lengths only: the view never stores LaTeX
 
     verdicts = {c.wrt: c.verdict for c in report.checks} if report is not None else {}
     graph = derivation.graph
     defs = _inputs_of(graph) if closed else {}
     out = []
-    for g in derivation.steps:
+    for g in _steps(derivation, verdicts, limit):
         terms = []
         for c in g.contributions:
             direct = c.via == graph.output
@@ -174,6 +206,16 @@ def backward_steps(derivation, report=None, closed: bool = False) -> tuple[Backw
         out.append(BackwardStep(g.node, g.symbol, chunks(terms, TERMS_PER_LINE), g.value,
                                 g.is_fanout, verdicts.get(g.node), form))
     return tuple(out)
+
+
+def _steps(derivation, verdicts, limit):
+    if limit is None:
+        yield from derivation.steps
+        return
+    names = getattr(derivation.steps, "order", None) or [g.node for g in derivation.steps]
+    for i, name in enumerate(names):
+        if i < limit or verdicts.get(name) in ("suspect", "wrong"):
+            yield derivation.gradient(name)
 
 
 def results(derivation) -> tuple[tuple[object, float], ...]:
@@ -209,26 +251,30 @@ def problem_view(solution, figure: bool = True, detail: str = "concise") -> dict
         raise ValueError(f"detail must be one of {DETAILS}, got {detail!r}")
     p, d, r = solution.problem, solution.derivation, solution.report
     full = detail == "full"
-    backward = backward_steps(d, r, closed=p.kind == "scalar" and len(d.graph.nodes) <= DEFINITION_LIMIT)
-    note = ""
-    if len(backward) > MAX_STEPS:
-        flagged = [s for s in backward[MAX_STEPS:] if s.verdict in ("suspect", "wrong")]
-        note = (f"The graph has {len(backward)} gradients; the first {MAX_STEPS} are written out "
-                f"below{' together with every failed one' if flagged else ''}, and every one of "
-                "them is checked in the table that follows.")
-        backward = backward[:MAX_STEPS] + tuple(flagged)
-    forward = forward_rows(d)
+    backward, note = (), ""
+    if solution.extra is None or full:  # a network's concise section shows its rules instead
+        backward = backward_steps(d, r, closed=p.kind == "scalar" and len(d.graph.nodes) <= DEFINITION_LIMIT,
+                                  limit=MAX_STEPS)
+        total = len(d.steps)
+        if total > MAX_STEPS:
+            flagged = [s for s in backward[MAX_STEPS:] if s.verdict in ("suspect", "wrong")]
+            note = (f"The graph has {total} gradients; the first {MAX_STEPS} are written out "
+                    f"below{' together with every failed one' if flagged else ''}, and every one of "
+                    "them is checked in the table that follows.")
     inputs_shown_above = solution.extra is not None or (p.kind == "scalar" and len(d.graph.inputs) <= 12)
-    if not full and inputs_shown_above:  # the given arrays of the definition, or its "at x = ..." line
-        forward = tuple(row for row in forward if row.expr is not None)
+    steps_first = [n.name for n in d.graph.steps]
+    inputs_last = [] if (not full and inputs_shown_above) else list(d.graph.inputs)
+    if len(steps_first) + len(inputs_last) <= MAX_ROWS:  # the written order: inputs first
+        inputs_last, steps_first = [], [n.name for n in d.graph.nodes if n.name in set(steps_first) | set(inputs_last)]
+    names = steps_first + inputs_last  # a long table: the computed nodes matter most
+    forward = forward_rows(d, names[:MAX_ROWS + 1])
+    forward_total = len(names)
     if not full and p.kind == "layers":  # every matrix's values are in the layer figure
         forward = ()
     elif p.kind == "network" and p.batch == 1:  # the loss in index form, not expanded over units
         from ..networks.names import loss_formula
         forward = tuple(ForwardRow(row.name, loss_formula(p.notation, p.loss)[1], row.value, row.gradient)
                         if row.name == d.output else row for row in forward)
-    if len(forward) > MAX_ROWS:  # the computed nodes matter most; inputs are in the definition
-        forward = tuple(r for r in forward if r.expr is not None) + tuple(r for r in forward if r.expr is None)
     all_checks = check_rows(r)
     checks, checks_cut = _limited_checks(all_checks)
     if not full:  # concise: the failures and kinks are listed, the rest is a summary line
@@ -245,7 +291,7 @@ def problem_view(solution, figure: bool = True, detail: str = "concise") -> dict
         "output_value": d.values[d.output],
         "inputs": tuple((n, d.values[n]) for n in d.graph.inputs),
         "forward": forward[:MAX_ROWS],
-        "forward_cut": max(0, len(forward) - MAX_ROWS),
+        "forward_cut": max(0, forward_total - MAX_ROWS),
         "backward": backward,
         "checks": checks,
         "checks_cut": checks_cut,
@@ -254,7 +300,7 @@ def problem_view(solution, figure: bool = True, detail: str = "concise") -> dict
         "definition": definition(d.graph) if p.kind == "scalar" else None,
         "backward_note": note,
         "kinks": d.kinks,
-        "results": results(d),
+        "results": results(d) if solution.extra is None else (),
         "figure": tikz.layout(d, omit=_param_leaves(solution)) if figure and p.kind != "layers" else None,
         "layer_figure": tikz.layer_figure(solution) if figure and p.kind == "layers" else None,
         "network": network_view(solution, detail) if solution.extra is not None else None,

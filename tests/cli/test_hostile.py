@@ -284,3 +284,15 @@ def test_worksheets_keep_constant_functions(tmp_path, expr):
     want = {"exp(2) * x": math.exp(2), "x * y + exp(1)": float(sheet.variants[0].values.get("y", 0)),
             "log(3) * x + y": math.log(3)}[expr]
     assert d.gradient("x").value == pytest.approx(want, rel=1e-12) and x != 0
+
+
+def test_a_very_deep_graph_gets_a_summary_figure_that_fits_tex(tmp_path):
+    """A 2000-step chain: the per-column summary shows both ends, not 2000 boxes past TeX's limits."""
+    from derive.pipeline import solve
+    from derive.render import tikz
+    steps = "".join(f's{i} = "s{i - 1} * 1.001"\n' for i in range(1, 2000))
+    p = problems.loads(f'[graph]\ns0 = "x * 1.001"\n{steps}[values]\nx = 1\n', "deep.toml")
+    fig = tikz.layout(solve(p).derivation)
+    assert fig.summary and len(fig.columns) == 2 * tikz.SUMMARY_COLUMNS + 1
+    gap = fig.columns[tikz.SUMMARY_COLUMNS]
+    assert gap.skipped == 2001 - 2 * tikz.SUMMARY_COLUMNS and fig.width < 100

@@ -232,3 +232,16 @@ def test_builtin_report_is_short_and_has_no_overfull_boxes(tmp_path):
     info = subprocess.run(["pdfinfo", "report.pdf"], cwd=tmp_path, capture_output=True, text=True).stdout
     pages = int(re.search(r"Pages:\s+(\d+)", info).group(1))
     assert pages <= 35
+
+
+def test_a_wide_network_report_is_elided_and_reads_few_records():
+    """A 300-20-3 network: each 300-input sum prints as its first terms, ⋯ and the last; the concise
+    view builds the records it shows, not one per weight (a 784-64-10 report took minutes)."""
+    from derive.problems import loads
+    from derive.render.tex import render_section
+    p = loads('[network]\nlayers = [300, 20, 3]\nactivations = ["sigmoid", "softmax"]\n'
+              'loss = "softmax_cross_entropy"\nseed = 2\n', "wide.toml")
+    sol = solve(p)
+    tex = render_section(sol)
+    assert r"x_{2} + \cdots + b^{h}_{1}" in tex and "x_{150}" not in tex
+    assert len(sol.extra.chains._cache) < 50 and len(sol.derivation.steps._cache) < 1000
