@@ -4,7 +4,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: report test bench worksheets golden tex clean
+.PHONY: report report-ko test bench worksheets golden tex tex-ko messages clean
 
 $(STAMP): pyproject.toml
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -15,19 +15,33 @@ $(STAMP): pyproject.toml
 tex:
 	@sh scripts/ensure-tex.sh
 
+tex-ko:
+	@sh scripts/ensure-tex.sh ko
+
 report: $(STAMP) tex
 	$(BIN)/derive report --builtin -o outputs/report.pdf
+
+report-ko: $(STAMP) tex-ko
+	$(BIN)/derive report --builtin --lang ko -o outputs/report-ko.pdf
 
 worksheets: $(STAMP) tex
 	$(BIN)/derive worksheet --builtin --versions 2 --seed 1 -o outputs/worksheets
 
-test: $(STAMP) tex
+test: $(STAMP) tex tex-ko
 	$(BIN)/ruff check derive tests scripts
 	$(BIN)/lint-imports
 	$(BIN)/python -m pytest
 
 bench: $(STAMP)
 	$(BIN)/python -m derive.cli.bench
+
+# Message catalogs: extract every marked message (Python and templates) into derive/locale/derive.pot,
+# merge it into each language's .po (a translator fills in the new msgstr) and compile the .mo files.
+LOCALE := derive/locale
+messages: $(STAMP)
+	$(BIN)/pybabel -q extract -F babel.cfg -k _ -k N_ -k ngettext:1,2 --sort-by-file --no-wrap --project derive -o $(LOCALE)/derive.pot .
+	$(BIN)/pybabel -q update -i $(LOCALE)/derive.pot -d $(LOCALE) -D derive --no-wrap --no-fuzzy-matching --ignore-obsolete
+	$(BIN)/pybabel -q compile -d $(LOCALE) -D derive
 
 golden: $(STAMP)
 	$(BIN)/python -m tests.make_golden

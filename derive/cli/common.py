@@ -7,7 +7,14 @@ import time
 
 import click
 
+from .. import i18n
 from ..errors import DeriveError
+
+lang_option = click.option(
+    "--lang", type=click.Choice(i18n.LANGUAGES), default=None,
+    help="The language of the fixed text (headings, sentences, diagnoses): en or ko. Default: the "
+         "language the problem files say (lang = \"ko\"), else en. Titles and descriptions come from "
+         "a file's [translations.<lang>] where it has one.")
 
 
 def fail(message: str, code: int = 2):
@@ -24,10 +31,10 @@ def load_or_fail(path: str):
         fail(str(e))
 
 
-def solve_or_fail(file: str, progress=None):
-    """FILE (a path or a built-in name) loaded and solved, or one line and exit 2."""
+def solve_or_fail(file, progress=None):
+    """FILE (a path or a built-in name, or a problem already loaded) solved, or one line and exit 2."""
     from ..pipeline import solve
-    p = load_or_fail(file)
+    p = load_or_fail(file) if isinstance(file, str) else file
     try:
         return solve(p, progress) if progress is not None else solve(p)
     except DeriveError as e:

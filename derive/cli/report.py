@@ -14,30 +14,38 @@ from pathlib import Path
 import click
 
 from .. import files as outputs
-from .. import problems
+from .. import i18n, problems
 from ..errors import DeriveError
 from ..pipeline import solve
 from ..render import pdf, tex, write
-from .common import fail
+from .common import fail, lang_option
 
 FORMATS = write.FORMATS
 KIND_ORDER = {"scalar": 0, "network": 1, "layers": 2}  # simple to complex, for --builtin
 
 
 def build(files, out: Path, fmt: str, echo=lambda line: click.echo(line, err=True),
-          builtin_order: bool = False, detail: str = "concise") -> bool:
+          builtin_order: bool = False, detail: str = "concise", lang: str | None = None) -> bool:
     """Load, solve and render `files` into `out` (render.write.write_report writes the files, as
     for the Python API's Solution.report); returns True when every check passed.
 
     builtin_order: put scalar circuits first, then networks, then matrix layers (stable).
     detail: "concise" (general rules with one worked instance, failed checks listed) or "full".
+    lang: the document's language (None: the problems' own, see problems.language).
 
     Raises DeriveError (bad input, LaTeX failure) before anything is written for bad input.
     """
     loaded = [problems.load(f) for f in files]  # bad input fails before any work
+    lang = problems.language(loaded, lang)
+    loaded = [problems.localized(p, lang) for p in loaded]
     outputs.check_target(out)  # so does an output path that cannot be written
     if builtin_order:
         loaded.sort(key=lambda p: KIND_ORDER.get(p.kind, len(KIND_ORDER)))
+    with i18n.language(lang):
+        return _build(loaded, out, fmt, echo, detail)
+
+
+def _build(loaded, out, fmt, echo, detail) -> bool:
     sections, solutions = [], []
     for i, p in enumerate(loaded, 1):
         start = time.perf_counter()
@@ -65,7 +73,8 @@ def build(files, out: Path, fmt: str, echo=lambda line: click.echo(line, err=Tru
 @click.option("--detail", type=click.Choice(("concise", "full")), default="concise", show_default=True,
               help="concise: each general rule with one worked instance, a check summary that lists "
                    "failures; full: every backward step, per-weight chain, rule instance and check.")
-def report(files, output, fmt, builtin, detail):
+@lang_option
+def report(files, output, fmt, builtin, detail, lang):
     """Write a report (PDF/LaTeX/Markdown) deriving and checking each FILE."""
     files = list(files) + (problems.builtin_names() if builtin else [])
     if not files:
@@ -78,7 +87,7 @@ def report(files, output, fmt, builtin, detail):
     fmt = write.format_of(out, fmt)
     try:
         ok = build(files, out, fmt, builtin_order=builtin and len(files) == len(problems.builtin_names()),
-                   detail=detail)
+                   detail=detail, lang=lang)
     except pdf.LatexMissing as e:
         click.echo(f"derive: warning: {e}", err=True)
         sys.exit(0)

@@ -16,8 +16,9 @@ from pathlib import Path
 
 import click
 
+from .. import i18n, problems
 from ..errors import DeriveError
-from .common import fail
+from .common import fail, lang_option
 
 SIGNS = {"dL/dnet": 1, "-dL/dnet": -1}
 
@@ -52,10 +53,10 @@ def run_one(sol, wrt, answer, as_json, delta_sign=None):
     sys.exit(0 if v.correct else 1)
 
 
-def run_batch(file, answers_file, out_dir, delta_sign=None):
+def run_batch(problem, answers_file, out_dir, delta_sign=None):
     from ..teach.feedback import batch, read_answers, write_feedback
     from .common import solve_or_fail
-    sol = solve_or_fail(file)
+    sol = solve_or_fail(problem)
     try:
         entries = read_answers(answers_file)
     except DeriveError as e:
@@ -94,17 +95,26 @@ def _progress(total: int):
               "overrides the problem's [network] delta.")
 @click.option("--answers", "answers_file", help="Batch mode: a TOML file of [[answer]] tables.")
 @click.option("-o", "--output", "out_dir", help="Batch mode: the folder for feedback.md/.pdf.")
-def verify_cmd(file, wrt, answer, as_json, delta_sign, answers_file, out_dir):
+@lang_option
+def verify_cmd(file, wrt, answer, as_json, delta_sign, answers_file, out_dir, lang):
     """Check a hand-derived gradient; exit 0 correct, 1 wrong, 2 unreadable input."""
-    sign = SIGNS.get(delta_sign)
+    from .common import load_or_fail
+    problem = load_or_fail(file)
+    lang = lang or problem.lang
+    with i18n.language(lang):
+        _verify(problems.localized(problem, lang), wrt, answer, as_json, SIGNS.get(delta_sign), answers_file,
+                out_dir)
+
+
+def _verify(problem, wrt, answer, as_json, sign, answers_file, out_dir):
     if answers_file:
         if wrt or answer:
             fail("use either --wrt/--answer or --answers, not both")
         if not out_dir:
             fail("--answers needs -o DIR for the feedback report")
-        run_batch(file, answers_file, out_dir, sign)
+        run_batch(problem, answers_file, out_dir, sign)
         return
     if wrt is None or answer is None:
         fail("expected --wrt NAME and --answer TEXT (or --answers FILE -o DIR)")
     from .common import solve_or_fail
-    run_one(solve_or_fail(file), wrt, answer, as_json, sign)
+    run_one(solve_or_fail(problem), wrt, answer, as_json, sign)

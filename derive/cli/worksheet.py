@@ -9,9 +9,10 @@ from pathlib import Path
 
 import click
 
+from .. import i18n, problems
 from ..errors import DeriveError
 from ..teach.exercises import DEFAULT_LEVEL, LEVEL_ALIASES, LEVELS
-from .common import fail, load_or_fail
+from .common import fail, lang_option, load_or_fail
 
 FORMATS = ("pdf", "tex", "moodle")
 
@@ -38,20 +39,29 @@ FORMATS = ("pdf", "tex", "moodle")
               help="Moodle: the relative tolerance of a numeric answer (0.01 = 1 %).")
 @click.option("--builtin", is_flag=True, help="Add the built-in problems that suit worksheets.")
 @click.option("--tex-only", is_flag=True, help="The same as --format tex.")
-def worksheet(files, versions, seed, out, level, fmt, tolerance, builtin, tex_only):
+@lang_option
+def worksheet(files, versions, seed, out, level, fmt, tolerance, builtin, tex_only, lang):
     """Worksheets and answer keys, randomized per version, numbered alike; or the same
     versions as a Moodle quiz.
 
     Writes DIR/worksheet-vK.pdf and DIR/answers-vK.pdf (and .tex) for K = 1..N, or
     DIR/quiz.xml with --format moodle.
     """
-    from ..teach.sheet_view import WORKSHEET_BUILTINS, build_versions, progress_line, write_versions
+    from ..teach.sheet_view import WORKSHEET_BUILTINS
     chosen = [load_or_fail(f) for f in files]
     if builtin:
         chosen += [load_or_fail(n) for n in WORKSHEET_BUILTINS]
     if not chosen:
         fail("no problems: give FILE arguments or --builtin")
     fmt = "tex" if tex_only else fmt
+    lang = problems.language(chosen, lang)
+    chosen = [problems.localized(p, lang) for p in chosen]
+    with i18n.language(lang):
+        _write(chosen, versions, seed, out, level, fmt, tolerance)
+
+
+def _write(chosen, versions, seed, out, level, fmt, tolerance):
+    from ..teach.sheet_view import build_versions, progress_line, write_versions
     echo = lambda m: click.echo(m, err=True)  # noqa: E731
     try:
         if fmt == "moodle":

@@ -5,20 +5,22 @@
 """
 from __future__ import annotations
 
+import dataclasses
 import tomllib
 from importlib import resources
 from pathlib import Path
 
 from .. import limits
 from ..errors import ProblemError
+from .common import languages
 from .layers import load_layers
 from .network import NetworkProblem, load_network
 from .scalar import ScalarProblem, load_scalar
 
 MAX_FILE_BYTES = limits.MAX_FILE_BYTES
 
-__all__ = ["NetworkProblem", "ScalarProblem", "builtin_names", "from_data", "load", "load_builtins",
-           "loads", "resolve"]
+__all__ = ["NetworkProblem", "ScalarProblem", "builtin_names", "from_data", "language", "load", "load_builtins",
+           "loads", "localized", "resolve"]
 
 
 def builtin_names() -> list[str]:
@@ -79,4 +81,21 @@ def from_data(data: dict, source: str):
         raise ProblemError(source, "", "expected exactly one of the tables [graph] (a scalar circuit), "
                            "[network] (a multilayer perceptron) or [layers] (matrix layers)")
     loader = {"graph": load_scalar, "network": load_network, "layers": load_layers}[kinds[0]]
-    return loader(data, source)
+    rest, lang, translations = languages(data, source)
+    return dataclasses.replace(loader(rest, source), lang=lang, translations=translations)
+
+
+def localized(problem, lang: str):
+    """`problem` with its title and description in `lang` where its file gives them
+    ([translations.<lang>]); otherwise as written."""
+    text = problem.translations.get(lang, {})
+    return dataclasses.replace(problem, **text) if text else problem
+
+
+def language(loaded, given: str | None = None) -> str:
+    """The language of a document of the problems `loaded`: `given` (--lang) when set, else the
+    language their files share (lang = ...), else English."""
+    if given:
+        return given
+    langs = {p.lang for p in loaded}
+    return langs.pop() if len(langs) == 1 else "en"

@@ -11,6 +11,7 @@ from pathlib import Path
 
 from ..engine.ops import FUNCTIONS
 from ..errors import ProblemError
+from ..i18n import LANGUAGES
 from ..limits import control_character
 
 NAME = re.compile(r"[A-Za-z\u0370-\u03ff][A-Za-z0-9\u0370-\u03ff]*(?:_[A-Za-z0-9\u0370-\u03ff]+)*")
@@ -37,6 +38,33 @@ def header(data: dict, source: str, table: str, extra=()) -> tuple[str, str]:
             raise ProblemError(source, key, f"unknown key; expected one of {', '.join(sorted(known))}")
     title = text_key(data, "title", source, Path(source.split(" ")[0]).stem)
     return title, text_key(data, "description", source)
+
+
+def languages(data: dict, source: str) -> tuple[dict, str, dict]:
+    """Take the language keys off a problem's data: (the rest, lang, translations).
+
+    lang = "ko" says which language the problem is written in (the language of its documents
+    unless --lang says otherwise; default "en"). [translations.<lang>] gives the title and
+    description in another language, used when a document is made in that language."""
+    rest = {k: v for k, v in data.items() if k not in ("lang", "translations")}
+    lang = data.get("lang", "en")
+    if lang not in LANGUAGES:
+        raise ProblemError(source, "lang", f"expected one of {', '.join(map(repr, LANGUAGES))}; got {lang!r}")
+    table = data.get("translations", {})
+    if not isinstance(table, dict):
+        raise ProblemError(source, "translations", 'expected tables such as [translations.ko] with title = "..."')
+    translations = {}
+    for code, entry in table.items():
+        key = f"[translations.{code}]"
+        if code not in LANGUAGES:
+            raise ProblemError(source, key, f"unknown language; expected one of {', '.join(LANGUAGES)}")
+        if not isinstance(entry, dict):
+            raise ProblemError(source, key, "expected a table with title and description")
+        for name in entry:
+            if name not in ("title", "description"):
+                raise ProblemError(source, f"{key} {name}", "unknown key; expected title or description")
+        translations[code] = {name: text_key(entry, name, f"{source} {key}") for name in entry}
+    return rest, lang, translations
 
 
 def number(value, source: str, key: str) -> Fraction:

@@ -100,6 +100,8 @@ class NetworkProblem:
     seed: int = 0
     seeded: bool = False
     delta_sign: int = 1  # δ = delta_sign · ∂L/∂net: +1 "dL/dnet" (Nielsen, seed 000), −1 "-dL/dnet" (Mitchell)
+    lang: str = "en"  # the language the problem is written in (problems.common.languages)
+    translations: dict = field(default_factory=dict, hash=False)  # lang -> {"title": ..., "description": ...}
 
 
 def load_network(data: dict, source: str) -> NetworkProblem:

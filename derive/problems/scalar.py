@@ -23,6 +23,8 @@ class ScalarProblem:
     values: dict = field(hash=False)  # input name -> Fraction, in the graph's input order
     description: str = ""
     kind: str = "scalar"
+    lang: str = "en"  # the language the problem is written in (problems.common.languages)
+    translations: dict = field(default_factory=dict, hash=False)  # lang -> {"title": ..., "description": ...}
 
     def graph(self):
         return graphs.build_graph(list(self.steps), self.output, list(self.values))

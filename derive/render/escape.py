@@ -8,6 +8,7 @@ from __future__ import annotations
 import re
 import unicodedata
 
+from ..i18n import hangul
 from .printer import UNICODE_GREEK
 
 _TEX = {
@@ -40,6 +41,10 @@ def _tex_char(ch: str) -> str:
     # Latin-1 (½, °, é, ...) and Latin letters with accents are covered by inputenc utf8 + T1 +
     # textcomp; anything else is shown by its code point rather than breaking the build.
     if code <= 0xFF or (code < 0x250 and unicodedata.category(ch).startswith("L")):
+        return ch
+    # Korean letters print as they are: a document holding them is set with LuaLaTeX and luatexko
+    # (render/pdf.document).
+    if hangul(ch):
         return ch
     return rf"\texttt{{[U+{code:04X}]}}"
 

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from .. import i18n
 from ..errors import LatexError
 from ..files import write_atomic
 from . import svg
@@ -20,7 +21,7 @@ from .tex import REPORT_TITLE, render, render_figure
 from .view import problem_view
 
 
-def render_markdown(solutions, title: str = REPORT_TITLE, detail: str = "concise",
+def render_markdown(solutions, title: str | None = None, detail: str = "concise",
                     figure_stem: str | None = "report") -> tuple[str, dict]:
     """The Markdown text and {svg file name: tikz source} of the figures it links."""
     problems, figures = [], {}
@@ -35,6 +36,7 @@ def render_markdown(solutions, title: str = REPORT_TITLE, detail: str = "concise
             view = {**view, "figure_file": None}
         problems.append(view)
     failed = sum(1 for s in solutions if not s.report.ok)
+    title = i18n._(REPORT_TITLE) if title is None else title
     text = render("report.md", kind="md", title=title, problems=problems, failed=failed)
     return text, figures
 

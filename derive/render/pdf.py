@@ -2,9 +2,12 @@
 
     document(body, packages=()) -> str
         The complete .tex: PyLaTeX's Document with derive's packages, colours and settings,
-        and `body` (LaTeX rendered by the Jinja templates) as its content.
+        and `body` (LaTeX rendered by the Jinja templates) as its content. A body with Korean
+        letters (a Korean document, or Korean in any user field) is set for LuaLaTeX with
+        luatexko and the Nanum fonts; every other document stays pdfLaTeX with T1 fonts.
+    engine(tex) -> "pdflatex" | "lualatex"    the engine a .tex made by `document` needs
     compile_pdf(tex, pdf_path, tex_path=None, timeout=DEFAULT_TIMEOUT) -> Path
-        Runs latexmk in a fresh directory next to `pdf_path`: -pdf, no shell escape,
+        Runs latexmk in a fresh directory next to `pdf_path` (-pdf, or -lualatex for Korean), no shell escape,
         non-interactive, halt on the first error, a time limit; file access restricted
         (openin_any/openout_any = paranoid). Only on success are the .pdf (and .tex) moved
         into place, so an earlier good output survives a failure. On failure raises
@@ -20,6 +23,7 @@ Colours defined for templates: `fwd` (forward values) and `bwd` (gradients), `ba
 from __future__ import annotations
 
 import contextlib
+import functools
 import os
 import re
 import shutil
@@ -32,12 +36,20 @@ from pathlib import Path
 
 from pylatex import Document, NoEscape, Package
 
-from .. import files
+from .. import files, i18n
 from ..errors import DeriveError, LatexError
 
 DEFAULT_TIMEOUT = 180  # seconds for the whole latexmk run
 DEBIAN_PACKAGES = ("texlive-latex-base texlive-latex-recommended texlive-latex-extra "
                    "texlive-pictures texlive-fonts-recommended lmodern latexmk poppler-utils dvisvgm")
+KOREAN_PACKAGES = "texlive-lang-korean texlive-luatex fonts-nanum"  # only for documents with Korean
+# Korean: luatexko (LuaLaTeX) sets Hangul in the Nanum fonts and Latin and math in Latin Modern, as
+# in an English document; its line breaking and spacing follow Korean typesetting rules.
+KOREAN_PREAMBLE = r"""
+\setmainhangulfont{NanumMyeongjo}
+\setsanshangulfont{NanumGothic}
+\setmonohangulfont{NanumGothic}
+""".strip()
 
 PACKAGES = (
     ("amsmath", None), ("amssymb", None), ("xcolor", None), ("tikz", None), ("adjustbox", None),
@@ -67,14 +79,45 @@ class LatexMissing(DeriveError):
 
 def document(body: str, packages=()) -> str:
     """The complete .tex around `body`. `packages`: extra (name, options) pairs."""
+    korean = i18n.hangul(body)
     doc = Document(documentclass="article", document_options=["a4paper", "11pt"],
                    geometry_options={"margin": "2cm"}, lmodern=True, textcomp=True,
-                   page_numbers=True)
-    for name, options in (*PACKAGES, *packages):
+                   page_numbers=True,
+                   fontenc=None if korean else "T1", inputenc=None if korean else "utf8")
+    for name, options in (*PACKAGES, *packages, *((("luatexko", None),) if korean else ())):
         doc.packages.append(Package(name, options=options))
+    if korean:
+        doc.preamble.append(NoEscape(KOREAN_PREAMBLE))
     doc.preamble.append(NoEscape(PREAMBLE))
     doc.append(NoEscape(body))
     return doc.dumps() + "\n"
+
+
+def engine(tex: str) -> str:
+    """The TeX engine a document made by `document` needs."""
+    return "lualatex" if "\\usepackage{luatexko}" in tex else "pdflatex"
+
+
+def missing_tools(program: str) -> str | None:
+    """What to install when `program` ("pdflatex" or "lualatex") or latexmk is missing; None when all is there."""
+    found = shutil.which("latexmk") and shutil.which(program)
+    if program == "pdflatex":
+        return None if found else ("latexmk/pdflatex not found; to make PDFs install: "
+                                   f"sudo apt-get install --no-install-recommends {DEBIAN_PACKAGES}")
+    return None if found and _kpse_finds("luatexko.sty") else (
+        "latexmk/lualatex with luatexko (for Korean) not found; to make PDFs install: "
+        f"sudo apt-get install --no-install-recommends {DEBIAN_PACKAGES} {KOREAN_PACKAGES}")
+
+
+@functools.cache
+def _kpse_finds(name: str) -> bool:
+    if not shutil.which("kpsewhich"):
+        return False
+    try:
+        out = subprocess.run(["kpsewhich", name], capture_output=True, text=True, timeout=30)
+    except (OSError, subprocess.SubprocessError):
+        return False
+    return out.returncode == 0 and bool(out.stdout.strip())
 
 
 def first_error(log: str) -> str:
@@ -145,11 +188,11 @@ def compile_pdf(tex: str, pdf_path, tex_path=None, timeout: float = DEFAULT_TIME
     """Compile `tex` to `pdf_path` (see the module docstring). Returns the PDF's path."""
     pdf_path = files.check_target(pdf_path)
     tex_path = files.check_target(tex_path if tex_path else pdf_path.with_suffix(".tex"))
-    if not shutil.which("latexmk") or not shutil.which("pdflatex"):
+    program = engine(tex)
+    missing = missing_tools(program)
+    if missing:
         files.write_atomic(tex_path, tex)
-        raise LatexMissing(f"latexmk/pdflatex not found; wrote {tex_path} only. "
-                           f"To make PDFs install: sudo apt-get install --no-install-recommends "
-                           f"{DEBIAN_PACKAGES}")
+        raise LatexMissing(f"wrote {tex_path} only: {missing}")
     clear_stale(pdf_path.parent)
     try:
         work = Path(tempfile.mkdtemp(prefix=f"{TEMP_PREFIX}{os.getpid()}-", dir=pdf_path.parent))
@@ -164,8 +207,8 @@ def compile_pdf(tex: str, pdf_path, tex_path=None, timeout: float = DEFAULT_TIME
                    "TEXMFOUTPUT": str(work)}
             # `timeout` leads the TeX process group: even if derive is killed outright, the whole
             # group (latexmk and pdflatex) is killed when the time limit runs out.
-            cmd = ["latexmk", "-pdf", "-no-shell-escape", "-interaction=nonstopmode", "-halt-on-error",
-                   "-quiet", "report.tex"]
+            cmd = ["latexmk", "-lualatex" if program == "lualatex" else "-pdf", "-no-shell-escape",
+                   "-interaction=nonstopmode", "-halt-on-error", "-quiet", "report.tex"]
             if shutil.which("timeout"):
                 cmd = ["timeout", "-s", "KILL", f"{timeout + 5:g}", *cmd]
             proc = subprocess.Popen(cmd, cwd=work, env=env, stdin=subprocess.DEVNULL,

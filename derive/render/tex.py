@@ -26,6 +26,13 @@ Filters (tex environment)
     rich     user text whose $...$ segments are typeset as sanitised math (escape.tex_rich/md_rich)
 The Markdown environment (`environment("md")`) has the same filters, with `e` escaping Markdown.
 
+Fixed text is translated (jinja2.ext.i18n, catalogs in derive/locale, language from derive.i18n):
+`\\BLOCK{trans}Numeric check\\BLOCK{endtrans}` (whitespace trimmed), or with values that went
+through a filter: `\\BLOCK{trans n=p.checks_total, title=p.title|e}...\\VAR{n}...\\BLOCK{endtrans}`,
+and `\\VAR{_("text")}` in an expression. A translated message is trusted text (it may hold LaTeX);
+the values put into it must be filter outputs, like anything else printed. A literal percent
+sign in a message is written %% (Jinja's new-style gettext formats every message).
+
 API
     environment(kind="tex") -> jinja2.Environment   (cached; kind "tex" or "md")
     render(template_name, kind="tex", **context) -> str
@@ -44,14 +51,33 @@ import jinja2
 import sympy as sp
 from sympy.printing.precedence import PRECEDENCE
 
+from .. import i18n
 from . import escape, printer, tikz
 from .view import problem_view
 
-REPORT_TITLE = "Backpropagation, step by step"
+REPORT_TITLE = i18n.N_("Backpropagation, step by step")  # translated when rendered
 
 
 class Safe(str):
     """A string that a filter produced: safe to place in the output as it is."""
+
+
+class Message(Safe):
+    """A message from the catalogs, in the current language. Formatting it (`%`, as Jinja's
+    new-style gettext does) gives a Safe string and accepts only filter outputs and ints."""
+
+    def __mod__(self, values):
+        for value in values.values():
+            _finalize(value)
+        return Safe(str.__mod__(self, values))
+
+
+def _gettext(message: str) -> Message:
+    return Message(i18n._(message))
+
+
+def _ngettext(singular: str, plural: str, n: int) -> Message:
+    return Message(i18n.ngettext(singular, plural, n))
 
 
 def templates_dir() -> Path:
@@ -176,7 +202,10 @@ def environment(kind: str = "tex") -> jinja2.Environment:
         keep_trailing_newline=True, undefined=jinja2.StrictUndefined,
         finalize=_finalize,
         loader=jinja2.FileSystemLoader(str(templates_dir())),
+        extensions=["jinja2.ext.i18n"],
     )
+    env.policies["ext.i18n.trimmed"] = True  # a message's line breaks and indentation are layout
+    env.install_gettext_callables(_gettext, _ngettext, newstyle=True)
     env.filters.update({
         "e": (lambda s: Safe(escape.tex_text(s))) if kind == "tex" else (lambda s: Safe(escape.md_text(s))),
         "math": _math,
@@ -207,8 +236,10 @@ def render_section(solution, detail: str = "concise") -> str:
     return render("_problem.tex", p=problem_view(solution, detail=detail))
 
 
-def render_body(sections, title: str = REPORT_TITLE, failed: int = 0) -> str:
-    return render("report.tex", title=title, sections=[Safe(s) for s in sections], failed=failed)
+def render_body(sections, title: str | None = None, failed: int = 0) -> str:
+    """The report's body around `sections`; `title` defaults to REPORT_TITLE in the current language."""
+    return render("report.tex", title=i18n._(REPORT_TITLE) if title is None else title,
+                  sections=[Safe(s) for s in sections], failed=failed)
 
 
 def render_figure(fig) -> str:
@@ -216,7 +247,7 @@ def render_figure(fig) -> str:
     return render("_tikz_graph.tex", fig=fig, boxes=False, reaches=())
 
 
-def render_report(solutions, title: str = REPORT_TITLE, detail: str = "concise") -> str:
+def render_report(solutions, title: str | None = None, detail: str = "concise") -> str:
     """The complete .tex for `solutions` (a pure function: no files, no processes)."""
     from .pdf import document
     sections = [render_section(s, detail) for s in solutions]
