@@ -195,3 +195,20 @@ def test_missing_korean_tex_names_the_packages(tmp_path, monkeypatch):
     with pytest.raises(pdf.LatexMissing, match="texlive-lang-korean texlive-luatex fonts-nanum"):
         pdf.compile_pdf(pdf.document("역전파"), tmp_path / "r.pdf")
     assert (tmp_path / "r.tex").exists()
+
+
+def test_python_api_reports_in_korean(tmp_path):
+    import derive
+    from derive.errors import DeriveError
+    solution = derive.load("circuit").solve()
+    assert solution.report(tmp_path / "ko.md", lang="ko")
+    text = (tmp_path / "ko.md").read_text(encoding="utf-8")
+    with i18n.language("ko"):
+        heading = i18n._("Backpropagation, step by step")
+    korean_title = problems.localized(problems.load("circuit"), "ko").title
+    assert heading != "Backpropagation, step by step" and heading in text and korean_title in text
+    assert i18n.current() == "en"  # the language does not leak out of the call
+    solution.report(tmp_path / "en.md")
+    assert "Backpropagation, step by step" in (tmp_path / "en.md").read_text(encoding="utf-8")
+    with pytest.raises(DeriveError, match="lang: expected one of en, ko"):
+        solution.report(tmp_path / "x.md", lang="fr")

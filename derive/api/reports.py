@@ -15,10 +15,10 @@ from .solution import Solution, write_report
 
 
 def report(problems: Sequence[Any], path: str | Path, format: str | None = None,
-           echo: Callable[[str], None] | None = None, detail: str = "concise") -> bool:
+           echo: Callable[[str], None] | None = None, detail: str = "concise", lang: str | None = None) -> bool:
     """Solve `problems` (Problems, Solutions, files or built-in names) and write one report with a
-    section for each to `path`, as `derive report FILE... -o PATH [--detail full]` does. True
-    when all checks passed."""
+    section for each to `path`, as `derive report FILE... -o PATH [--detail full] [--lang ko]`
+    does. True when all checks passed."""
     if isinstance(problems, (str, Path, Problem, Solution)):
         problems = [problems]
     solutions = []
@@ -32,4 +32,4 @@ def report(problems: Sequence[Any], path: str | Path, format: str | None = None,
         solutions.append(p)
     if not solutions:
         raise DeriveError("no problems given")
-    return write_report(solutions, path, format, echo, detail)
+    return write_report(solutions, path, format, echo, detail, lang)

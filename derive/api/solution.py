@@ -7,6 +7,7 @@ values (W1 as rows, b1 as a vector).
 """
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
@@ -222,14 +223,15 @@ class Solution:
         return display.solution_markdown_document(self)
 
     def report(self, path: str | Path, format: str | None = None,
-               echo: Callable[[str], None] | None = None) -> bool:
+               echo: Callable[[str], None] | None = None, lang: str | None = None) -> bool:
         """Write the report to `path` exactly as `derive report FILE -o PATH` does: .pdf (with the
         .tex next to it), .tex or .md (with the figure as an SVG file next to it), chosen by
         `format` or the path's suffix, at this solution's detail (`with_detail("full")` for
         `--detail full`). `echo` gets the progress lines. Returns True when every numeric check
-        passed (the report is written either way, failures flagged). Raises DeriveError
+        passed (the report is written either way, failures flagged). `lang`: "en" or "ko" as
+        `--lang` (default: the problem file's `lang`, else English). Raises DeriveError
         (LatexError when LaTeX fails; earlier outputs stay as they were)."""
-        return write_report([self], path, format, echo, self.detail)
+        return write_report([self], path, format, echo, self.detail, lang)
 
     def __repr__(self) -> str:
         state = "all checks ok" if self.checks.ok else f"{len(self.checks.failures)} checks FAILED"
@@ -246,14 +248,22 @@ class Solution:
 
 
 def write_report(solutions: Sequence[Solution], path: str | Path, format: str | None = None,
-                 echo: Callable[[str], None] | None = None, detail: str = "concise") -> bool:
+                 echo: Callable[[str], None] | None = None, detail: str = "concise",
+                 lang: str | None = None) -> bool:
     """Write the report of `solutions` to `path` through render.write.write_report, the function
-    behind `derive report`; True when every check passed."""
+    behind `derive report`; True when every check passed. `lang` as `--lang` (None: the problems'
+    own language, else English)."""
+    from .. import i18n, problems
     from ..render import write
+    if lang is not None and lang not in i18n.LANGUAGES:
+        raise DeriveError(f"lang: expected one of {', '.join(i18n.LANGUAGES)}, got {lang!r}")
     if format is not None and format not in write.FORMATS:
         raise DeriveError(f"format: expected one of {', '.join(write.FORMATS)}, got {format!r}")
     if detail not in DETAILS:
         raise DeriveError(f"detail: expected one of {', '.join(DETAILS)}, got {detail!r}")
     out = Path(path)
-    return write.write_report([s.raw for s in solutions], out, write.format_of(out, format),
-                              echo or (lambda line: None), detail)
+    raws = [s.raw for s in solutions]
+    lang = problems.language([r.problem for r in raws], lang)
+    raws = [dataclasses.replace(r, problem=problems.localized(r.problem, lang)) for r in raws]
+    with i18n.language(lang):
+        return write.write_report(raws, out, write.format_of(out, format), echo or (lambda line: None), detail)
