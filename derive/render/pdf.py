@@ -48,7 +48,7 @@ KOREAN_PACKAGES = "texlive-lang-korean texlive-luatex fonts-nanum"  # only for d
 KOREAN_PREAMBLE = r"""
 \setmainhangulfont{NanumMyeongjo}
 \setsanshangulfont{NanumGothic}
-\setmonohangulfont{NanumGothic}
+\setmonohangulfont{NanumGothicCoding}
 """.strip()
 
 PACKAGES = (
