@@ -78,20 +78,23 @@ class Verdict:
 
     def view(self) -> dict:
         """What templates/verdict.md prints (LaTeX pieces already typeset by the printer)."""
-        from ..render.printer import latex
+        from ..i18n import _
+        from ..render.printer import latex, name
         from ..render.tex import Safe
         raw, cx = self.raw, self.raw.counterexample
         answer_tex = getattr(raw, "read_as_tex", "") or getattr(raw, "answer_tex", "") or latex(raw.answer)
         instance = ""
         if cx and cx.get("instance"):
-            instance = " (for " + ", ".join(f"{k} = {v}" for k, v in cx["instance"].items()) + ")"
+            bindings = ", ".join(f"{k} = {v}" for k, v in cx["instance"].items())
+            instance = _(" (for {bindings})").format(bindings=bindings)
         point = None
         if cx and cx.get("point") is not None:
             point = [(k, Safe(_tex_number(v))) for k, v in cx["point"].items()]
+        where = Safe(", ".join(f"${name(str(k))} = {value}$" for k, value in point or ()))
         return {
             "correct": raw.correct, "label": sp.Symbol(raw.label, real=True),
             "answer_code": Safe(_code_span(self.answer)), "read_tex": Safe(answer_tex),
-            "diagnosis": list(raw.diagnosis), "point": point, "instance": instance,
+            "diagnosis": list(raw.diagnosis), "point": point, "where": where, "instance": instance,
             "own_point": bool(cx and cx.get("own_point")),
             "expected": Safe(_tex_number(cx.get("expected"))) if cx else Safe(""),
             "got": Safe(_tex_number(cx.get("got"))) if cx else Safe(""),

@@ -68,8 +68,13 @@ def run_batch(problem, answers_file, out_dir, delta_sign=None):
         fail(str(e))
     n_ok = sum(1 for r in results if r["verdict"] and r["verdict"].correct)
     n_bad = sum(1 for r in results if r["verdict"] is None)
-    unread = f", {n_bad} could not be checked" if n_bad else ""
-    click.echo(f"{n_ok} of {len(results)} answers correct{unread}; wrote " + ", ".join(str(p) for p in paths))
+    wrote = ", ".join(str(p) for p in paths)
+    if n_bad:
+        click.echo(i18n._("{correct} of {total} answers correct, {unchecked} could not be checked; wrote "
+                          "{paths}").format(correct=n_ok, total=len(results), unchecked=n_bad, paths=wrote))
+    else:
+        click.echo(i18n._("{correct} of {total} answers correct; wrote {paths}").format(
+            correct=n_ok, total=len(results), paths=wrote))
 
 
 def _progress(total: int):
@@ -78,7 +83,8 @@ def _progress(total: int):
 
     def report(i):
         if i % 10 == 0 or i == total:
-            click.echo(f"\r  checked {i} of {total} answers", err=True, nl=i == total)
+            click.echo("\r" + i18n._("  checked {done} of {total} answers").format(done=i, total=total), err=True,
+                       nl=i == total)
     return report
 
 

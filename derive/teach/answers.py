@@ -16,6 +16,7 @@ import sympy as sp
 from ..engine.ops import FUNCTIONS, sigmoid
 from ..engine.parse import number
 from ..errors import DeriveError, ParseError
+from ..i18n import _
 from .reading import resolve_known
 
 GENERIC = "no single common mistake"  # the diagnosis when none of the simulated mistakes explains an answer
@@ -24,6 +25,48 @@ LOSS_ALIASES = ("E", "L", "C", "J", "Loss", "loss", "E_total", "Etotal", "E_tot"
 
 class VerifyError(DeriveError):
     """An answer that cannot be read or a NAME the problem does not have (exit code 2)."""
+
+
+class Diagnosis(str):
+    """One diagnosis, in the language it was made in (i18n), with a machine-readable `code` in
+    English ("sign", "factor-2", "missing-factor", "wrong-index", "generic", ...) that the code
+    tests instead of the text."""
+
+    def __new__(cls, message: str, code: str = "other"):
+        d = super().__new__(cls, message)
+        d.code = code
+        return d
+
+    def __reduce__(self):
+        return Diagnosis, (str(self), self.code)
+
+
+def diagnosis(code: str, message: str, **values) -> Diagnosis:
+    """`message` (an English msgid) in the current language, formatted with `values`."""
+    return Diagnosis(_(message).format(**values) if values else _(message), code)
+
+
+def code_of(d) -> str:
+    return getattr(d, "code", "other")
+
+
+def is_generic(d) -> bool:
+    """The diagnosis that no simulated mistake explains the answer (in any language)."""
+    return code_of(d) == "generic" or GENERIC in d
+
+
+def cannot_read(error) -> str:
+    """'cannot read the answer: …' in the current language, from a ParseError (its message, the
+    column and the answer it was found in) or any other text."""
+    bare = getattr(error, "bare", None)
+    if bare is None:
+        return _("cannot read the answer: {message}").format(message=error)
+    where = ""
+    if getattr(error, "position", None) is not None:
+        where += _(" at column {column}").format(column=error.position + 1)
+    if getattr(error, "text", "") and len(error.text) <= 120:
+        where += _(" in {answer}").format(answer=repr(error.text))
+    return _("cannot read the answer: {message}").format(message=bare + where)
 
 
 def text(expr) -> str:
@@ -62,7 +105,7 @@ def _check_numbers(ast):
     if kind == "num":
         m = re.fullmatch(r"(\d*)\.?(\d*)(?:[eE]([+-]?\d+))?", ast[1])
         if len(m.group(1)) + len(m.group(2)) > 40 or (m.group(3) and abs(int(m.group(3))) > 100):
-            raise ParseError(f"the number {ast[1][:20]} is too large or too long to be meant")
+            raise ParseError(_("the number {number} is too large or too long to be meant").format(number=ast[1][:20]))
     elif kind == "call":
         for a in ast[2]:
             _check_numbers(a)
@@ -89,9 +132,10 @@ def _split_name(name: str, known) -> list[str] | None:
 def unknown_name(name: str, target: Target) -> VerifyError:
     shown = target.names.shown()
     close = difflib.get_close_matches(name, shown, n=3, cutoff=0.6)
-    hint = f" (did you mean {' or '.join(close)}?)" if close else ""
-    return VerifyError(f"the answer uses {name!r}, which is not a quantity of this problem{hint}. "
-                       f"It may use: {', '.join(shown)}; and ∂{target.names.out}/∂(any of them)")
+    hint = _(" (did you mean {names}?)").format(names=_(" or ").join(close)) if close else ""
+    return VerifyError(_("the answer uses {name}, which is not a quantity of this problem{hint}. It may use: "
+                         "{names}; and ∂{out}/∂(any of them)").format(name=repr(name), hint=hint,
+                                                                       names=", ".join(shown), out=target.names.out))
 
 
 def lookup(name: str, target: Target):
@@ -113,7 +157,7 @@ def answer_expr(target: Target, ast) -> sp.Expr:
     try:
         _check_numbers(ast)
     except ParseError as e:
-        raise VerifyError(f"cannot read the answer: {e}") from None
+        raise VerifyError(cannot_read(e)) from None
     return _to_expr(ast, target)
 
 
@@ -142,7 +186,8 @@ def _bound(text_, what: str, default):
     if re.fullmatch(r"\d+", text_.strip()):
         return sp.Integer(int(text_))
     if what == "lower":
-        raise VerifyError(f"cannot read the sum's lower bound {text_!r}: expected a number (k=1)")
+        raise VerifyError(_("cannot read the sum's lower bound {bound}: expected a number (k=1)").format(
+            bound=repr(text_)))
     return default  # a symbolic upper bound (m, n_L, K): the whole layer
 
 
@@ -166,16 +211,17 @@ def _to_expr(ast, target: Target):
         return Local(lookup(num, target), x)
     if kind == "sum":
         if not hasattr(target.names, "nm"):
-            raise VerifyError(f"a sum over {ast[1]} only makes sense in a network problem with indexed quantities")
+            raise VerifyError(_("a sum over {index} only makes sense in a network problem with indexed "
+                                "quantities").format(index=ast[1]))
         lo = _bound(ast[3], "lower", sp.Integer(1))
         hi = _bound(ast[4], "upper", FULL)
         return sp.Sum(_to_expr(ast[2], target), (letter(ast[1]), lo, hi))
     a, b = _to_expr(ast[1], target), _to_expr(ast[2], target)
     if kind == "pow":
         if b.is_Number and abs(b) > 1000:
-            raise VerifyError(f"cannot read the answer: the exponent {b} is too large")
+            raise VerifyError(cannot_read(_("the exponent {power} is too large").format(power=b)))
         if a.is_Number and b.is_Number and abs(a) > 1 and abs(b) > 64:
-            raise VerifyError(f"cannot read the answer: the power {a}^{b} is too large")
+            raise VerifyError(cannot_read(_("the power {power} is too large").format(power=f"{a}^{b}")))
     return {"add": sp.Add, "sub": lambda x, y: x - y, "mul": sp.Mul, "div": lambda x, y: x / y,
             "pow": sp.Pow}[kind](a, b)
 

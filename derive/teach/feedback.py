@@ -11,6 +11,7 @@ import tomllib
 from pathlib import Path
 
 from ..errors import DeriveError
+from ..i18n import _
 from ..render.escape import md_text, tex_text
 from .explain import number_text
 from .verify import verify
@@ -75,7 +76,8 @@ def batch(sol, entries, delta_sign=None, progress=None) -> list[dict]:
             results.append({**e, "verdict": None, "error": str(err)})
         except Exception as err:  # a defect stays in this student's entry; the class still gets feedback
             results.append({**e, "verdict": None,
-                            "error": f"internal error while checking this answer: {type(err).__name__}: {err}"})
+                            "error": _("internal error while checking this answer: {error}").format(
+                                error=f"{type(err).__name__}: {err}")})
         if progress:
             progress(i)
     return results
@@ -99,70 +101,84 @@ def _tex(text: str) -> str:
 
 def _instance(cx) -> str:
     inst = cx.get("instance")
-    return (" (for " + ", ".join(f"{k} = {v}" for k, v in inst.items()) + ")") if inst else ""
+    return _(" (for {bindings})").format(bindings=", ".join(f"{k} = {v}" for k, v in inst.items())) if inst else ""
 
 
 def _md_math(v) -> str:
     return f"${_answer_tex(v)}$"
 
 
+def _counterexample(cx, escape) -> str:
+    where = ", ".join(f"{escape(k)} = {number_text(x)}" for k, x in cx["point"].items()) + _instance(cx)
+    return _("Counterexample at {point}: expected {expected}, the answer gives {got}.").format(
+        point=where, expected=number_text(cx["expected"]), got=number_text(cx["got"]))
+
+
+def _score(results) -> str:
+    n_ok = sum(1 for r in results if r["verdict"] and r["verdict"].correct)
+    return _("{correct} of {total} answers correct.").format(correct=n_ok, total=len(results))
+
+
 def feedback_markdown(sol, results) -> str:
     title = sol.problem.title
-    lines = [f"# Feedback: {md_text(title)}", ""]
-    n_ok = sum(1 for r in results if r["verdict"] and r["verdict"].correct)
-    lines += [f"{n_ok} of {len(results)} answers correct.", ""]
+    lines = ["# " + _("Feedback: {title}").format(title=md_text(title)), ""]
+    lines += [_score(results), ""]
     for r in results:
         v = r["verdict"]
         lines.append(f"## {md_text(r['student'])}: {md_text(_asked(r))}")
         lines.append("")
-        lines.append(f"Answer: `{_one_line(r['answer']).replace('`', '')}`")
+        lines.append(_("Answer:") + f" `{_one_line(r['answer']).replace('`', '')}`")
         lines.append("")
         if v is None:
-            lines += [f"**Could not check:** {md_text(r['error'])}", ""]
+            lines += [f"**{_('Could not check:')}** {md_text(r['error'])}", ""]
             continue
         notes = [f"*{md_text(n)}*" for n in v.notes]
         if v.correct:
-            lines += [f"**Correct.** Read as {_md_math(v)}, which equals {md_text(v.label)}. "
-                      f"({md_text(v.method)})", ""] + ([" ".join(notes), ""] if notes else [])
+            lines += [f"**{_('Correct.')}** "
+                      + _("Read as {answer}, which equals {label}.").format(answer=_md_math(v), label=md_text(v.label))
+                      + f" ({md_text(v.method)})", ""] + ([" ".join(notes), ""] if notes else [])
             continue
-        lines += [f"**Wrong.** Read as {_md_math(v)}, which is not {md_text(v.label)}.", ""]
+        lines += [f"**{_('Wrong.')}** "
+                  + _("Read as {answer}, which is not {label}.").format(answer=_md_math(v), label=md_text(v.label)), ""]
         lines += [f"- {md_text(d)}" for d in v.diagnosis] + [f"- {n}" for n in notes]
         cx = v.counterexample
         if cx:
-            where = ", ".join(f"{md_text(k)} = {number_text(x)}" for k, x in cx["point"].items())
-            where += _instance(cx)
-            lines.append(f"- Counterexample at {where}: expected {number_text(cx['expected'])}, "
-                         f"the answer gives {number_text(cx['got'])}.")
+            lines.append(f"- {_counterexample(cx, md_text)}")
         lines.append("")
     return "\n".join(lines) + "\n"
 
 
 def feedback_tex(sol, results) -> str:
-    parts = [rf"\section*{{Feedback: {tex_text(sol.problem.title)}}}"]
-    n_ok = sum(1 for r in results if r["verdict"] and r["verdict"].correct)
-    parts.append(rf"{n_ok} of {len(results)} answers correct.")
+    parts = [rf"\section*{{{tex_text(_('Feedback: {title}').format(title=sol.problem.title))}}}"]
+    parts.append(tex_text(_score(results)))
     for r in results:
         v = r["verdict"]
         parts.append(rf"\subsection*{{{tex_text(r['student'])}: {_tex(_asked(r))}}}")
-        parts.append(rf"Answer as written: \texttt{{{tex_text(_one_line(r['answer']))}}}\par")
+        parts.append(rf"{tex_text(_('Answer as written:'))} \texttt{{{tex_text(_one_line(r['answer']))}}}\par")
         if v is None:
-            parts.append(rf"\textbf{{Could not check:}} {tex_text(r['error'])}")
+            parts.append(rf"\textbf{{{tex_text(_('Could not check:'))}}} {tex_text(r['error'])}")
             continue
         notes = "".join(rf" {{\small\itshape {tex_text(n)}}}" for n in v.notes)
+        math = rf"$\displaystyle {_answer_tex(v)}$"
         if v.correct:
-            parts.append(rf"\textbf{{Correct.}} Read as $\displaystyle {_answer_tex(v)}$, which equals "
-                         rf"{tex_text(v.label)}. {{\small ({tex_text(v.method)})}}{notes}")
+            sentence = _tex_around(_("Read as {answer}, which equals {label}."), math, v.label)
+            parts.append(rf"\textbf{{{tex_text(_('Correct.'))}}} {sentence} {{\small ({tex_text(v.method)})}}{notes}")
             continue
-        parts.append(rf"\textbf{{\color{{bad}}Wrong.}} Read as $\displaystyle {_answer_tex(v)}$, "
-                     rf"which is not {tex_text(v.label)}.")
+        sentence = _tex_around(_("Read as {answer}, which is not {label}."), math, v.label)
+        parts.append(rf"\textbf{{\color{{bad}}{tex_text(_('Wrong.'))}}} {sentence}")
         items = [_tex(d) for d in v.diagnosis] + [rf"{{\itshape {_tex(n)}}}" for n in v.notes]
         cx = v.counterexample
         if cx:
-            where = ", ".join(f"{k} = {number_text(x)}" for k, x in cx["point"].items()) + _instance(cx)
-            items.append(tex_text(f"Counterexample at {where}: expected {number_text(cx['expected'])}, "
-                                  f"the answer gives {number_text(cx['got'])}."))
+            items.append(tex_text(_counterexample(cx, str)))
         parts.append("\\begin{itemize}\n" + "\n".join(rf"\item {i}" for i in items) + "\n\\end{itemize}")
     return "\n\n".join(parts) + "\n"
+
+
+def _tex_around(message: str, math: str, label: str) -> str:
+    """A translated sentence with {answer} (LaTeX math, kept as is) and {label} (text, escaped): the
+    fixed words are escaped, the math is not."""
+    before, _sep, after = message.partition("{answer}")
+    return tex_text(before.format(label=label)) + math + tex_text(after.format(label=label))
 
 
 def write_feedback(sol, results, out_dir: Path) -> list[Path]:

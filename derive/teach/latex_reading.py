@@ -11,6 +11,7 @@ import re
 import unicodedata
 
 from ..errors import ParseError
+from ..i18n import _
 
 _SPACES = {",", ";", ":", "!", " ", "quad", "qquad", "displaystyle", "textstyle", "limits", "nolimits",
            "scriptstyle", "medspace", "thinspace", "thickspace", "enspace"}
@@ -80,7 +81,7 @@ class Latex:
         """The argument after a command: {...} or one character/command; returns raw source."""
         self.skip_space()
         if self.i >= len(self.s):
-            self.error("a LaTeX command is missing its argument")
+            self.error(_("a LaTeX command is missing its argument"))
         if self.s[self.i] == "{":
             depth, start = 0, self.i
             while self.i < len(self.s):
@@ -92,11 +93,11 @@ class Latex:
                 self.i += 1
                 if depth == 0:
                     return self.s[start + 1:self.i - 1]
-            self.error("unbalanced braces: a '{' is never closed")
+            self.error(_("unbalanced braces: a '{' is never closed"))
         if self.s[self.i] == "\\":
             m = _COMMAND.match(self.s, self.i)
             if not m:
-                self.error("a lone backslash")
+                self.error(_("a lone backslash"))
             self.i = m.end()
             return m.group()
         self.i += 1
@@ -113,13 +114,13 @@ class Latex:
             if ch == "\\":
                 m = _COMMAND.match(s, self.i)
                 if not m or m.end() == self.i + 1:
-                    self.error("a lone backslash")
+                    self.error(_("a lone backslash"))
                 self.i = m.end()
                 out.append(self.command(m.group(1)))
             elif ch == "{":
                 out.append("(" + self.sub(self.group()) + ")")
             elif ch == "}":
-                self.error("unbalanced braces: an extra '}'")
+                self.error(_("unbalanced braces: an extra '}'"))
             elif ch == "_":
                 self.i += 1
                 out.append(self.subscript(out))
@@ -161,7 +162,7 @@ class Latex:
             return "_" + re.sub(r"\s", "", self.sub(self.group())) + " "
         m = re.compile(r"[A-Za-z0-9]+").match(self.s, self.i)
         if not m:
-            self.error("a subscript must be letters or digits")
+            self.error(_("a subscript must be letters or digits"))
         run = m.group()
         base = re.search(r"[A-Za-z\u0370-\u03ff][A-Za-z0-9\u0370-\u03ff]*(?:\^\([^()]*\))?$", "".join(out[-8:]))
         take = 1
@@ -212,7 +213,7 @@ class Latex:
             return _derivative_fraction(num, den) or f"(({num})/({den}))"
         if name == "sqrt":
             if self.s.startswith("[", self.i):
-                self.error("only square roots are supported (\\sqrt{...})")
+                self.error(_("only square roots are supported (\\sqrt{...})"))
             return f"(({self.sub(self.group())})^(1/2))"
         if name in _FUNCS:
             return self.function(_FUNCS[name])
@@ -228,7 +229,7 @@ class Latex:
         letter = greek(name)
         if letter:
             return " " + letter
-        self.error(f"unsupported LaTeX command \\{name}")
+        self.error(_("unsupported LaTeX command {command}").format(command="\\" + name))
 
     def sizer(self) -> str:
         self.skip_space()
@@ -266,7 +267,7 @@ class Latex:
                     break
             arg = self.sub(self.s[start:self.i])
         else:
-            self.error(f"\\{fname}^{{...}} needs its argument in braces or parentheses")
+            self.error(_("{command} needs its argument in braces or parentheses").format(command=f"\\{fname}^{{...}}"))
         return f" ({fname}{arg})^({power})"
 
     def sum(self) -> str:
@@ -286,10 +287,10 @@ class Latex:
             else:
                 upper = arg
         if index is None:
-            self.error("a sum needs its index: \\sum_k or \\sum_{k=1}^{m}")
+            self.error(_("a sum needs its index: \\sum_k or \\sum_{k=1}^{m}"))
         m = re.fullmatch(r"\s*([A-Za-z])\s*(?:=\s*(.+?))?\s*", index)
         if not m:
-            self.error("expected the summation index after \\sum_, e.g. \\sum_k or \\sum_{k=1}^{m}")
+            self.error(_("expected the summation index after \\sum_, e.g. \\sum_k or \\sum_{k=1}^{m}"))
         index, lower = m.group(1), m.group(2)
         bounds = f"{index}={lower}" if lower else index
         return f" Σ_{{{bounds}}}" + (f"^{{{upper.strip()}}} " if upper else " ")

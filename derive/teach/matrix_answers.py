@@ -22,8 +22,9 @@ import numpy as np
 import sympy as sp
 
 from ..errors import ParseError
-from .answers import MatrixVerdict, VerifyError
-from .matrix_ast import ONES, ShapeError, evaluate, label, same, shape, shape_text, show, tex
+from ..i18n import _
+from .answers import Diagnosis, MatrixVerdict, VerifyError, cannot_read, code_of, diagnosis
+from .matrix_ast import ONES, ONES_ALONE, ShapeError, evaluate, label, same, shape, shape_text, show, tex
 from .matrix_mistakes import _paths, diagnose
 from .matrix_reading import parse_matrix_answer
 from .sampling import Engine
@@ -67,7 +68,7 @@ class Draws:
                     hot = rng.randrange(len(row))
                     weights = [int(c == hot) for c in range(len(row))]
                 else:
-                    weights = [rng.randint(0, 4) for _ in row]
+                    weights = [rng.randint(0, 4) for _cell in row]
                     if sum(weights) == 0:
                         weights[rng.randrange(len(row))] = 1
                 for name, w in zip(row, weights):
@@ -111,20 +112,22 @@ def verify_matrix(solution, key: str, answer_text: str, seed: int = 0, points: i
     try:
         ast = parse_matrix_answer(answer_text, lay.names)
     except ParseError as e:
-        raise VerifyError(f"cannot read the answer: {e}") from None
-    size = sum(1 for _ in _paths(ast))
+        raise VerifyError(cannot_read(e)) from None
+    size = sum(1 for _node in _paths(ast))
     if size > MAX_NODES:
-        raise VerifyError(f"cannot read the answer: it has {size} parts; a matrix answer has at most "
-                          f"{MAX_NODES} (names, numbers, operations)")
-    if any(node == ("name", f"d{key}") for _, node in _paths(ast)):
-        raise VerifyError(f"the answer uses d{key} = {label(key)}, the gradient it should express; "
-                          f"write it with {', '.join(n for n in lay.names if n != f'd{key}')}")
+        raise VerifyError(cannot_read(_("it has {size} parts; a matrix answer has at most {most} (names, numbers, "
+                                        "operations)").format(size=size, most=MAX_NODES)))
+    if any(node == ("name", f"d{key}") for _path, node in _paths(ast)):
+        raise VerifyError(_("the answer uses {name} = {label}, the gradient it should express; write it with "
+                            "{names}").format(name=f"d{key}", label=label(key),
+                                              names=", ".join(n for n in lay.names if n != f"d{key}")))
     draws = Draws(solution, lay, seed, points)
     if len(draws.envs) < min(points, 5):
-        raise VerifyError("could not find enough points where the problem is defined to compare")
+        raise VerifyError(_("could not find enough points where the problem is defined to compare"))
     ref_expr = reference_expr(solution, key)
-    used = sorted({node[1] for _, node in _paths(ast) if node[0] == "name"})
-    method = f"numeric ({len(draws.envs)} random draws of {', '.join(lay.inputs)}; numpy)"
+    used = sorted({node[1] for _path, node in _paths(ast) if node[0] == "name"})
+    method = _("numeric ({draws} random draws of {matrices}; numpy)").format(draws=len(draws.envs),
+                                                                             matrices=", ".join(lay.inputs))
     expected_shape = draws.refs[0][key].shape
 
     def verdict(correct, diagnosis, j=None, got=None):
@@ -143,13 +146,14 @@ def verify_matrix(solution, key: str, answer_text: str, seed: int = 0, points: i
     try:
         got0 = evaluate(ast, draws.envs[0])
     except ShapeError as e:
-        diag = [str(e)] + diagnose(ast, key, lay, draws, None)
+        diag = [Diagnosis(str(e), "shape")] + diagnose(ast, key, lay, draws, None)
         return verdict(False, _dedupe(diag), 0, None)
     if got0 is ONES:
-        return verdict(False, ["1ᵀ (a row of ones) only makes sense multiplied by a matrix on its right"], 0)
+        return verdict(False, [diagnosis("shape", ONES_ALONE)], 0)
     if shape(got0) != expected_shape:
-        diag = [f"the answer is {shape_text(shape(got0))}, {label(key)} is {shape_text(expected_shape)} "
-                f"(the shape of {key})"]
+        diag = [diagnosis("shape", "the answer is {shape}, {label} is {expected} (the shape of {key})",
+                          shape=shape_text(shape(got0)), label=label(key), expected=shape_text(expected_shape),
+                          key=key)]
         return verdict(False, _dedupe(diag + diagnose(ast, key, lay, draws, got0)), 0, got0)
     for j, env in enumerate(draws.envs):
         got = evaluate(ast, env)
@@ -161,7 +165,7 @@ def verify_matrix(solution, key: str, answer_text: str, seed: int = 0, points: i
 def _dedupe(items):
     out = []
     for i in items:
-        if i not in out and not i.startswith("the answer is not ∂L/∂"):
+        if i not in out and code_of(i) != "generic":
             out.append(i)
     return out or items
 

@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from ..i18n import N_, _
+
 REL = 1e-9  # relative tolerance of two matrices' agreement
 
 def label(key: str) -> str:
@@ -16,11 +18,14 @@ def label(key: str) -> str:
 
 
 def shape_text(shape) -> str:
-    return "a number" if shape == () else f"{shape[0]}×{shape[1]}"
+    return _("a number") if shape == () else f"{shape[0]}×{shape[1]}"
 
 
 class ShapeError(Exception):
     pass
+
+
+ONES_ALONE = N_("1ᵀ (a row of ones) only makes sense multiplied by a matrix on its right")
 
 
 _PREC = {"add": 1, "sub": 1, "mul": 2, "div": 2, "neg": 3, "T": 4}
@@ -98,7 +103,7 @@ def evaluate(ast, env: dict):
         return ONES
     a = evaluate(ast[1] if kind != "call" else ast[2], env)
     if a is ONES and kind != "mul":
-        raise ShapeError("1ᵀ (a row of ones) only makes sense multiplied by a matrix on its right")
+        raise ShapeError(_(ONES_ALONE))
     if kind == "T":
         return a if np.ndim(a) == 0 else a.T
     if kind == "neg":
@@ -106,7 +111,8 @@ def evaluate(ast, env: dict):
     if kind == "call":
         f = ast[1]
         if np.ndim(a) == 0:
-            raise ShapeError(f"{f}({show(ast[2])}) needs a matrix, and {show(ast[2])} is a number")
+            raise ShapeError(_("{call} needs a matrix, and {argument} is a number").format(
+                call=f"{f}({show(ast[2])})", argument=show(ast[2])))
         if f == "colsum":
             return a.sum(axis=0, keepdims=True)
         if f == "rowsum":
@@ -117,33 +123,35 @@ def evaluate(ast, env: dict):
         return e / e.sum(axis=1, keepdims=True)
     b = evaluate(ast[2], env)
     sa, sb = shape(a), shape(b)
-    what = f"{show(ast)} is not defined: "
+    what = _("{expression} is not defined: ").format(expression=show(ast))
     if kind in ("add", "sub"):
         if b is ONES:
-            raise ShapeError("1ᵀ (a row of ones) only makes sense multiplied by a matrix on its right")
+            raise ShapeError(_(ONES_ALONE))
         if sa != sb and not _broadcasts(sa, sb):
-            word = "plus" if kind == "add" else "minus"
-            raise ShapeError(what + f"{shape_text(sa)} {word} {shape_text(sb)}")
+            raise ShapeError(what + (_("{left} plus {right}") if kind == "add" else _("{left} minus {right}")).format(
+                left=shape_text(sa), right=shape_text(sb)))
         return a + b if kind == "add" else a - b
     if kind == "div":
         if b is ONES or sb != ():
-            raise ShapeError(what + "dividing by a matrix")
+            raise ShapeError(what + _("dividing by a matrix"))
         if b == 0:
-            raise ShapeError(what + "division by zero")
+            raise ShapeError(what + _("division by zero"))
         return a / b
     # a product
     if b is ONES:
-        raise ShapeError("1ᵀ (a row of ones) only makes sense multiplied by a matrix on its right")
+        raise ShapeError(_(ONES_ALONE))
     if a is ONES:
         if sb == ():
-            raise ShapeError("1ᵀ (a row of ones) only makes sense multiplied by a matrix on its right")
+            raise ShapeError(_(ONES_ALONE))
         return b.sum(axis=0, keepdims=True)
     if sa == () or sb == ():
         return a * b
     if sa[1] != sb[0]:
-        raise ShapeError(what + f"{show(ast[1])} is {shape_text(sa)} and {show(ast[2])} is "
-                         f"{shape_text(sb)} (a {shape_text(sa)} times a {shape_text(sb)} matrix: the "
-                         f"inner sizes {sa[1]} and {sb[0]} differ)")
+        message = _("{left} is {left_shape} and {right} is {right_shape} (a {left_shape} times a {right_shape} "
+                    "matrix: the inner sizes {inner_left} and {inner_right} differ)")
+        raise ShapeError(what + message.format(
+            left=show(ast[1]), left_shape=shape_text(sa), right=show(ast[2]), right_shape=shape_text(sb),
+            inner_left=sa[1], inner_right=sb[0]))
     return a @ b
 
 

@@ -13,6 +13,7 @@ from __future__ import annotations
 import re
 
 from ..errors import ParseError
+from ..i18n import _
 from .latex_reading import _FRACS, _SIZERS, _SPACES, _TIMES
 from .reading import _check_size
 
@@ -44,7 +45,7 @@ def _matrix_tokens(s: str, names) -> list:
         elif ch == "\\":
             m = re.compile(r"\\([A-Za-z]+|.)").match(s, i)
             if not m or m.end() == i + 1:
-                err("a lone backslash", i)
+                err(_("a lone backslash"), i)
             cmd = m.group(1)
             i = m.end()
             if cmd in _SPACES or cmd in _SIZERS:
@@ -65,12 +66,13 @@ def _matrix_tokens(s: str, names) -> list:
                 inner, i = _brace_group(s, i, err)
                 word = re.sub(r"\s|\\(?=_)", "", inner)
                 if not re.fullmatch(r"[A-Za-z0-9_.]+", word):
-                    err(f"\\{cmd}{{{inner}}} is not a matrix name or function", i - 1)
+                    err(_("{command} is not a matrix name or function").format(command=f"\\{cmd}{{{inner}}}"), i - 1)
                 toks += _matrix_tokens(word, names)
             elif cmd == "partial":
-                err("write the upstream gradient as \\frac{\\partial L}{\\partial Y} (or dY)", i - 8)
+                err(_("write the upstream gradient as \\frac{\\partial L}{\\partial Y} (or dY)"), i - 8)
             else:
-                err(f"unsupported LaTeX command \\{cmd} in a matrix answer", i - len(cmd) - 1)
+                err(_("unsupported LaTeX command {command} in a matrix answer").format(command="\\" + cmd),
+                    i - len(cmd) - 1)
         elif ch in "([{":
             toks.append(("(", ch, i))
             i += 1
@@ -80,7 +82,7 @@ def _matrix_tokens(s: str, names) -> list:
         elif ch == "^":
             m = _TRANSPOSE_SUP.match(s, i + 1)
             if not m:
-                err("only the transpose (^T, ^{\\top}) may be a superscript in a matrix answer", i)
+                err(_("only the transpose (^T, ^{\\top}) may be a superscript in a matrix answer"), i)
             toks.append(("T", "T", i))
             i = m.end()
         elif ch in "ᵀ'":
@@ -92,7 +94,7 @@ def _matrix_tokens(s: str, names) -> list:
         elif ch.isdigit() or (ch == "." and i + 1 < len(s) and s[i + 1].isdigit()):
             m = re.compile(r"\d*\.?\d+|\d+\.").match(s, i)
             if len(m.group()) > 20:
-                err("a number this long is not meant", i)
+                err(_("a number this long is not meant"), i)
             toks.append(("num", m.group(), i))
             i = m.end()
         elif ch in "+-\u2212":
@@ -110,7 +112,7 @@ def _matrix_tokens(s: str, names) -> list:
         elif ch.isalpha() or ch == "_":
             m = re.compile(r"[A-Za-z_][A-Za-z0-9_]*(?:\.[A-Za-z_][A-Za-z0-9_]*)?").match(s, i)
             if not m:
-                err(f"unexpected character {ch!r}", i)
+                err(_("unexpected character {character}").format(character=repr(ch)), i)
             word = m.group()
             if word.startswith(("np.", "numpy.")):
                 word = word.split(".", 1)[1]
@@ -120,7 +122,7 @@ def _matrix_tokens(s: str, names) -> list:
             i = m.end()
             toks += _words(word, names, m.start(), err)
         else:
-            err(f"unexpected character {ch!r} in a matrix answer", i)
+            err(_("unexpected character {character} in a matrix answer").format(character=repr(ch)), i)
     return toks
 
 
@@ -128,14 +130,14 @@ def _brace_group(s: str, i: int, err):
     while i < len(s) and s[i].isspace():
         i += 1
     if i >= len(s) or s[i] != "{":
-        err("a LaTeX command is missing its {argument}", i)
+        err(_("a LaTeX command is missing its {argument}"), i)
     depth, start = 0, i
     while i < len(s):
         depth += (s[i] == "{") - (s[i] == "}")
         i += 1
         if depth == 0:
             return s[start + 1:i - 1], i
-    err("unbalanced braces: a '{' is never closed", start)
+    err(_("unbalanced braces: a '{' is never closed"), start)
 
 
 def _words(word: str, names, at: int, err) -> list:
@@ -155,9 +157,9 @@ def _words(word: str, names, at: int, err) -> list:
                 break
     if len(word) in best:
         return best[len(word)]
-    err(f"the answer uses {word!r}, which is not a matrix of this problem; it may use: "
-        + ", ".join(names) + " and " + ", ".join(sorted(set(MATRIX_FUNCTIONS) - {"colsums", "rowsums",
-                                                                                  "sumrows", "sumcols"})), at)
+    functions = ", ".join(sorted(set(MATRIX_FUNCTIONS) - {"colsums", "rowsums", "sumrows", "sumcols"}))
+    err(_("the answer uses {word}, which is not a matrix of this problem; it may use: {names} and {functions}").format(
+        word=repr(word), names=", ".join(names), functions=functions), at)
 
 
 class _MatrixParser:
@@ -189,7 +191,7 @@ class _MatrixParser:
     def term(self):
         node = self.unary()
         while True:
-            kind, val, _ = self.peek()
+            kind, val, _pos = self.peek()
             if kind == "op" and val in "*/":
                 self.take()
                 node = ("mul" if val == "*" else "div", node, self.unary())
@@ -213,7 +215,7 @@ class _MatrixParser:
         return node
 
     def primary(self):
-        kind, val, _ = self.take()
+        kind, val, _pos = self.take()
         if kind == "num":
             return ("num", val)
         if kind == "name":
@@ -222,12 +224,13 @@ class _MatrixParser:
             node = self.expr()
             if self.take()[0] != ")":
                 self.i -= 1
-                self.err("expected a closing parenthesis")
+                self.err(_("expected a closing parenthesis"))
             return node
         if kind == "func":
             if self.take()[0] != "(":
                 self.i -= 1
-                self.err(f"{val} needs its argument in parentheses: {val}(dY)")
+                self.err(_("{function} needs its argument in parentheses: {example}").format(function=val,
+                                                                                            example=f"{val}(dY)"))
             arg = self.expr()
             if val == "sum" and self.peek()[1] == ",":
                 self.take()
@@ -235,20 +238,20 @@ class _MatrixParser:
                     self.take()
                     if self.take()[1] != "=":
                         self.i -= 1
-                        self.err("expected axis=0 or axis=1")
+                        self.err(_("expected axis=0 or axis=1"))
                 axis = self.take()
                 if axis[1] not in ("0", "1"):
                     self.i -= 1
-                    self.err("expected axis=0 (column sums) or axis=1 (row sums)")
+                    self.err(_("expected axis=0 (column sums) or axis=1 (row sums)"))
                 val = "colsum" if axis[1] == "0" else "rowsum"
             if self.take()[0] != ")":
                 self.i -= 1
-                self.err("expected a closing parenthesis")
+                self.err(_("expected a closing parenthesis"))
             return ("T", arg) if val == "transpose" else ("call", val, arg)
         self.i -= 1
         if kind is None:
-            self.err("the answer ends too early")
-        self.err(f"unexpected {val!r}")
+            self.err(_("the answer ends too early"))
+        self.err(_("unexpected {token}").format(token=repr(val)))
 
 
 def parse_matrix_answer(text: str, names) -> tuple:
@@ -256,12 +259,12 @@ def parse_matrix_answer(text: str, names) -> tuple:
     _check_size(text)
     toks = _matrix_tokens(text, tuple(names))
     if not toks:
-        raise ParseError("the answer is empty")
+        raise ParseError(_("the answer is empty"))
     if len(toks) > MAX_MATRIX_TOKENS:
-        raise ParseError(f"the answer is too long for a matrix form ({len(toks)} symbols, at most "
-                         f"{MAX_MATRIX_TOKENS})")
+        raise ParseError(_("the answer is too long for a matrix form ({count} symbols, at most {most})").format(
+            count=len(toks), most=MAX_MATRIX_TOKENS))
     p = _MatrixParser(toks, text)
     node = p.expr()
     if p.peek()[0] is not None:
-        p.err(f"unexpected {p.peek()[1]!r}")
+        p.err(_("unexpected {token}").format(token=repr(p.peek()[1])))
     return node

@@ -16,17 +16,19 @@ from itertools import permutations, product
 import mpmath
 import sympy as sp
 
+from .. import i18n
 from ..engine import numeric
 from ..engine.parse import symbol
-from .answers import GENERIC, VerifyError, text
+from .answers import GENERIC, VerifyError, code_of, diagnosis, text
 from .mutations import mutations
 from .sampling import ABS_TOL, DIGITS, _value, close
 from .vocabulary import letter, parse_tag
 
 
 def generic_message(target) -> str:
-    return (f"the answer is not {target.label}, and {GENERIC} (sign, factor 2, a missing or repeated "
-            "chain-rule factor, a missing path, a wrong quantity) explains the difference")
+    return diagnosis("generic", "the answer is not {label}, and no single common mistake (sign, factor 2, a missing "
+                     "or repeated chain-rule factor, a missing path, a wrong quantity) explains the difference",
+                     label=target.label)
 
 
 class Judge:
@@ -77,20 +79,23 @@ class Judge:
 def diagnose(engine, target, used, expected, got) -> list[str]:
     j = Judge(engine, target, used, expected, got)
     scale_of = target.scale
-    scales = [("sign error: the answer is the negative of the gradient", -1)]
+    scales = [(diagnosis("sign", "sign error: the answer is the negative of the gradient"), -1)]
     if target.half_loss:
-        scales += [("a factor of 2: the loss L = ½Σ(t − o)² has a ½ that cancels the 2 from the square", 2),
-                   ("a factor ½ too many (the ½ of the loss is already cancelled by the square)", Fraction(1, 2))]
+        scales += [(diagnosis("factor-2", "a factor of 2: the loss L = ½Σ(t − o)² has a ½ that cancels the 2 from "
+                              "the square"), 2),
+                   (diagnosis("factor-half", "a factor ½ too many (the ½ of the loss is already cancelled by the "
+                              "square)"), Fraction(1, 2))]
     else:
-        scales += [("off by a factor of 2", 2), ("off by a factor of ½", Fraction(1, 2))]
+        scales += [(diagnosis("factor-2", "off by a factor of 2"), 2),
+                   (diagnosis("factor-half", "off by a factor of ½"), Fraction(1, 2))]
 
     def ref(c):
         return lambda s, k, inst: scale_of * s.grads[inst.node] * numeric.to_mp(c)
 
     cache = target.extra.setdefault("mutations", {})
-    if cache.get("engine") is not engine:
+    if cache.get("engine") is not engine or cache.get("language") != i18n.current():  # labels are text
         cache.clear()
-        cache["engine"] = engine
+        cache["engine"], cache["language"] = engine, i18n.current()
         cache["per"] = [mutations(engine, target, inst) for inst in j.insts]
         cache["values"] = {}
     muts, values = cache["per"], cache["values"]
@@ -115,7 +120,7 @@ def diagnose(engine, target, used, expected, got) -> list[str]:
         singles += list(_scalar_substitutions(j))
     found = _confirmed(j, singles)
     if scales[0][0] in found:  # one global sign error explains any sign error of a single factor
-        found = [f for f in found if not f.startswith("sign error in the factor")]
+        found = [f for f in found if code_of(f) != "sign-in-factor"]
     if found:
         return found[:4]
     found = _confirmed(j, _substitutions(j))
@@ -153,8 +158,10 @@ def _other_gradients(engine, target):
         if name == target.wrt or not all(name in t for t in per[1:]):
             continue
         nodes = [t[name] for t in per]
-        note = " (the transposed matrix: row and column swapped)" if name == target.transposed else ""
-        yield (f"this is ∂{out}/∂{name}, not {target.label}{note}",
+        label = diagnosis("other-gradient", "this is {gradient}, not {label} (the transposed matrix: row and column "
+                          "swapped)" if name == target.transposed else "this is {gradient}, not {label}",
+                          gradient=f"∂{out}/∂{name}", label=target.label)
+        yield (label,
                lambda s, k, inst, nodes=nodes: target.scale * s.grads[nodes[k]])
 
 
@@ -240,12 +247,16 @@ def _substitutions(j: Judge):
                 new = names.get(names.label(new)) or new  # as the same name typed reads (Mitchell's w_jk)
                 if new == g:
                     continue
-                kind = "index" if names.label(new).split("_")[0] == names.label(g).split("_")[0] else "quantity"
-                label = f"the wrong {kind}: {names.label(new)} where {names.label(g)} belongs"
+                index = names.label(new).split("_")[0] == names.label(g).split("_")[0]
+                label = diagnosis("wrong-index" if index else "wrong-quantity",
+                                  "the wrong index: {new} where {old} belongs" if index else
+                                  "the wrong quantity: {new} where {old} belongs",
+                                  new=names.label(new), old=names.label(g))
                 if target.kind == "element":
                     try:
                         bind = target.instances[0].bindings
-                        label += f" ({names.concrete_name(new, bind)} where {names.concrete_name(g, bind)} belongs)"
+                        label = type(label)(label + i18n._(" ({new} where {old} belongs)").format(
+                            new=names.concrete_name(new, bind), old=names.concrete_name(g, bind)), label.code)
                     except VerifyError:
                         pass  # a summed index: the generic names say it
                 variants = [ref.xreplace({g: new})] + ([_replace_nth(ref, g, new, n) for n in range(count)]
@@ -258,8 +269,9 @@ def _substitutions(j: Judge):
         w_atoms = [g for g in atoms if parse_tag(g.base)[0] == "w"]
         if w_atoms:  # every weight with its indices swapped: the transposed weight matrix
             expr = ref.xreplace({g: g.base[g.indices[1], g.indices[0]] for g in w_atoms})
-            yield ("the weights are transposed: w with its two indices swapped throughout (the row of W where "
-                   "its column belongs)", lambda s, k, inst, e=expr: j.generic_value(e, k, s))
+            yield (diagnosis("transposed", "the weights are transposed: w with its two indices swapped throughout "
+                             "(the row of W where its column belongs)"),
+                   lambda s, k, inst, e=expr: j.generic_value(e, k, s))
 
 
 def _scalar_substitutions(j: Judge):
@@ -273,7 +285,7 @@ def _scalar_substitutions(j: Judge):
             if m == s.name:
                 continue
             expr = ref.xreplace({s: symbol(m)})
-            yield (f"the wrong quantity: {m} where {s.name} belongs",
+            yield (diagnosis("wrong-quantity", "the wrong quantity: {new} where {old} belongs", new=m, old=s.name),
                    lambda smp, k, i, e=expr: _plain(e, smp))
 
 
@@ -323,7 +335,8 @@ def _ratios(j: Judge):
     if len(ratios) >= 3 and all(close(r, ratios[0]) for r in ratios):
         r = Fraction(str(mpmath.nstr(ratios[0], 15))).limit_denominator(1000)
         shown = str(r) if abs(float(r) - float(ratios[0])) < 1e-12 else mpmath.nstr(ratios[0], 8)
-        return [f"off by a constant factor: the answer is {shown} times {j.target.label}"]
+        return [diagnosis("ratio", "off by a constant factor: the answer is {ratio} times {label}", ratio=shown,
+                          label=j.target.label)]
     graph, label = j.engine.graph, j.target.label
     named = _named_values(j)
     for name, fns in named.items():
@@ -337,13 +350,15 @@ def _ratios(j: Judge):
             node = name if name in graph else None
             quotient = node and [c for c in graph.consumers(node) if graph.node(c).op in ("inv", "div")]
             if quotient:
-                return [f"the quotient rule's denominator is not squared: the answer is {name} × {label} "
-                        f"(a 1/{name}² became 1/{name})"]
+                return [diagnosis("quotient-rule", "the quotient rule's denominator is not squared: the answer is "
+                                  "{name} × {label} (a 1/{name}² became 1/{name})", name=name, label=label)]
             short = name.split(" = ")[0]
-            return [f"an extra factor {name}: the answer is {short} × {label}"]
+            return [diagnosis("extra-factor", "an extra factor {factor}: the answer is {name} × {label}", factor=name,
+                              name=short, label=label)]
         if j.confirmed(over):
             short = name.split(" = ")[0]
-            return [f"a missing factor {name}: the answer is {label} / {short}"]
+            return [diagnosis("missing-factor", "a missing factor {factor}: the answer is {label} / {name}",
+                              factor=name, name=short, label=label)]
     return None
 
 
@@ -363,7 +378,7 @@ def _contribution_twice(j: Judge):
             e = edges[k]
             return j.target.scale * (s.grads[inst.node] + s.grads[e[1]] * s.local[e])
         if j.confirmed(twice):
-            return [f"the contribution through {name} is counted twice"]
+            return [diagnosis("counted-twice", "the contribution through {name} is counted twice", name=name)]
     return None
 
 
@@ -371,12 +386,14 @@ def _extra_term(j: Judge):
     """The answer minus the gradient is one constant or one named quantity: an extra term."""
     diffs = [g - e for e_row, g_row in zip(j.expected, j.got) for e, g in zip(e_row, g_row)]
     if len(diffs) >= 3 and all(close(d, diffs[0]) for d in diffs):
-        return [f"an extra constant term: the answer is {j.target.label} + {mpmath.nstr(diffs[0], 8)}"]
+        return [diagnosis("extra-term", "an extra constant term: the answer is {label} + {value}",
+                          label=j.target.label, value=mpmath.nstr(diffs[0], 8))]
     for name, fns in _named_values(j).items():
         for sign in (1, -1):
             if j.confirmed(lambda s, k, inst, fns=fns, sign=sign: j.expected_at(s, k) + sign * fns[k](s)):
-                return [f"an extra term {'+' if sign == 1 else '−'} {name}: the answer is {j.target.label} "
-                        f"{'+' if sign == 1 else '−'} {name.split(' = ')[0]}"]
+                return [diagnosis("extra-term", "an extra term {sign} {term}: the answer is {label} {sign} {name}",
+                                  sign="+" if sign == 1 else "−", term=name, label=j.target.label,
+                                  name=name.split(" = ")[0])]
     return None
 
 
@@ -389,8 +406,9 @@ def _some_units(j: Judge):
     if not right or len(right) == len(j.insts):
         return None
     where = "; ".join(", ".join(f"{a} = {b}" for a, b in j.insts[k].bindings.items() if a != "l") for k in right)
-    return [f"the answer is {j.target.label} only for {where}: a fixed unit (a number) stands where an "
-            "index letter belongs, or a quantity of one unit is used for all"]
+    return [diagnosis("some-units", "the answer is {label} only for {where}: a fixed unit (a number) stands where an "
+                      "index letter belongs, or a quantity of one unit is used for all", label=j.target.label,
+                      where=where)]
 
 
 __all__ = ["GENERIC", "diagnose", "generic_message", "text"]

@@ -12,11 +12,11 @@ import mpmath
 import sympy as sp
 
 from ..engine.parse import symbol
-from .answers import text
+from ..i18n import _
+from .answers import diagnosis, text
 from .compiled import compiled
 
 ACTIVATIONS = ("sigmoid", "tanh", "relu", "identity")
-_DERIVATIVE = {"sigmoid": "σ′", "tanh": "tanh′", "relu": "relu′ (the step)", "identity": "1"}
 
 
 def _alternatives(op: str, act: sp.Symbol, net: sp.Symbol, show):
@@ -27,7 +27,7 @@ def _alternatives(op: str, act: sp.Symbol, net: sp.Symbol, show):
                     (f"σ′({show(net)}) = σ({show(net)})(1 − σ({show(net)}))", None)],
         "tanh": [(f"tanh′ = 1 − {h}²", 1 - act**2), (f"tanh′({show(net)}) = 1 − tanh²({show(net)})", None)],
         "relu": [(f"relu′ = step({show(net)})", sp.Heaviside(net))],
-        "identity": [("1 (an identity unit)", sp.Integer(1))],
+        "identity": [(_("1 (an identity unit)"), sp.Integer(1))],
     }
     out = []
     for other, options in forms.items():
@@ -142,9 +142,12 @@ def mutations(engine, target, inst) -> dict:
     for lab, es in groups.items():
         local0 = es[0][2]
         if local0 != 1:
-            muts[f"missing factor {lab}"] = Sweep(node, _set(es, lambda s, e, v: mpmath.mpf(1)))
-            muts[f"the factor {lab} appears twice"] = Sweep(node, _set(es, lambda s, e, v: v * v))
-            muts[f"sign error in the factor {lab}"] = Sweep(node, _set(es, lambda s, e, v: -v))
+            muts[diagnosis("missing-factor", "missing factor {factor}", factor=lab)] = \
+                Sweep(node, _set(es, lambda s, e, v: mpmath.mpf(1)))
+            muts[diagnosis("factor-twice", "the factor {factor} appears twice", factor=lab)] = \
+                Sweep(node, _set(es, lambda s, e, v: v * v))
+            muts[diagnosis("sign-in-factor", "sign error in the factor {factor}", factor=lab)] = \
+                Sweep(node, _set(es, lambda s, e, v: -v))
         if local0.is_Mul:
             for factor in local0.args:
                 if factor.is_Number and abs(factor) == 1:
@@ -156,7 +159,8 @@ def mutations(engine, target, inst) -> dict:
                     per_edge[(p, c)] = f
                 if all(f is not None for f in per_edge.values()):
                     rest = show(sp.Mul(*[a for a in local0.args if a is not factor]))
-                    muts[f"only part of {lab}: the factor {wanted} is missing (the answer has {rest})"] = \
+                    muts[diagnosis("part-of-factor", "only part of {factor}: the factor {part} is missing (the "
+                                   "answer has {rest})", factor=lab, part=wanted, rest=rest)] = \
                         Sweep(node, _set(es, _ratio(per_edge)))
         halves = _halves(local0)
         for part, rest in halves:  # tanh′ = 1 − h² = (1 − h)(1 + h): one of the two
@@ -164,15 +168,17 @@ def mutations(engine, target, inst) -> dict:
             per_edge = {(p, c): _halves(local)[halves.index((part, rest))][0] if len(_halves(local)) == len(halves)
                         else None for p, c, local in es}
             if all(v is not None for v in per_edge.values()):
-                muts[f"only part of {lab} = ({show(part)})({show(rest)}): the answer has {wanted}"] = \
+                muts[diagnosis("part-of-factor", "only part of {factor} = {parts}: the answer has {part}", factor=lab,
+                               parts=f"({show(part)})({show(rest)})", part=wanted)] = \
                     Sweep(node, _set(es, lambda s, e, v, pe=per_edge: _value_at(pe[e], s)))
         for pw in sorted(local0.atoms(sp.Pow), key=str):
             if pw.exp.is_Integer and pw.exp <= -2:
                 per_edge = {(p, c): local.xreplace({a: a.base ** (a.exp + 1) for a in local.atoms(sp.Pow)
                                                     if a.exp == pw.exp})
                             for p, c, local in es}
-                muts[f"the denominator {show(pw.base ** -pw.exp)} in {lab} is not squared "
-                     f"(quotient rule: the denominator is squared)"] = \
+                muts[diagnosis("quotient-rule", "the denominator {denominator} in {factor} is not squared (quotient "
+                               "rule: the denominator is squared)", denominator=show(pw.base ** -pw.exp),
+                               factor=lab)] = \
                     Sweep(node, _set(es, lambda s, e, v, pe=per_edge: _value_at(pe[e], s)))
         c0, p0 = es[0][1], es[0][0]
         op = graph.node(c0).op
@@ -180,14 +186,18 @@ def mutations(engine, target, inst) -> dict:
             own = {"sigmoid": "σ′", "tanh": "tanh′", "relu": "relu′", "identity": "1"}[op]
             for _other, label, form in _alternatives(op, symbol(c0), symbol(p0), show):
                 per_edge = {(p, c): form.xreplace({symbol(c0): symbol(c), symbol(p0): symbol(p)}) for p, c, _ in es}
-                muts[f"the derivative of the wrong activation: {label} where {own} belongs ({G(c0)} is a "
-                     f"{op} unit, {lab})"] = Sweep(node, _set(es, lambda s, e, v, pe=per_edge: _value_at(pe[e], s)))
+                muts[diagnosis("wrong-activation", "the derivative of the wrong activation: {wrong} where {right} "
+                               "belongs ({unit} is a {activation} unit, {factor})", wrong=label, right=own,
+                               unit=G(c0), activation=op, factor=lab)] = \
+                    Sweep(node, _set(es, lambda s, e, v, pe=per_edge: _value_at(pe[e], s)))
         if c0 != out and any(graph.consumers(c) for _, c, _ in es):
             upstream = {(p, c): symbol("∂" + out + "/∂" + c) for p, c, _ in es}
             up = f"∂{out}/∂{G(c0)}" + _as_delta(engine, names, c0, bind)
-            muts[f"the upstream gradient {up} is missing in the contribution through {G(c0)}"] = \
+            muts[diagnosis("missing-upstream", "the upstream gradient {upstream} is missing in the contribution "
+                           "through {node}", upstream=up, node=G(c0))] = \
                 Sweep(node, _set(es, _ratio(upstream)))
-            muts[f"the upstream gradient {up} appears twice in the contribution through {G(c0)}"] = \
+            muts[diagnosis("upstream-twice", "the upstream gradient {upstream} appears twice in the contribution "
+                           "through {node}", upstream=up, node=G(c0))] = \
                 Sweep(node, _set(es, lambda s, e, v: v * s.grads[e[1]]))
 
     for p, cs in consumers.items():
@@ -195,19 +205,24 @@ def mutations(engine, target, inst) -> dict:
             continue
         for c, local in cs:
             e = (p, c)
-            muts[f"{G(p)} is used {len(cs)} times: missing the contribution through {T(c)} "
-                 f"(∂{out}/∂{T(c)} · {show(local, T)})"] = Sweep(node, [(e, lambda s, e, v: mpmath.mpf(0))])
+            muts[diagnosis("missing-path", "{node} is used {count} times: missing the contribution through {via} "
+                           "({term})", node=G(p), count=len(cs), via=T(c),
+                           term=f"∂{out}/∂{T(c)} · {show(local, T)}")] = \
+                Sweep(node, [(e, lambda s, e, v: mpmath.mpf(0))])
             if local != 1:
-                muts[f"the contribution through {T(c)} is missing the factor ∂{T(c)}/∂{T(p)} = {show(local, T)}"] = \
+                muts[diagnosis("missing-factor", "the contribution through {via} is missing the factor {factor}",
+                               via=T(c), factor=f"∂{T(c)}/∂{T(p)} = {show(local, T)}")] = \
                     Sweep(node, [(e, lambda s, e, v: mpmath.mpf(1))])
             if c != out and graph.consumers(c):
-                muts[f"the contribution through {T(c)} is missing its upstream gradient ∂{out}/∂{T(c)}"] = \
+                muts[diagnosis("missing-upstream", "the contribution through {via} is missing its upstream gradient "
+                               "{upstream}", via=T(c), upstream=f"∂{out}/∂{T(c)}")] = \
                     Sweep(node, [(e, _ratio({e: symbol("∂" + out + "/∂" + c)}))])
         if len(cs) > 2:
-            for c, _ in cs:
+            for c, _local in cs:
                 others = [(p, o) for o, _ in cs if o != c]
-                muts[f"{G(p)} is used {len(cs)} times: only the contribution through {T(c)} was counted; the "
-                     "contributions of every use must be added"] = \
+                muts[diagnosis("missing-path", "{node} is used {count} times: only the contribution through {via} was "
+                               "counted; the contributions of every use must be added", node=G(p), count=len(cs),
+                               via=T(c))] = \
                     Sweep(node, [(e, lambda s, e, v: mpmath.mpf(0)) for e in others])
 
     with_gradient = {g.node for g in engine.steps}
@@ -216,14 +231,15 @@ def mutations(engine, target, inst) -> dict:
             continue
         c = next((c for c in engine.derivation.gradient(p).contributions if c.via == node), None)
         if c is not None and c.local.expr != 1:
-            muts[f"an extra factor ∂{G(node)}/∂{G(p)} = {show(c.local.expr)}: the chain went past "
-                 f"{G(node)}"] = Times(node, (p, node))
+            muts[diagnosis("chain-past", "an extra factor {factor}: the chain went past {node}",
+                           factor=f"∂{G(node)}/∂{G(p)} = {show(c.local.expr)}", node=G(node))] = Times(node, (p, node))
     stops: dict = {}
     for n in sorted(desc):  # the chain stopped early
         if n not in (node, out) and n in engine.relevant:
             stops.setdefault(G(n), []).append(n)
     for lab, at in stops.items():
-        muts[f"missing the upstream gradient ∂{out}/∂{lab}: the chain stops at {lab}"] = Seed(node, at)
+        muts[diagnosis("chain-stops", "missing the upstream gradient {upstream}: the chain stops at {node}",
+                       upstream=f"∂{out}/∂{lab}", node=lab)] = Seed(node, at)
     return muts
 
 

@@ -21,6 +21,7 @@ from dataclasses import dataclass
 from ..engine.ops import FUNCTIONS
 from ..engine.parse import MAX_DEPTH, MAX_LENGTH, parse
 from ..errors import ParseError
+from ..i18n import N_, _
 from .latex_reading import to_plain
 from .typed_names import _BASE, _NAMECH, _START, UnknownName, _name_at, _strip_parens, resolve_known
 
@@ -60,11 +61,12 @@ class Reading:
 
 def _check_size(text: str) -> None:
     if not isinstance(text, str):
-        raise ParseError(f"expected the answer as text, got {type(text).__name__}")
+        raise ParseError(_("expected the answer as text, got {type}").format(type=type(text).__name__))
     if len(text) > MAX_LENGTH:
-        raise ParseError(f"the answer is too long ({len(text)} characters, at most {MAX_LENGTH})")
+        raise ParseError(_("the answer is too long ({count} characters, at most {most})").format(count=len(text),
+                                                                                               most=MAX_LENGTH))
     if _MARK.search(text):
-        raise ParseError(f"the answer uses a reserved name ({_MARK.search(text).group()})")
+        raise ParseError(_("the answer uses a reserved name ({name})").format(name=_MARK.search(text).group()))
     depth = top = 0
     for ch in text:
         if ch in "({[":
@@ -73,7 +75,7 @@ def _check_size(text: str) -> None:
         elif ch in ")}]":
             depth -= 1
     if top > MAX_DEPTH:
-        raise ParseError(f"the answer is nested too deeply (more than {MAX_DEPTH} levels)")
+        raise ParseError(_("the answer is nested too deeply (more than {most} levels)").format(most=MAX_DEPTH))
 
 
 # ---------------------------------------------------------------- the plain pre-pass
@@ -110,16 +112,18 @@ def _primes(text: str) -> str:
 
     def repl(m):
         if m.group(2).count("′") > 1:
-            raise ParseError(f"a second derivative {m.group(1)}′′ is not expected here", text)
+            raise ParseError(_("a second derivative {derivative} is not expected here").format(
+                derivative=f"{m.group(1)}′′"), text)
         if not text.startswith("(", m.end()):
-            raise ParseError(f"write {m.group(1)}′ with its argument in parentheses, e.g. {m.group(1)}′(net_k)",
+            raise ParseError(_("write {prime} with its argument in parentheses, e.g. {example}").format(
+                prime=f"{m.group(1)}′", example=f"{m.group(1)}′(net_k)"),
                              text)
         return f" PRIMEq{_PRIMED[m.group(1)]}"
 
     text = pattern.sub(repl, text)
     if "′" in text and "'" not in text:
-        raise ParseError("a prime (′) is understood on σ, tanh, relu and f, with its argument: σ′(z); "
-                         "write any other derivative out", text, text.index("′"))
+        raise ParseError(_("a prime (′) is understood on σ, tanh, relu and f, with its argument: σ′(z); "
+                           "write any other derivative out"), text, text.index("′"))
     return text
 
 
@@ -161,14 +165,14 @@ def _indicators(text: str) -> str:
             return text.replace("𝟙", " 1 ")
         span = _enclosing(text, m.start())
         if span is None:
-            raise ParseError("a comparison (>, <) is understood only inside an indicator, e.g. 1[z > 0]",
+            raise ParseError(_("a comparison (>, <) is understood only inside an indicator, e.g. 1[z > 0]"),
                              text, m.start())
         a, b = span
         left, right = text[a + 1:m.start()], text[m.end():b]
         if _COMPARISON.search(left) or _COMPARISON.search(right):
-            raise ParseError("one comparison per indicator, e.g. 1[z > 0]", text, m.start())
+            raise ParseError(_("one comparison per indicator, e.g. 1[z > 0]"), text, m.start())
         if not left.strip() or not right.strip():
-            raise ParseError("a comparison needs two sides, e.g. 1[z > 0]", text, m.start())
+            raise ParseError(_("a comparison needs two sides, e.g. 1[z > 0]"), text, m.start())
         big, small = (left, right) if m.group() in (">", ">=", "≥") else (right, left)
         prefix = _INDICATOR.search(text[:a])
         start = prefix.start() if prefix else a
@@ -218,7 +222,8 @@ def _sums(text: str, known, table: dict) -> str:
         else:
             b = re.fullmatch(r"\s*([A-Za-z])\s*(?:=\s*(.+?))?\s*", inner)
             if not b:
-                raise ParseError(f"a sum needs a one-letter index, e.g. Σ_k or Σ_{{k=1}}^{{m}}; got {inner!r}")
+                raise ParseError(_("a sum needs a one-letter index, e.g. {example}; got {index}").format(
+                    example="Σ_k or Σ_{k=1}^{m}", index=repr(inner)))
             index, lower = b.groups()
         upper = next((g for g in m.group(5, 6, 7) if g is not None), None)
         if inner is None and upper is None and resolve_known(m.group().replace(" ", ""), known):
@@ -232,7 +237,7 @@ def _sums(text: str, known, table: dict) -> str:
     text = "".join(out)
     bare = re.search(r"(?<![A-Za-z0-9_\u0370-\u03ff])(?:sum|Σ)\s*\(", text)
     if bare and not resolve_known("sum", known):
-        raise ParseError("a sum needs its index: Σ_k(...) or sum_k(...)", text, bare.start())
+        raise ParseError(_("a sum needs its index: Σ_k(...) or sum_k(...)"), text, bare.start())
     return text
 
 
@@ -262,7 +267,7 @@ def _gradients(text: str, known, table: dict) -> str:
         if m.start() < pos:
             continue
         if not _START.match(text, m.end()):
-            raise ParseError("write a derivative as ∂E/∂name", text, m.start())
+            raise ParseError(_("write a derivative as ∂E/∂name"), text, m.start())
         found = _name_at(text, m.end(), known)
         if found:
             end, den = found[0], found[1]
@@ -276,7 +281,7 @@ def _gradients(text: str, known, table: dict) -> str:
     out.append(text[pos:])
     text = "".join(out)
     if "∂" in text:
-        raise ParseError("write a derivative as ∂E/∂name (or \\frac{\\partial E}{\\partial name})", text,
+        raise ParseError(_("write a derivative as ∂E/∂name (or \\frac{\\partial E}{\\partial name})"), text,
                          text.index("∂"))
     return text
 
@@ -322,7 +327,7 @@ def _split_equation(text: str) -> list[str]:
             start = i + 1
     parts.append(text[start:])
     if any(not p.strip() for p in parts):
-        raise ParseError("an equation needs an expression on each side of '='", text)
+        raise ParseError(_("an equation needs an expression on each side of '='"), text)
     return parts
 
 
@@ -339,15 +344,45 @@ def _expression(text: str, known) -> tuple:
     plain = _gradients(plain, known, table)
     plain = _names(plain, known, table)
     if len(plain) > 3 * MAX_LENGTH:
-        raise ParseError("the answer is too long once translated")
+        raise ParseError(_("the answer is too long once translated"))
     functions = {k: v for k, v in ANSWER_FUNCTIONS.items()
                  if _MARK.match(k) or not resolve_known(k, known)}
     functions.update({k: (None, 1, k) for k, v in table.items() if v[0] == "sum"})
     try:
         ast = parse(plain, implicit=True, functions=functions)
     except ParseError as e:
-        raise ParseError(_unmark_text(e.bare, table), text if len(text) <= 120 else "") from None
+        raise ParseError(_engine_message(_unmark_text(e.bare, table)), text if len(text) <= 120 else "") from None
     return _unmark(ast, table)
+
+
+_ENDS = (N_("the end"), N_("the end of the expression"))
+_ENGINE_MESSAGES = (  # the expression parser's messages (derive.engine.parse), told in the current language
+    (re.compile(r"unexpected character (?P<character>.+)"), N_("unexpected character {character}")),
+    (re.compile(r"expected a number, a name or '\(' but found (?P<found>.+)"),
+     N_("expected a number, a name or '(' but found {found}")),
+    (re.compile(r"expected (?P<expected>.+?) but found (?P<found>.+)"), N_("expected {expected} but found {found}")),
+    (re.compile(r"empty expression"), N_("empty expression")),
+    (re.compile(r"function (?P<function>.+) needs its argument in parentheses"),
+     N_("function {function} needs its argument in parentheses")),
+    (re.compile(r"unknown function (?P<function>.+?); expected one of (?P<names>.+)"),
+     N_("unknown function {function}; expected one of {names}")),
+    (re.compile(r"(?P<function>\S+) takes two or more arguments"), N_("{function} takes two or more arguments")),
+    (re.compile(r"(?P<function>\S+) takes (?P<count>\d+) argument, got (?P<got>\d+)"),
+     N_("{function} takes {count} argument, got {got}")),
+    (re.compile(r"expression is nested too deeply \(more than (?P<most>\d+) levels\)"),
+     N_("expression is nested too deeply (more than {most} levels)")),
+    (re.compile(r"unexpected (?P<token>.+)"), N_("unexpected {token}")),
+)
+
+
+def _engine_message(message: str) -> str:
+    """A message of the expression parser in the current language (English: unchanged)."""
+    for pattern, msgid in _ENGINE_MESSAGES:
+        m = pattern.fullmatch(message)
+        if m:
+            values = {k: _(v) if v in _ENDS else v for k, v in m.groupdict().items()}
+            return _(msgid).format(**values)
+    return message
 
 
 def _unmark_text(message: str, table: dict) -> str:
@@ -370,7 +405,7 @@ def read_answer(text: str, known=frozenset()) -> Reading:
     """
     _check_size(text)
     if not text.strip():
-        raise ParseError("empty answer: expected an expression")
+        raise ParseError(_("empty answer: expected an expression"))
     parts = _split_equation(text)
     asts = [_expression(p, known) for p in parts]
     lhs = None
@@ -387,7 +422,7 @@ def parse_answer(text: str, known=frozenset()):
     """One expression (no equation) as the tuple AST."""
     r = read_answer(text, known)
     if r.lhs is not None or len(r.parts) != 1:
-        raise ParseError("expected one expression, not an equation", text)
+        raise ParseError(_("expected one expression, not an equation"), text)
     return r.parts[0]
 
 

@@ -30,7 +30,22 @@ import sympy as sp
 from ..engine import numeric
 from ..engine.parse import symbol
 from ..errors import ParseError
-from .answers import GENERIC, MatrixVerdict, Target, Verdict, VerifyError, answer_expr, text, unknown_name
+from ..i18n import _
+from .answers import (
+    GENERIC,
+    Diagnosis,
+    MatrixVerdict,
+    Target,
+    Verdict,
+    VerifyError,
+    answer_expr,
+    cannot_read,
+    code_of,
+    diagnosis,
+    is_generic,
+    text,
+    unknown_name,
+)
 from .reading import UnknownName, read_answer
 from .sampling import DIGITS, POINTS, Engine, _value, close
 from .showing import show_plain, show_tex
@@ -79,8 +94,9 @@ def verify(solution, wrt: str, answer_text: str, seed: int = 0, points: int = PO
     if len(verdicts) > 1 and not verdict.correct and len(reading.parts) > 1:
         i = verdicts.index(verdict) - (1 if reading.lhs is not None and verdicts[0] is verdict else 0)
         if 0 <= i < len(reading.parts) and len(reading.parts) > 1:
-            verdict = _with(verdict, diagnosis=[f"the right side number {i + 1} ({shown[-len(reading.parts) + i]}) "
-                                                f"is wrong"] + list(verdict.diagnosis))
+            verdict = _with(verdict, diagnosis=[diagnosis("right-side", "the right side number {number} ({side}) is "
+                                                          "wrong", number=i + 1, side=shown[-len(reading.parts) + i])]
+                            + list(verdict.diagnosis))
     return _with(verdict, read_as=" = ".join(shown), read_as_tex=" = ".join(shown_tex))
 
 
@@ -108,10 +124,11 @@ def _with(v: Verdict, **changes) -> Verdict:
 
 def _unknown_wrt(wrt, targets, matrices) -> VerifyError:
     if matrices:
-        listed = f"a matrix ({', '.join(matrices)}) or one element ({', '.join(list(targets)[:4])}, ...)"
-        return VerifyError(f"--wrt {wrt!r} is not a quantity with a gradient in this problem; expected {listed}")
-    return VerifyError(f"--wrt {wrt!r} is not a quantity with a gradient in this problem; expected one of: "
-                       f"{', '.join(targets)}")
+        return VerifyError(_("--wrt {wrt} is not a quantity with a gradient in this problem; expected a matrix "
+                             "({matrices}) or one element ({elements}, ...)").format(
+            wrt=repr(wrt), matrices=", ".join(matrices), elements=", ".join(list(targets)[:4])))
+    return VerifyError(_("--wrt {wrt} is not a quantity with a gradient in this problem; expected one of: "
+                         "{names}").format(wrt=repr(wrt), names=", ".join(targets)))
 
 
 def _read(answer_text, target: Target):
@@ -120,7 +137,7 @@ def _read(answer_text, target: Target):
     except UnknownName as e:
         raise unknown_name(e.name, target) from None
     except ParseError as e:
-        raise VerifyError(f"cannot read the answer: {e}") from None
+        raise VerifyError(cannot_read(e)) from None
 
 
 def _deltas(solution) -> dict:
@@ -138,12 +155,13 @@ def _check_lhs(lhs, target: Target, targets) -> str | None:
             key = find_target(lhs[2], {target.extra.get("leaf", ""): 1}) and target.wrt
         if key == target.wrt and not target.is_delta:
             return None
-        return (f"the left side ∂{lhs[1]}/∂{lhs[2]} is not {target.label}: the question asks for "
-                f"{target.label}")
+        return diagnosis("left-side", "the left side {side} is not {label}: the question asks for {label}",
+                         side=f"∂{lhs[1]}/∂{lhs[2]}", label=target.label)
     key = find_target(lhs[1], targets)
     if key == target.wrt and target.is_delta:
         return None
-    return f"the left side {lhs[1]} is not {target.label}: the question asks for {target.label}"
+    return diagnosis("left-side", "the left side {side} is not {label}: the question asks for {label}",
+                     side=lhs[1], label=target.label)
 
 
 # ---------------------------------------------------------------- one side of an answer
@@ -164,7 +182,7 @@ def _judge(engine, target: Target, ast, points: int) -> Verdict:
             v = _decide(engine, target, expr.xreplace(r) if r else expr, points, ast)
         if r and len(readings) > 1:
             v = _with(v, notes=(*v.notes, _reading_note(target, r)))
-        if not any(GENERIC in d for d in v.diagnosis):
+        if not any(is_generic(d) for d in v.diagnosis):
             return v
         results.append(v)
     return results[0]
@@ -176,10 +194,13 @@ def _reading_note(target: Target, reading: dict) -> str:
     parts = []
     for a, b in reading.items():
         try:
-            parts.append(f"{target.names.label(a)} as {target.names.concrete_name(b, bind)}")
+            parts.append(_("{name} as {reading}").format(name=target.names.label(a),
+                                                          reading=target.names.concrete_name(b, bind)))
         except VerifyError:
-            parts.append(f"{target.names.label(a)} in layer {target.names.layer(parse_tag(b.base)[1:], bind)}")
-    return "read " + ", ".join(parts) + " (a name without a layer letter could mean either layer)"
+            parts.append(_("{name} in layer {layer}").format(
+                name=target.names.label(a), layer=target.names.layer(parse_tag(b.base)[1:], bind)))
+    return _("read {readings} (a name without a layer letter could mean either layer)").format(
+        readings=", ".join(parts))
 
 
 def _allowed_letters(target: Target) -> set:
@@ -203,18 +224,19 @@ def _decide(engine, target: Target, expr, points: int, ast=None, search: bool = 
     unbound = sorted(_index_letters(expr) - _allowed_letters(target) - {"l"})
     if unbound:
         if not search or quick:
-            return _structural(engine, target, expr, [f"the index {unbound[0]} is not bound"])
+            return _structural(engine, target, expr, [diagnosis("unbound-index", "the index {index} is not bound",
+                                                                index=unbound[0])])
         return _unbound(engine, target, expr, unbound, points)
     try:
         graph_answers = [target.names.concretize(expr, inst.bindings) for inst in target.instances]
     except NoSuchQuantity as e:
-        return _structural(engine, target, expr, [str(e)])
+        return _structural(engine, target, expr, [Diagnosis(str(e), "no-such-unit")])
     v = _compare(engine, target, expr, graph_answers, points, diagnose_it=not quick)
     if v.correct or ast is None:
         return v
     first, alone = _form_diagnoses(engine, target, expr, graph_answers, ast, points, v)
     if first:
-        rest = [] if alone else [d for d in v.diagnosis if GENERIC not in d]
+        rest = [] if alone else [d for d in v.diagnosis if not is_generic(d)]
         return _with(v, diagnosis=first + rest)
     return v
 
@@ -227,22 +249,26 @@ def _form_diagnoses(engine, target, expr, graph_answers, ast, points, v) -> tupl
     if narrowed:
         full = expr.xreplace({s: sp.Sum(s.function, *[(v, 1, FULL) if (v, lo, hi) in narrowed else (v, lo, hi)
                                                       for v, lo, hi in s.limits]) for s in expr.atoms(sp.Sum)})
-        full, _ = target.names.resolve(full)
+        full, _ambiguous = target.names.resolve(full)
         letters = ", ".join(str(lim[0]) for lim in narrowed)
         bounds = ", ".join(f"{v} = {lo}..{hi}" for v, lo, hi in narrowed)
         try:
             right = _decide(engine, target, full, points, search=False).correct
         except VerifyError:
             right = False
-        what = "sample of the batch" if [str(v) for v, _, _ in narrowed] == ["n"] and \
-            getattr(target.names, "batch", 1) > 1 else "unit of the layer"
-        out.append(f"the sum over {letters} covers only {bounds}, not every {what}"
-                   + ("; with the whole range the answer would be right" if right else ""))
+        batch = [str(v) for v, _, _ in narrowed] == ["n"] and getattr(target.names, "batch", 1) > 1
+        message = (("the sum over {letters} covers only {bounds}, not every sample of the batch; with the whole "
+                    "range the answer would be right") if right else
+                   "the sum over {letters} covers only {bounds}, not every sample of the batch") if batch else \
+            (("the sum over {letters} covers only {bounds}, not every unit of the layer; with the whole range the "
+              "answer would be right") if right else
+             "the sum over {letters} covers only {bounds}, not every unit of the layer")
+        out.append(diagnosis("narrow-sum", message, letters=letters, bounds=bounds))
         if right:
             return out, True
     if not expr.free_symbols and not expr.atoms(sp.Sum, sp.Indexed, sp.Function):
         message, at_point = _number(engine, target, expr)
-        if at_point or any(GENERIC in d for d in v.diagnosis):
+        if at_point or any(is_generic(d) for d in v.diagnosis):
             return out + [message], True
     convention = _other_convention(engine, target, graph_answers, points)
     if convention:
@@ -256,12 +282,15 @@ def _number(engine, target: Target, expr) -> tuple[str, bool]:
     value = float(expr)
     own = [float(target.scale * s.grads[i.node]) for i in target.instances] if s else []
     if own and any(abs(value - x) <= 5e-3 * max(abs(x), 1e-12) for x in own) and s.fractions == engine.base:
-        return ("an expression was expected; your number is the value at the given point "
-                f"({target.label} = {own[0]:.10g} there), but the gradient must be written as a formula "
-                "in the problem's quantities"), True
-    shown = f" (it is {own[0]:.10g} at the given point)" if len(own) == 1 else ""
-    return (f"an expression was expected, not a number; the number is not the value of {target.label} "
-            f"either{shown}"), False
+        return diagnosis("number", "an expression was expected; your number is the value at the given point "
+                         "({label} = {value} there), but the gradient must be written as a formula in the "
+                         "problem's quantities", label=target.label, value=f"{own[0]:.10g}"), True
+    if len(own) == 1:
+        return diagnosis("number", "an expression was expected, not a number; the number is not the value of "
+                         "{label} either (it is {value} at the given point)", label=target.label,
+                         value=f"{own[0]:.10g}"), False
+    return diagnosis("number", "an expression was expected, not a number; the number is not the value of {label} "
+                     "either", label=target.label), False
 
 
 def _other_convention(engine, target: Target, graph_answers, points) -> str | None:
@@ -288,10 +317,12 @@ def _other_convention(engine, target: Target, graph_answers, points) -> str | No
             n += 1
     if not n:
         return None
-    this = "∂L/∂net" if engine.delta_sign == 1 else "−∂L/∂net (Mitchell's δ_k = o_k(1 − o_k)(t_k − o_k))"
-    that = "−∂L/∂net (Mitchell's δ_k = o_k(1 − o_k)(t_k − o_k))" if engine.delta_sign == 1 else "∂L/∂net"
-    return (f"right under the other sign convention for δ: the answer takes δ = {that}, but in this problem "
-            f"δ = {this} (set by [network] delta in the problem file, or --delta-sign)")
+    mitchell = _("−∂L/∂net (Mitchell's δ_k = o_k(1 − o_k)(t_k − o_k))")
+    this = "∂L/∂net" if engine.delta_sign == 1 else mitchell
+    that = mitchell if engine.delta_sign == 1 else "∂L/∂net"
+    return diagnosis("delta-convention", "right under the other sign convention for δ: the answer takes δ = {that}, "
+                     "but in this problem δ = {this} (set by [network] delta in the problem file, or --delta-sign)",
+                     that=that, this=this)
 
 
 def _compare(engine, target: Target, expr, graph_answers, points: int, diagnose_it: bool = True) -> Verdict:
@@ -319,21 +350,22 @@ def _compare(engine, target: Target, expr, graph_answers, points: int, diagnose_
     if len(used) < min(points, 5):
         if undefined:
             return _wrong(target, expr, engine, used, expected, got,
-                          ["the answer is undefined (division by zero, not a real number, or overflowing) at points "
-                           "where the gradient exists"], "numeric", undefined_sample=engine.sample(0))
-        raise VerifyError("could not find enough points where the problem is defined to compare")
+                          [diagnosis("undefined", "the answer is undefined (division by zero, not a real number, or "
+                                     "overflowing) at points where the gradient exists")], _("numeric"),
+                          undefined_sample=engine.sample(0))
+        raise VerifyError(_("could not find enough points where the problem is defined to compare"))
     mismatch = [(j, k) for j in range(len(used)) for k in range(len(insts))
                 if not close(expected[j][k], got[j][k])]
-    method = f"numeric ({len(used)} random points, {DIGITS} digits)"
+    method = _("numeric ({points} random points, {digits} digits)").format(points=len(used), digits=DIGITS)
     if not mismatch and undefined <= len(used) // 2:
         return Verdict(True, [], None, target.reference, target.wrt, target.label, expr, method, len(used))
     if not mismatch:
         return _wrong(target, expr, engine, used, expected, got,
-                      ["the answer is undefined (not a real number) at most points where the gradient "
-                       "exists"], method)
+                      [diagnosis("undefined", "the answer is undefined (not a real number) at most points where "
+                                 "the gradient exists")], method)
     from .mistakes import diagnose  # the mistakes are simulated only for a wrong answer
-    diagnosis = diagnose(engine, target, used, expected, got) if diagnose_it else [GENERIC]
-    return _wrong(target, expr, engine, used, expected, got, diagnosis, method, mismatch=mismatch,
+    found = diagnose(engine, target, used, expected, got) if diagnose_it else [Diagnosis(GENERIC, "generic")]
+    return _wrong(target, expr, engine, used, expected, got, found, method, mismatch=mismatch,
                   graph_answers=graph_answers)
 
 
@@ -346,7 +378,7 @@ def _structural(engine, target: Target, expr, diagnosis) -> Verdict:
     if inst.bindings:
         cx["instance"] = {k: v for k, v in inst.bindings.items() if k != "l" or len(inst.bindings) == 1}
         cx["element"] = inst.node
-    return Verdict(False, diagnosis, cx, target.reference, target.wrt, target.label, expr, "structural", 0)
+    return Verdict(False, diagnosis, cx, target.reference, target.wrt, target.label, expr, _("structural"), 0)
 
 
 def _unbound(engine, target: Target, expr, letters, points) -> Verdict:
@@ -355,12 +387,13 @@ def _unbound(engine, target: Target, expr, letters, points) -> Verdict:
     shown = ", ".join(x for x in target.indices) or ", ".join(sorted(_allowed_letters(target) - {"l"}))
     diag = []
     try:
-        summed, _ = target.names.resolve(sp.Sum(expr, (letter(u), 1, FULL)))
+        summed, _ambiguous = target.names.resolve(sp.Sum(expr, (letter(u), 1, FULL)))
         if _decide(engine, target, summed, points, search=False).correct:
-            what = "sample of the batch" if u == "n" and getattr(target.names, "batch", 1) > 1 else \
-                "unit of the next layer"
-            diag.append(f"a missing sum over {u}: the answer is one term of Σ_{u}; {target.label} depends "
-                        f"on every {what} {u}")
+            message = "a missing sum over {index}: the answer is one term of Σ_{index}; {label} depends on every " \
+                "sample of the batch {index}" if u == "n" and getattr(target.names, "batch", 1) > 1 else \
+                "a missing sum over {index}: the answer is one term of Σ_{index}; {label} depends on every unit " \
+                "of the next layer {index}"
+            diag.append(diagnosis("missing-sum", message, index=u, label=target.label))
     except VerifyError:
         pass
     if not diag:
@@ -372,16 +405,16 @@ def _unbound(engine, target: Target, expr, letters, points) -> Verdict:
                 v = _decide(engine, target, renamed, points, search=False)
             except VerifyError:
                 continue
-            specific = [re.sub(rf"^(the wrong \w+: \S+?)_(\w*){b}", rf"\1_\g<2>{u}", d)
-                        for d in v.diagnosis if GENERIC not in d]
+            specific = [_rename_index(d, b, u) for d in v.diagnosis if not is_generic(d)]
             if v.correct:
-                diag.append(f"the index {u} stands where {b} belongs")
+                diag.append(diagnosis("wrong-index", "the index {index} stands where {other} belongs", index=u,
+                                      other=b))
                 break
             if specific:
                 diag += specific
                 break
-    diag.insert(0, f"the index {u} is not bound: {target.label} has the indices {shown}, and {u} is not "
-                   "summed over")
+    diag.insert(0, diagnosis("unbound-index", "the index {index} is not bound: {label} has the indices {indices}, "
+                             "and {index} is not summed over", index=u, label=target.label, indices=shown))
     bound = {x: 1 for x in letters}
     try:
         graph_answers = [target.names.concretize(expr, {**inst.bindings, **bound}) for inst in target.instances]
@@ -390,8 +423,16 @@ def _unbound(engine, target: Target, expr, letters, points) -> Verdict:
     except VerifyError:
         cx = _structural(engine, target, expr, diag).counterexample
     if cx is not None:
-        cx = {**cx, "note": f"evaluated with {', '.join(f'{x} = 1' for x in letters)}"}
-    return Verdict(False, diag, cx, target.reference, target.wrt, target.label, expr, "structural", 0)
+        cx = {**cx, "note": _("evaluated with {values}").format(values=", ".join(f"{x} = 1" for x in letters))}
+    return Verdict(False, diag, cx, target.reference, target.wrt, target.label, expr, _("structural"), 0)
+
+
+def _rename_index(d, b: str, u: str):
+    """A wrong-quantity diagnosis found with the index b in place of the unbound u, told with u: the
+    first name after the colon ("the wrong index: w_jb where …") gets its subscript's b back as u."""
+    if code_of(d) not in ("wrong-index", "wrong-quantity"):
+        return d
+    return Diagnosis(re.sub(rf"^([^:]*: \S+?)_(\w*){b}", rf"\1_\g<2>{u}", d), code_of(d))
 
 
 def _wrong(target, answer, engine, used, expected, got, diagnosis, method, mismatch=None,

@@ -16,6 +16,7 @@ import sympy as sp
 
 from ..engine.parse import symbol
 from ..engine.steps import partial
+from ..i18n import _
 from .answers import VerifyError
 from .symbols import FULL, ActPrime, Grad, Local, letter, local_symbol
 
@@ -27,7 +28,8 @@ class NoSuchQuantity(VerifyError):
     """A name of the right form for a unit that the network does not have (h_3 of two units)."""
 
     def __init__(self, name: str, where: str = ""):
-        super().__init__(f"the answer refers to {name}, which does not exist{where}: an index is out of its range")
+        super().__init__(_("the answer refers to {name}, which does not exist{where}: an index is out of its "
+                           "range").format(name=name, where=where))
         self.name = name
 
 
@@ -199,14 +201,14 @@ class NetNames:
         if kind == "r":
             r = bind["l"] - 1 if "l" in bind else self.D
             return r + d
-        raise VerifyError("cannot tell which layer a name without a layer refers to")
+        raise VerifyError(_("cannot tell which layer a name without a layer refers to"))
 
     def size(self, spec, bind) -> int:
         if spec == ("batch", 0):
             return self.batch
         m = self.layer(spec, bind)
         if not 0 <= m <= self.D:
-            raise NoSuchQuantity(f"a unit of layer {m + 1 if self.nielsen else m}")
+            raise NoSuchQuantity(_("a unit of layer {layer}").format(layer=m + 1 if self.nielsen else m))
         return self.nm.sizes[m]
 
     def resolve(self, expr, letters: dict | None = None):
@@ -267,8 +269,8 @@ class NetNames:
             return found[0]
         if v in self.conventional:
             return self.conventional[v]
-        raise VerifyError(f"cannot tell which layer's units the sum over {v} runs over; "
-                          f"use the letter of that layer ({', '.join(self.conventional)})")
+        raise VerifyError(_("cannot tell which layer's units the sum over {index} runs over; use the letter of that "
+                            "layer ({letters})").format(index=v, letters=", ".join(self.conventional)))
 
     def readings(self, ambiguous) -> list[dict]:
         """Each way to give Mitchell's letterless names a layer (net_1: hidden or output)."""
@@ -292,13 +294,16 @@ class NetNames:
                 spec = self._sum_spec(v.name, body, {})
                 size = self.size(spec, bind)
                 if hi_v > size:
-                    raise VerifyError(f"the sum over {v} runs to {hi_v}, but {v} counts only {size} "
-                                      f"{'samples' if spec == ('batch', 0) else 'units'} here ({v} = 1..{size})")
+                    raise VerifyError((_("the sum over {index} runs to {upper}, but {index} counts only {size} "
+                                         "samples here ({index} = 1..{size})") if spec == ("batch", 0) else
+                                       _("the sum over {index} runs to {upper}, but {index} counts only {size} "
+                                         "units here ({index} = 1..{size})")).format(index=v, upper=hi_v, size=size))
             else:
                 kind = re.fullmatch(r"#size:(a|r|L|batch)(-?\d+)", hi.name)
                 hi_v = self.size((kind.group(1), int(kind.group(2))), bind)
             if lo_v < 1:
-                raise VerifyError(f"the sum over {v} starts at {lo_v}; units and samples are numbered from 1")
+                raise VerifyError(_("the sum over {index} starts at {lower}; units and samples are numbered from "
+                                    "1").format(index=v, lower=lo_v))
             terms = [self.concretize(body, {**bind, v.name: k}) for k in range(lo_v, hi_v + 1)]
             return sp.Add(*terms)
         if isinstance(e, sp.Indexed):
@@ -306,7 +311,8 @@ class NetNames:
         if isinstance(e, Grad):
             x = self.concretize(e.args[0], bind)
             if not x.is_Symbol or x.name not in self.graph or self.meta.get(x.name, ("",))[0] == "delta":
-                raise VerifyError(f"∂{self.out}/∂{x} is not the gradient of a quantity of the network")
+                raise VerifyError(_("{gradient} is not the gradient of a quantity of the network").format(
+                    gradient=f"∂{self.out}/∂{x}"))
             return partial(self.out, x.name)
         if isinstance(e, Local):
             a, b = (self.concretize(x, bind) for x in e.args)
@@ -321,12 +327,12 @@ class NetNames:
     def concrete_name(self, g, bind) -> str:
         role, kind, d = parse_tag(g.base)
         if kind == "?":
-            raise VerifyError(f"cannot tell which layer {self.label(g)} belongs to")
+            raise VerifyError(_("cannot tell which layer {name} belongs to").format(name=self.label(g)))
         try:
             vals = [int(i) if i.is_Integer else bind[i.name] for i in g.indices]
         except KeyError as e:
-            raise VerifyError(f"the index {e.args[0]} of {self.label(g)} is neither an index of the answer's "
-                              "quantity nor summed over") from None
+            raise VerifyError(_("the index {index} of {name} is neither an index of the answer's quantity nor summed "
+                                "over").format(index=e.args[0], name=self.label(g))) from None
         n = None
         if self.batch > 1 and role in PER_SAMPLE:
             n, vals = vals[0], vals[1:]
@@ -340,7 +346,8 @@ class NetNames:
         if name is None or name not in self.exists:
             shown = self.label(g.func(g.base, *[sp.Integer(v) for v in ([n] if n else []) + vals]))
             raise NoSuchQuantity(shown if name is None else name,
-                                 " (for " + ", ".join(f"{k} = {v}" for k, v in bind.items() if k != "l") + ")"
+                                 _(" (for {bindings})").format(
+                                     bindings=", ".join(f"{k} = {v}" for k, v in bind.items() if k != "l"))
                                  if bind else "")
         return name
 
@@ -416,13 +423,15 @@ def outermost(e: sp.Sum):
 def local_of(graph, a, b):
     """The symbol of ∂a/∂b for graph nodes a, b: b must be a parent of a (or a not depend on b: 0)."""
     if not (a.is_Symbol and b.is_Symbol and a.name in graph and b.name in graph):
-        raise VerifyError(f"∂{a}/∂{b} names a derivative between quantities that are not both in the graph")
+        raise VerifyError(_("{derivative} names a derivative between quantities that are not both in the graph").format(
+        derivative=f"∂{a}/∂{b}"))
     if b.name in graph.node(a.name).parents:
         return local_symbol(a.name, b.name)
     from ..engine.graph import ancestors
     if b.name not in ancestors(graph, a.name):
         return sp.S.Zero
-    raise VerifyError(f"∂{a}/∂{b} spans several steps; name one step (∂a/∂b with b an input of a) or ∂L/∂x")
+    raise VerifyError(_("{derivative} spans several steps; name one step (∂a/∂b with b an input of a) or "
+                        "∂L/∂x").format(derivative=f"∂{a}/∂{b}"))
 
 
 def act_prime(graph, x):
@@ -432,7 +441,8 @@ def act_prime(graph, x):
         users = [c for c in graph.consumers(x.name) if graph.node(c).op in acts]
         if len(users) == 1:
             return local_symbol(users[0], x.name)
-    raise VerifyError(f"f′({x}): f′ needs the net input of a unit (its activation's derivative there)")
+    raise VerifyError(_("{call}: f′ needs the net input of a unit (its activation's derivative there)").format(
+        call=f"f′({x})"))
 
 
 class ScalarNames(dict):
@@ -456,14 +466,15 @@ class ScalarNames(dict):
         if isinstance(e, Grad):
             x = e.args[0]
             if not (x.is_Symbol and x.name in self.graph):
-                raise VerifyError(f"∂{self.out}/∂{x} is not the gradient of a quantity of the graph")
+                raise VerifyError(_("{gradient} is not the gradient of a quantity of the graph").format(
+                    gradient=f"∂{self.out}/∂{x}"))
             return partial(self.out, x.name)
         if isinstance(e, Local):
             return local_of(self.graph, *e.args)
         if isinstance(e, ActPrime):
             return act_prime(self.graph, e.args[0])
         if isinstance(e, sp.Sum | sp.Indexed):
-            raise VerifyError("a sum over an index only makes sense in a network problem with indexed quantities")
+            raise VerifyError(_("a sum over an index only makes sense in a network problem with indexed quantities"))
         if e.is_Atom:
             return e
         return e.func(*[self.concretize(a, bind) for a in e.args])
