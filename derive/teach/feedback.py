@@ -130,15 +130,15 @@ def feedback_markdown(sol, results) -> str:
         lines.append(_("Answer:") + f" `{_one_line(r['answer']).replace('`', '')}`")
         lines.append("")
         if v is None:
-            lines += [f"**{_('Could not check:')}** {md_text(r['error'])}", ""]
+            lines += ["**" + _("Could not check:") + f"** {md_text(r['error'])}", ""]
             continue
         notes = [f"*{md_text(n)}*" for n in v.notes]
         if v.correct:
-            lines += [f"**{_('Correct.')}** "
+            lines += ["**" + _("Correct.") + "** "
                       + _("Read as {answer}, which equals {label}.").format(answer=_md_math(v), label=md_text(v.label))
                       + f" ({md_text(v.method)})", ""] + ([" ".join(notes), ""] if notes else [])
             continue
-        lines += [f"**{_('Wrong.')}** "
+        lines += ["**" + _("Wrong.") + "** "
                   + _("Read as {answer}, which is not {label}.").format(answer=_md_math(v), label=md_text(v.label)), ""]
         lines += [f"- {md_text(d)}" for d in v.diagnosis] + [f"- {n}" for n in notes]
         cx = v.counterexample
@@ -149,23 +149,28 @@ def feedback_markdown(sol, results) -> str:
 
 
 def feedback_tex(sol, results) -> str:
-    parts = [rf"\section*{{{tex_text(_('Feedback: {title}').format(title=sol.problem.title))}}}"]
+    heading = _("Feedback: {title}").format(title=sol.problem.title)
+    parts = [rf"\section*{{{tex_text(heading)}}}"]
     parts.append(tex_text(_score(results)))
     for r in results:
         v = r["verdict"]
         parts.append(rf"\subsection*{{{tex_text(r['student'])}: {_tex(_asked(r))}}}")
-        parts.append(rf"{tex_text(_('Answer as written:'))} \texttt{{{tex_text(_one_line(r['answer']))}}}\par")
+        written = tex_text(_("Answer as written:"))
+        parts.append(rf"{written} \texttt{{{tex_text(_one_line(r['answer']))}}}\par")
         if v is None:
-            parts.append(rf"\textbf{{{tex_text(_('Could not check:'))}}} {tex_text(r['error'])}")
+            unchecked = tex_text(_("Could not check:"))
+            parts.append(rf"\textbf{{{unchecked}}} {tex_text(r['error'])}")
             continue
         notes = "".join(rf" {{\small\itshape {tex_text(n)}}}" for n in v.notes)
         math = rf"$\displaystyle {_answer_tex(v)}$"
         if v.correct:
             sentence = _tex_around(_("Read as {answer}, which equals {label}."), math, v.label)
-            parts.append(rf"\textbf{{{tex_text(_('Correct.'))}}} {sentence} {{\small ({tex_text(v.method)})}}{notes}")
+            correct = tex_text(_("Correct."))
+            parts.append(rf"\textbf{{{correct}}} {sentence} {{\small ({tex_text(v.method)})}}{notes}")
             continue
         sentence = _tex_around(_("Read as {answer}, which is not {label}."), math, v.label)
-        parts.append(rf"\textbf{{\color{{bad}}{tex_text(_('Wrong.'))}}} {sentence}")
+        wrong = tex_text(_("Wrong."))
+        parts.append(rf"\textbf{{\color{{bad}}{wrong}}} {sentence}")
         items = [_tex(d) for d in v.diagnosis] + [rf"{{\itshape {_tex(n)}}}" for n in v.notes]
         cx = v.counterexample
         if cx:

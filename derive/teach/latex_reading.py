@@ -93,7 +93,7 @@ class Latex:
                 self.i += 1
                 if depth == 0:
                     return self.s[start + 1:self.i - 1]
-            self.error(_("unbalanced braces: a '{' is never closed"))
+            self.error(_("unbalanced braces: a {brace} is never closed").format(brace="'{'"))
         if self.s[self.i] == "\\":
             m = _COMMAND.match(self.s, self.i)
             if not m:
@@ -120,7 +120,7 @@ class Latex:
             elif ch == "{":
                 out.append("(" + self.sub(self.group()) + ")")
             elif ch == "}":
-                self.error(_("unbalanced braces: an extra '}'"))
+                self.error(_("unbalanced braces: an extra {brace}").format(brace="'}'"))
             elif ch == "_":
                 self.i += 1
                 out.append(self.subscript(out))

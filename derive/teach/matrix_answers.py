@@ -22,7 +22,7 @@ import numpy as np
 import sympy as sp
 
 from ..errors import ParseError
-from ..i18n import _
+from ..i18n import N_, _
 from .answers import Diagnosis, MatrixVerdict, VerifyError, cannot_read, code_of, diagnosis
 from .matrix_ast import ONES, ONES_ALONE, ShapeError, evaluate, label, same, shape, shape_text, show, tex
 from .matrix_mistakes import _paths, diagnose
@@ -151,7 +151,7 @@ def verify_matrix(solution, key: str, answer_text: str, seed: int = 0, points: i
     if got0 is ONES:
         return verdict(False, [diagnosis("shape", ONES_ALONE)], 0)
     if shape(got0) != expected_shape:
-        diag = [diagnosis("shape", "the answer is {shape}, {label} is {expected} (the shape of {key})",
+        diag = [diagnosis("shape", N_("the answer is {shape}, {label} is {expected} (the shape of {key})"),
                           shape=shape_text(shape(got0)), label=label(key), expected=shape_text(expected_shape),
                           key=key)]
         return verdict(False, _dedupe(diag + diagnose(ast, key, lay, draws, got0)), 0, got0)

@@ -8,6 +8,7 @@ from fractions import Fraction
 
 import numpy as np
 
+from ..i18n import N_
 from .answers import code_of, diagnosis
 from .matrix_ast import ShapeError, evaluate, label, safe_eval, same, shape, shape_text, show
 
@@ -41,37 +42,37 @@ def _edits(ast, names):
         parent = _at(ast, path[:-1]) if path else None
         if kind == "name":
             if not (parent and parent[0] == "T"):
-                yield (diagnosis("transpose-factor", "{name} needs a transpose: {transposed}", name=node[1],
+                yield (diagnosis("transpose-factor", N_("{name} needs a transpose: {transposed}"), name=node[1],
                                  transposed=f"{node[1]}ᵀ"), _put(ast, path, ("T", node)))
             for other in names:
                 if other != node[1]:
-                    yield (diagnosis("wrong-matrix", "the wrong matrix: {name} where {other} belongs", name=node[1],
+                    yield (diagnosis("wrong-matrix", N_("the wrong matrix: {name} where {other} belongs"), name=node[1],
                                      other=other), _put(ast, path, ("name", other)))
             for other in names:
                 if other != node[1] and path:
-                    yield (diagnosis("missing-term", "a missing term: {term} where {name} stands",
+                    yield (diagnosis("missing-term", N_("a missing term: {term} where {name} stands"),
                                      term=f"{node[1]} − {other}", name=node[1]),
                            _put(ast, path, ("sub", node, ("name", other))))
         elif kind == "T":
-            yield (diagnosis("transpose-factor", "{transposed} should not be transposed: {name}",
+            yield (diagnosis("transpose-factor", N_("{transposed} should not be transposed: {name}"),
                              transposed=show(node), name=show(node[1])), _put(ast, path, node[1]))
         elif kind == "mul" and node[1][0] not in ("num",) and node[2][0] != "num":
             swapped = ("mul", node[2], node[1])
-            yield (diagnosis("order", "factors in the wrong order: {product} should be {swapped}", product=show(node),
-                             swapped=show(swapped)), _put(ast, path, swapped))
+            yield (diagnosis("order", N_("factors in the wrong order: {product} should be {swapped}"),
+                             product=show(node), swapped=show(swapped)), _put(ast, path, swapped))
         elif kind == "call":
             f = node[1]
-            for g, why in (("colsum", "summed the wrong way: {call} where {right} belongs — column sums (one per "
-                                      "column, summed over the batch rows)"),
-                           ("rowsum", "summed the wrong way: {call} where {right} belongs — row sums")):
+            for g, why in (("colsum", N_("summed the wrong way: {call} where {right} belongs — column sums (one per "
+                                      "column, summed over the batch rows)")),
+                           ("rowsum", N_("summed the wrong way: {call} where {right} belongs — row sums"))):
                 if g != f:
                     yield (diagnosis("sum-direction", why, call=f"{f}(…)", right=f"{g}(…)"),
                            _put(ast, path, ("call", g, node[2])))
-            yield (diagnosis("extra-call", "{call} is not part of this gradient", call=f"{f}(…)"),
+            yield (diagnosis("extra-call", N_("{call} is not part of this gradient"), call=f"{f}(…)"),
                    _put(ast, path, node[2]))
     for other in names:  # a missing term: Y where Y − T belongs
-        yield diagnosis("missing-term", "a missing term {term}", term=f"−{other}"), ("sub", ast, ("name", other))
-        yield diagnosis("missing-term", "a missing term {term}", term=f"+{other}"), ("add", ast, ("name", other))
+        yield diagnosis("missing-term", N_("a missing term {term}"), term=f"−{other}"), ("sub", ast, ("name", other))
+        yield diagnosis("missing-term", N_("a missing term {term}"), term=f"+{other}"), ("add", ast, ("name", other))
 
 
 def _at(ast, path):
@@ -102,14 +103,14 @@ def diagnose(ast, key, lay, draws, got0) -> list:
     if got0 is not None:
         if ast[0] == "sub" and ast[1] == ("name", "T") and ast[2] == ("name", "Y") and \
                 confirmed(lambda j: -ans(j)):
-            found.append(diagnosis("sign", "sign error: T − Y where Y − T belongs (∂L/∂A = Y − T)"))
-        scales = {-1: diagnosis("sign", "sign error: the answer is {negated}", negated=f"−{lab}"),
-                  0.5: diagnosis("factor-2", "off by a factor of 2"),
-                  2: diagnosis("factor-half", "off by a factor of ½")}
+            found.append(diagnosis("sign", N_("sign error: T − Y where Y − T belongs (∂L/∂A = Y − T)")))
+        scales = {-1: diagnosis("sign", N_("sign error: the answer is {negated}"), negated=f"−{lab}"),
+                  0.5: diagnosis("factor-2", N_("off by a factor of 2")),
+                  2: diagnosis("factor-half", N_("off by a factor of ½"))}
         if n > 1:
-            batch = {n: diagnosis("batch-size", "divided by the batch size N = {size}: this loss is summed over the "
-                                  "batch, not averaged", size=n),
-                     1 / n: diagnosis("batch-size", "multiplied by the batch size N = {size}", size=n)}
+            batch = {n: diagnosis("batch-size", N_("divided by the batch size N = {size}: this loss is summed over the "
+                                  "batch, not averaged"), size=n),
+                     1 / n: diagnosis("batch-size", N_("multiplied by the batch size N = {size}"), size=n)}
             for c, text in batch.items():
                 scales[c] = type(text)(f"{scales[c]} — {text}", code_of(scales[c])) if c in scales else text
         scales = list(scales.items())
@@ -117,15 +118,15 @@ def diagnose(ast, key, lay, draws, got0) -> list:
             if not found and confirmed(lambda j, c=c: c * ans(j)):
                 found.append(text)
         if shape(got0) != () and confirmed(lambda j: ans(j).T):
-            found.append(diagnosis("transposed", "a transposed matrix: the answer is {transposed}, {shape}; {label} "
-                                   "has the shape of {key}, {expected}", transposed=f"({lab})ᵀ",
+            found.append(diagnosis("transposed", N_("a transposed matrix: the answer is {transposed}, {shape}; {label} "
+                                   "has the shape of {key}, {expected}"), transposed=f"({lab})ᵀ",
                                    shape=shape_text(shape(got0)), label=lab, key=key,
                                    expected=shape_text(refs[0][key].shape)))
         for other in lay.grads:
             if other == key:
                 continue
             if holds_other(ans, refs, other, envs):
-                found.append(diagnosis("other-gradient", "this is {gradient}, not {label}", gradient=label(other),
+                found.append(diagnosis("other-gradient", N_("this is {other}, not {label}"), other=label(other),
                                        label=lab))
         if key == "B" and shape(got0) == (n, refs[0]["B"].shape[1]) and \
                 confirmed(lambda j: ans(j).sum(axis=0, keepdims=True)):
@@ -151,19 +152,19 @@ def diagnose(ast, key, lay, draws, got0) -> list:
         for t2, _e2 in small[i + 1:]:
             both = _two_edits(ast, t1, t2, names)
             if both is not None and confirmed(lambda j, e=both: evaluate(e, envs[j])):
-                return [diagnosis("two-edits", "{first}; and {second}", first=t1, second=t2)]
+                return [diagnosis("two-edits", N_("{first}; and {second}"), first=t1, second=t2)]
     ratio = _ratio(ast, envs, refs, key)
     if ratio is not None:
-        return [diagnosis("ratio", "off by a constant factor: the answer is {ratio} times {label}", ratio=ratio,
+        return [diagnosis("ratio", N_("off by a constant factor: the answer is {ratio} times {label}"), ratio=ratio,
                           label=lab)]
-    return [diagnosis("generic", "the answer is not {label}, and no single common mistake (a transposed matrix, "
+    return [diagnosis("generic", N_("the answer is not {label}, and no single common mistake (a transposed matrix, "
                       "factors in the wrong order, a sign, a factor 2, a missing column sum, the wrong matrix) "
-                      "explains it", label=lab)]
+                      "explains it"), label=lab)]
 
 
 def _column_sum(lab, lay):
-    return diagnosis("column-sum", "forgot the column sum: B is added to every row, so {label} sums the rows of "
-                     "{upstream} over the batch: {sum}", label=lab, upstream=lay.upstream,
+    return diagnosis("column-sum", N_("forgot the column sum: B is added to every row, so {label} sums the rows of "
+                     "{upstream} over the batch: {sum}"), label=lab, upstream=lay.upstream,
                      sum=f"colsum({lay.upstream})")
 
 

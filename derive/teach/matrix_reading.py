@@ -137,7 +137,7 @@ def _brace_group(s: str, i: int, err):
         i += 1
         if depth == 0:
             return s[start + 1:i - 1], i
-    err(_("unbalanced braces: a '{' is never closed"), start)
+    err(_("unbalanced braces: a {brace} is never closed").format(brace="'{'"), start)
 
 
 def _words(word: str, names, at: int, err) -> list:

@@ -19,6 +19,7 @@ import sympy as sp
 from .. import i18n
 from ..engine import numeric
 from ..engine.parse import symbol
+from ..i18n import N_
 from .answers import GENERIC, VerifyError, code_of, diagnosis, text
 from .mutations import mutations
 from .sampling import ABS_TOL, DIGITS, _value, close
@@ -26,8 +27,8 @@ from .vocabulary import letter, parse_tag
 
 
 def generic_message(target) -> str:
-    return diagnosis("generic", "the answer is not {label}, and no single common mistake (sign, factor 2, a missing "
-                     "or repeated chain-rule factor, a missing path, a wrong quantity) explains the difference",
+    return diagnosis("generic", N_("the answer is not {label}, and no single common mistake (sign, factor 2, a missing "
+                     "or repeated chain-rule factor, a missing path, a wrong quantity) explains the difference"),
                      label=target.label)
 
 
@@ -79,15 +80,15 @@ class Judge:
 def diagnose(engine, target, used, expected, got) -> list[str]:
     j = Judge(engine, target, used, expected, got)
     scale_of = target.scale
-    scales = [(diagnosis("sign", "sign error: the answer is the negative of the gradient"), -1)]
+    scales = [(diagnosis("sign", N_("sign error: the answer is the negative of the gradient")), -1)]
     if target.half_loss:
-        scales += [(diagnosis("factor-2", "a factor of 2: the loss L = ½Σ(t − o)² has a ½ that cancels the 2 from "
-                              "the square"), 2),
-                   (diagnosis("factor-half", "a factor ½ too many (the ½ of the loss is already cancelled by the "
-                              "square)"), Fraction(1, 2))]
+        scales += [(diagnosis("factor-2", N_("a factor of 2: the loss L = ½Σ(t − o)² has a ½ that cancels the 2 from "
+                              "the square")), 2),
+                   (diagnosis("factor-half", N_("a factor ½ too many (the ½ of the loss is already cancelled by the "
+                              "square)")), Fraction(1, 2))]
     else:
-        scales += [(diagnosis("factor-2", "off by a factor of 2"), 2),
-                   (diagnosis("factor-half", "off by a factor of ½"), Fraction(1, 2))]
+        scales += [(diagnosis("factor-2", N_("off by a factor of 2")), 2),
+                   (diagnosis("factor-half", N_("off by a factor of ½")), Fraction(1, 2))]
 
     def ref(c):
         return lambda s, k, inst: scale_of * s.grads[inst.node] * numeric.to_mp(c)
@@ -158,9 +159,9 @@ def _other_gradients(engine, target):
         if name == target.wrt or not all(name in t for t in per[1:]):
             continue
         nodes = [t[name] for t in per]
-        label = diagnosis("other-gradient", "this is {gradient}, not {label} (the transposed matrix: row and column "
-                          "swapped)" if name == target.transposed else "this is {gradient}, not {label}",
-                          gradient=f"∂{out}/∂{name}", label=target.label)
+        label = diagnosis("other-gradient", N_("this is {other}, not {label} (the transposed matrix: row and column "
+                          "swapped)") if name == target.transposed else N_("this is {other}, not {label}"),
+                          other=f"∂{out}/∂{name}", label=target.label)
         yield (label,
                lambda s, k, inst, nodes=nodes: target.scale * s.grads[nodes[k]])
 
@@ -249,8 +250,8 @@ def _substitutions(j: Judge):
                     continue
                 index = names.label(new).split("_")[0] == names.label(g).split("_")[0]
                 label = diagnosis("wrong-index" if index else "wrong-quantity",
-                                  "the wrong index: {new} where {old} belongs" if index else
-                                  "the wrong quantity: {new} where {old} belongs",
+                                  N_("the wrong index: {new} where {old} belongs") if index else
+                                  N_("the wrong quantity: {new} where {old} belongs"),
                                   new=names.label(new), old=names.label(g))
                 if target.kind == "element":
                     try:
@@ -269,8 +270,8 @@ def _substitutions(j: Judge):
         w_atoms = [g for g in atoms if parse_tag(g.base)[0] == "w"]
         if w_atoms:  # every weight with its indices swapped: the transposed weight matrix
             expr = ref.xreplace({g: g.base[g.indices[1], g.indices[0]] for g in w_atoms})
-            yield (diagnosis("transposed", "the weights are transposed: w with its two indices swapped throughout "
-                             "(the row of W where its column belongs)"),
+            yield (diagnosis("transposed", N_("the weights are transposed: w with its two indices swapped throughout "
+                             "(the row of W where its column belongs)")),
                    lambda s, k, inst, e=expr: j.generic_value(e, k, s))
 
 
@@ -285,7 +286,7 @@ def _scalar_substitutions(j: Judge):
             if m == s.name:
                 continue
             expr = ref.xreplace({s: symbol(m)})
-            yield (diagnosis("wrong-quantity", "the wrong quantity: {new} where {old} belongs", new=m, old=s.name),
+            yield (diagnosis("wrong-quantity", N_("the wrong quantity: {new} where {old} belongs"), new=m, old=s.name),
                    lambda smp, k, i, e=expr: _plain(e, smp))
 
 
@@ -335,7 +336,7 @@ def _ratios(j: Judge):
     if len(ratios) >= 3 and all(close(r, ratios[0]) for r in ratios):
         r = Fraction(str(mpmath.nstr(ratios[0], 15))).limit_denominator(1000)
         shown = str(r) if abs(float(r) - float(ratios[0])) < 1e-12 else mpmath.nstr(ratios[0], 8)
-        return [diagnosis("ratio", "off by a constant factor: the answer is {ratio} times {label}", ratio=shown,
+        return [diagnosis("ratio", N_("off by a constant factor: the answer is {ratio} times {label}"), ratio=shown,
                           label=j.target.label)]
     graph, label = j.engine.graph, j.target.label
     named = _named_values(j)
@@ -350,14 +351,14 @@ def _ratios(j: Judge):
             node = name if name in graph else None
             quotient = node and [c for c in graph.consumers(node) if graph.node(c).op in ("inv", "div")]
             if quotient:
-                return [diagnosis("quotient-rule", "the quotient rule's denominator is not squared: the answer is "
-                                  "{name} × {label} (a 1/{name}² became 1/{name})", name=name, label=label)]
+                return [diagnosis("quotient-rule", N_("the quotient rule's denominator is not squared: the answer is "
+                                  "{name} × {label} (a 1/{name}² became 1/{name})"), name=name, label=label)]
             short = name.split(" = ")[0]
-            return [diagnosis("extra-factor", "an extra factor {factor}: the answer is {name} × {label}", factor=name,
-                              name=short, label=label)]
+            return [diagnosis("extra-factor", N_("an extra factor {factor}: the answer is {name} × {label}"),
+                              factor=name, name=short, label=label)]
         if j.confirmed(over):
             short = name.split(" = ")[0]
-            return [diagnosis("missing-factor", "a missing factor {factor}: the answer is {label} / {name}",
+            return [diagnosis("missing-factor", N_("a missing factor {factor}: the answer is {label} / {name}"),
                               factor=name, name=short, label=label)]
     return None
 
@@ -378,7 +379,7 @@ def _contribution_twice(j: Judge):
             e = edges[k]
             return j.target.scale * (s.grads[inst.node] + s.grads[e[1]] * s.local[e])
         if j.confirmed(twice):
-            return [diagnosis("counted-twice", "the contribution through {name} is counted twice", name=name)]
+            return [diagnosis("counted-twice", N_("the contribution through {name} is counted twice"), name=name)]
     return None
 
 
@@ -386,12 +387,12 @@ def _extra_term(j: Judge):
     """The answer minus the gradient is one constant or one named quantity: an extra term."""
     diffs = [g - e for e_row, g_row in zip(j.expected, j.got) for e, g in zip(e_row, g_row)]
     if len(diffs) >= 3 and all(close(d, diffs[0]) for d in diffs):
-        return [diagnosis("extra-term", "an extra constant term: the answer is {label} + {value}",
+        return [diagnosis("extra-term", N_("an extra constant term: the answer is {label} + {value}"),
                           label=j.target.label, value=mpmath.nstr(diffs[0], 8))]
     for name, fns in _named_values(j).items():
         for sign in (1, -1):
             if j.confirmed(lambda s, k, inst, fns=fns, sign=sign: j.expected_at(s, k) + sign * fns[k](s)):
-                return [diagnosis("extra-term", "an extra term {sign} {term}: the answer is {label} {sign} {name}",
+                return [diagnosis("extra-term", N_("an extra term {sign} {term}: the answer is {label} {sign} {name}"),
                                   sign="+" if sign == 1 else "−", term=name, label=j.target.label,
                                   name=name.split(" = ")[0])]
     return None
@@ -406,8 +407,9 @@ def _some_units(j: Judge):
     if not right or len(right) == len(j.insts):
         return None
     where = "; ".join(", ".join(f"{a} = {b}" for a, b in j.insts[k].bindings.items() if a != "l") for k in right)
-    return [diagnosis("some-units", "the answer is {label} only for {where}: a fixed unit (a number) stands where an "
-                      "index letter belongs, or a quantity of one unit is used for all", label=j.target.label,
+    return [diagnosis("some-units", N_("the answer is {label} only for {where}: a fixed unit (a number) stands where "
+                                       "an index letter belongs, or a quantity of one unit is used for all"),
+                      label=j.target.label,
                       where=where)]
 
 

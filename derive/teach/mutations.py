@@ -12,7 +12,7 @@ import mpmath
 import sympy as sp
 
 from ..engine.parse import symbol
-from ..i18n import _
+from ..i18n import N_, _
 from .answers import diagnosis, text
 from .compiled import compiled
 
@@ -142,11 +142,11 @@ def mutations(engine, target, inst) -> dict:
     for lab, es in groups.items():
         local0 = es[0][2]
         if local0 != 1:
-            muts[diagnosis("missing-factor", "missing factor {factor}", factor=lab)] = \
+            muts[diagnosis("missing-factor", N_("missing factor {factor}"), factor=lab)] = \
                 Sweep(node, _set(es, lambda s, e, v: mpmath.mpf(1)))
-            muts[diagnosis("factor-twice", "the factor {factor} appears twice", factor=lab)] = \
+            muts[diagnosis("factor-twice", N_("the factor {factor} appears twice"), factor=lab)] = \
                 Sweep(node, _set(es, lambda s, e, v: v * v))
-            muts[diagnosis("sign-in-factor", "sign error in the factor {factor}", factor=lab)] = \
+            muts[diagnosis("sign-in-factor", N_("sign error in the factor {factor}"), factor=lab)] = \
                 Sweep(node, _set(es, lambda s, e, v: -v))
         if local0.is_Mul:
             for factor in local0.args:
@@ -159,8 +159,8 @@ def mutations(engine, target, inst) -> dict:
                     per_edge[(p, c)] = f
                 if all(f is not None for f in per_edge.values()):
                     rest = show(sp.Mul(*[a for a in local0.args if a is not factor]))
-                    muts[diagnosis("part-of-factor", "only part of {factor}: the factor {part} is missing (the "
-                                   "answer has {rest})", factor=lab, part=wanted, rest=rest)] = \
+                    muts[diagnosis("part-of-factor", N_("only part of {factor}: the factor {part} is missing (the "
+                                   "answer has {rest})"), factor=lab, part=wanted, rest=rest)] = \
                         Sweep(node, _set(es, _ratio(per_edge)))
         halves = _halves(local0)
         for part, rest in halves:  # tanh′ = 1 − h² = (1 − h)(1 + h): one of the two
@@ -168,16 +168,16 @@ def mutations(engine, target, inst) -> dict:
             per_edge = {(p, c): _halves(local)[halves.index((part, rest))][0] if len(_halves(local)) == len(halves)
                         else None for p, c, local in es}
             if all(v is not None for v in per_edge.values()):
-                muts[diagnosis("part-of-factor", "only part of {factor} = {parts}: the answer has {part}", factor=lab,
-                               parts=f"({show(part)})({show(rest)})", part=wanted)] = \
+                muts[diagnosis("part-of-factor", N_("only part of {factor} = {parts}: the answer has {part}"),
+                               factor=lab, parts=f"({show(part)})({show(rest)})", part=wanted)] = \
                     Sweep(node, _set(es, lambda s, e, v, pe=per_edge: _value_at(pe[e], s)))
         for pw in sorted(local0.atoms(sp.Pow), key=str):
             if pw.exp.is_Integer and pw.exp <= -2:
                 per_edge = {(p, c): local.xreplace({a: a.base ** (a.exp + 1) for a in local.atoms(sp.Pow)
                                                     if a.exp == pw.exp})
                             for p, c, local in es}
-                muts[diagnosis("quotient-rule", "the denominator {denominator} in {factor} is not squared (quotient "
-                               "rule: the denominator is squared)", denominator=show(pw.base ** -pw.exp),
+                muts[diagnosis("quotient-rule", N_("the denominator {denominator} in {factor} is not squared (quotient "
+                               "rule: the denominator is squared)"), denominator=show(pw.base ** -pw.exp),
                                factor=lab)] = \
                     Sweep(node, _set(es, lambda s, e, v, pe=per_edge: _value_at(pe[e], s)))
         c0, p0 = es[0][1], es[0][0]
@@ -186,18 +186,18 @@ def mutations(engine, target, inst) -> dict:
             own = {"sigmoid": "σ′", "tanh": "tanh′", "relu": "relu′", "identity": "1"}[op]
             for _other, label, form in _alternatives(op, symbol(c0), symbol(p0), show):
                 per_edge = {(p, c): form.xreplace({symbol(c0): symbol(c), symbol(p0): symbol(p)}) for p, c, _ in es}
-                muts[diagnosis("wrong-activation", "the derivative of the wrong activation: {wrong} where {right} "
-                               "belongs ({unit} is a {activation} unit, {factor})", wrong=label, right=own,
+                muts[diagnosis("wrong-activation", N_("the derivative of the wrong activation: {wrong} where {right} "
+                               "belongs ({unit} is a {activation} unit, {factor})"), wrong=label, right=own,
                                unit=G(c0), activation=op, factor=lab)] = \
                     Sweep(node, _set(es, lambda s, e, v, pe=per_edge: _value_at(pe[e], s)))
         if c0 != out and any(graph.consumers(c) for _, c, _ in es):
             upstream = {(p, c): symbol("∂" + out + "/∂" + c) for p, c, _ in es}
             up = f"∂{out}/∂{G(c0)}" + _as_delta(engine, names, c0, bind)
-            muts[diagnosis("missing-upstream", "the upstream gradient {upstream} is missing in the contribution "
-                           "through {node}", upstream=up, node=G(c0))] = \
+            muts[diagnosis("missing-upstream", N_("the upstream gradient {upstream} is missing in the contribution "
+                           "through {quantity}"), upstream=up, quantity=G(c0))] = \
                 Sweep(node, _set(es, _ratio(upstream)))
-            muts[diagnosis("upstream-twice", "the upstream gradient {upstream} appears twice in the contribution "
-                           "through {node}", upstream=up, node=G(c0))] = \
+            muts[diagnosis("upstream-twice", N_("the upstream gradient {upstream} appears twice in the contribution "
+                           "through {quantity}"), upstream=up, quantity=G(c0))] = \
                 Sweep(node, _set(es, lambda s, e, v: v * s.grads[e[1]]))
 
     for p, cs in consumers.items():
@@ -205,23 +205,25 @@ def mutations(engine, target, inst) -> dict:
             continue
         for c, local in cs:
             e = (p, c)
-            muts[diagnosis("missing-path", "{node} is used {count} times: missing the contribution through {via} "
-                           "({term})", node=G(p), count=len(cs), via=T(c),
+            muts[diagnosis("missing-path", N_("{quantity} is used {count} times: missing the contribution "
+                                              "through {via} ({term})"), quantity=G(p), count=len(cs), via=T(c),
                            term=f"∂{out}/∂{T(c)} · {show(local, T)}")] = \
                 Sweep(node, [(e, lambda s, e, v: mpmath.mpf(0))])
             if local != 1:
-                muts[diagnosis("missing-factor", "the contribution through {via} is missing the factor {factor}",
+                muts[diagnosis("missing-factor", N_("the contribution through {via} is missing the factor {factor}"),
                                via=T(c), factor=f"∂{T(c)}/∂{T(p)} = {show(local, T)}")] = \
                     Sweep(node, [(e, lambda s, e, v: mpmath.mpf(1))])
             if c != out and graph.consumers(c):
-                muts[diagnosis("missing-upstream", "the contribution through {via} is missing its upstream gradient "
-                               "{upstream}", via=T(c), upstream=f"∂{out}/∂{T(c)}")] = \
+                muts[diagnosis("missing-upstream", N_("the contribution through {via} is missing its upstream gradient "
+                               "{upstream}"), via=T(c), upstream=f"∂{out}/∂{T(c)}")] = \
                     Sweep(node, [(e, _ratio({e: symbol("∂" + out + "/∂" + c)}))])
         if len(cs) > 2:
             for c, _local in cs:
                 others = [(p, o) for o, _ in cs if o != c]
-                muts[diagnosis("missing-path", "{node} is used {count} times: only the contribution through {via} was "
-                               "counted; the contributions of every use must be added", node=G(p), count=len(cs),
+                muts[diagnosis("missing-path", N_("{quantity} is used {count} times: only the contribution "
+                                                  "through {via} was counted; the contributions of every use "
+                                                  "must be added"),
+                               quantity=G(p), count=len(cs),
                                via=T(c))] = \
                     Sweep(node, [(e, lambda s, e, v: mpmath.mpf(0)) for e in others])
 
@@ -231,15 +233,16 @@ def mutations(engine, target, inst) -> dict:
             continue
         c = next((c for c in engine.derivation.gradient(p).contributions if c.via == node), None)
         if c is not None and c.local.expr != 1:
-            muts[diagnosis("chain-past", "an extra factor {factor}: the chain went past {node}",
-                           factor=f"∂{G(node)}/∂{G(p)} = {show(c.local.expr)}", node=G(node))] = Times(node, (p, node))
+            muts[diagnosis("chain-past", N_("an extra factor {factor}: the chain went past {quantity}"),
+                           factor=f"∂{G(node)}/∂{G(p)} = {show(c.local.expr)}", quantity=G(node))] = \
+                Times(node, (p, node))
     stops: dict = {}
     for n in sorted(desc):  # the chain stopped early
         if n not in (node, out) and n in engine.relevant:
             stops.setdefault(G(n), []).append(n)
     for lab, at in stops.items():
-        muts[diagnosis("chain-stops", "missing the upstream gradient {upstream}: the chain stops at {node}",
-                       upstream=f"∂{out}/∂{lab}", node=lab)] = Seed(node, at)
+        muts[diagnosis("chain-stops", N_("missing the upstream gradient {upstream}: the chain stops at {quantity}"),
+                       upstream=f"∂{out}/∂{lab}", quantity=lab)] = Seed(node, at)
     return muts
 
 

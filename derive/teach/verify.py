@@ -30,7 +30,7 @@ import sympy as sp
 from ..engine import numeric
 from ..engine.parse import symbol
 from ..errors import ParseError
-from ..i18n import _
+from ..i18n import N_, _
 from .answers import (
     GENERIC,
     Diagnosis,
@@ -94,8 +94,8 @@ def verify(solution, wrt: str, answer_text: str, seed: int = 0, points: int = PO
     if len(verdicts) > 1 and not verdict.correct and len(reading.parts) > 1:
         i = verdicts.index(verdict) - (1 if reading.lhs is not None and verdicts[0] is verdict else 0)
         if 0 <= i < len(reading.parts) and len(reading.parts) > 1:
-            verdict = _with(verdict, diagnosis=[diagnosis("right-side", "the right side number {number} ({side}) is "
-                                                          "wrong", number=i + 1, side=shown[-len(reading.parts) + i])]
+            verdict = _with(verdict, diagnosis=[diagnosis("right-side", N_("the right side number {number} ({side}) is "
+                                                          "wrong"), number=i + 1, side=shown[-len(reading.parts) + i])]
                             + list(verdict.diagnosis))
     return _with(verdict, read_as=" = ".join(shown), read_as_tex=" = ".join(shown_tex))
 
@@ -155,12 +155,12 @@ def _check_lhs(lhs, target: Target, targets) -> str | None:
             key = find_target(lhs[2], {target.extra.get("leaf", ""): 1}) and target.wrt
         if key == target.wrt and not target.is_delta:
             return None
-        return diagnosis("left-side", "the left side {side} is not {label}: the question asks for {label}",
+        return diagnosis("left-side", N_("the left side {side} is not {label}: the question asks for {label}"),
                          side=f"∂{lhs[1]}/∂{lhs[2]}", label=target.label)
     key = find_target(lhs[1], targets)
     if key == target.wrt and target.is_delta:
         return None
-    return diagnosis("left-side", "the left side {side} is not {label}: the question asks for {label}",
+    return diagnosis("left-side", N_("the left side {side} is not {label}: the question asks for {label}"),
                      side=lhs[1], label=target.label)
 
 
@@ -224,7 +224,7 @@ def _decide(engine, target: Target, expr, points: int, ast=None, search: bool = 
     unbound = sorted(_index_letters(expr) - _allowed_letters(target) - {"l"})
     if unbound:
         if not search or quick:
-            return _structural(engine, target, expr, [diagnosis("unbound-index", "the index {index} is not bound",
+            return _structural(engine, target, expr, [diagnosis("unbound-index", N_("the index {index} is not bound"),
                                                                 index=unbound[0])])
         return _unbound(engine, target, expr, unbound, points)
     try:
@@ -257,12 +257,12 @@ def _form_diagnoses(engine, target, expr, graph_answers, ast, points, v) -> tupl
         except VerifyError:
             right = False
         batch = [str(v) for v, _, _ in narrowed] == ["n"] and getattr(target.names, "batch", 1) > 1
-        message = (("the sum over {letters} covers only {bounds}, not every sample of the batch; with the whole "
-                    "range the answer would be right") if right else
-                   "the sum over {letters} covers only {bounds}, not every sample of the batch") if batch else \
-            (("the sum over {letters} covers only {bounds}, not every unit of the layer; with the whole range the "
-              "answer would be right") if right else
-             "the sum over {letters} covers only {bounds}, not every unit of the layer")
+        message = ((N_("the sum over {letters} covers only {bounds}, not every sample of the batch; with the whole "
+                    "range the answer would be right")) if right else
+                   N_("the sum over {letters} covers only {bounds}, not every sample of the batch")) if batch else \
+            ((N_("the sum over {letters} covers only {bounds}, not every unit of the layer; with the whole range the "
+              "answer would be right")) if right else
+             N_("the sum over {letters} covers only {bounds}, not every unit of the layer"))
         out.append(diagnosis("narrow-sum", message, letters=letters, bounds=bounds))
         if right:
             return out, True
@@ -282,15 +282,15 @@ def _number(engine, target: Target, expr) -> tuple[str, bool]:
     value = float(expr)
     own = [float(target.scale * s.grads[i.node]) for i in target.instances] if s else []
     if own and any(abs(value - x) <= 5e-3 * max(abs(x), 1e-12) for x in own) and s.fractions == engine.base:
-        return diagnosis("number", "an expression was expected; your number is the value at the given point "
+        return diagnosis("number", N_("an expression was expected; your number is the value at the given point "
                          "({label} = {value} there), but the gradient must be written as a formula in the "
-                         "problem's quantities", label=target.label, value=f"{own[0]:.10g}"), True
+                         "problem's quantities"), label=target.label, value=f"{own[0]:.10g}"), True
     if len(own) == 1:
-        return diagnosis("number", "an expression was expected, not a number; the number is not the value of "
-                         "{label} either (it is {value} at the given point)", label=target.label,
+        return diagnosis("number", N_("an expression was expected, not a number; the number is not the value of "
+                         "{label} either (it is {value} at the given point)"), label=target.label,
                          value=f"{own[0]:.10g}"), False
-    return diagnosis("number", "an expression was expected, not a number; the number is not the value of {label} "
-                     "either", label=target.label), False
+    return diagnosis("number", N_("an expression was expected, not a number; the number is not the value of {label} "
+                     "either"), label=target.label), False
 
 
 def _other_convention(engine, target: Target, graph_answers, points) -> str | None:
@@ -320,8 +320,8 @@ def _other_convention(engine, target: Target, graph_answers, points) -> str | No
     mitchell = _("−∂L/∂net (Mitchell's δ_k = o_k(1 − o_k)(t_k − o_k))")
     this = "∂L/∂net" if engine.delta_sign == 1 else mitchell
     that = mitchell if engine.delta_sign == 1 else "∂L/∂net"
-    return diagnosis("delta-convention", "right under the other sign convention for δ: the answer takes δ = {that}, "
-                     "but in this problem δ = {this} (set by [network] delta in the problem file, or --delta-sign)",
+    return diagnosis("delta-convention", N_("right under the other sign convention for δ: the answer takes δ = {that}, "
+                     "but in this problem δ = {this} (set by [network] delta in the problem file, or --delta-sign)"),
                      that=that, this=this)
 
 
@@ -350,8 +350,8 @@ def _compare(engine, target: Target, expr, graph_answers, points: int, diagnose_
     if len(used) < min(points, 5):
         if undefined:
             return _wrong(target, expr, engine, used, expected, got,
-                          [diagnosis("undefined", "the answer is undefined (division by zero, not a real number, or "
-                                     "overflowing) at points where the gradient exists")], _("numeric"),
+                          [diagnosis("undefined", N_("the answer is undefined (division by zero, not a real number, or "
+                                     "overflowing) at points where the gradient exists"))], _("numeric"),
                           undefined_sample=engine.sample(0))
         raise VerifyError(_("could not find enough points where the problem is defined to compare"))
     mismatch = [(j, k) for j in range(len(used)) for k in range(len(insts))
@@ -361,8 +361,8 @@ def _compare(engine, target: Target, expr, graph_answers, points: int, diagnose_
         return Verdict(True, [], None, target.reference, target.wrt, target.label, expr, method, len(used))
     if not mismatch:
         return _wrong(target, expr, engine, used, expected, got,
-                      [diagnosis("undefined", "the answer is undefined (not a real number) at most points where "
-                                 "the gradient exists")], method)
+                      [diagnosis("undefined", N_("the answer is undefined (not a real number) at most points where "
+                                 "the gradient exists"))], method)
     from .mistakes import diagnose  # the mistakes are simulated only for a wrong answer
     found = diagnose(engine, target, used, expected, got) if diagnose_it else [Diagnosis(GENERIC, "generic")]
     return _wrong(target, expr, engine, used, expected, got, found, method, mismatch=mismatch,
@@ -389,10 +389,11 @@ def _unbound(engine, target: Target, expr, letters, points) -> Verdict:
     try:
         summed, _ambiguous = target.names.resolve(sp.Sum(expr, (letter(u), 1, FULL)))
         if _decide(engine, target, summed, points, search=False).correct:
-            message = "a missing sum over {index}: the answer is one term of Σ_{index}; {label} depends on every " \
-                "sample of the batch {index}" if u == "n" and getattr(target.names, "batch", 1) > 1 else \
-                "a missing sum over {index}: the answer is one term of Σ_{index}; {label} depends on every unit " \
-                "of the next layer {index}"
+            batch = u == "n" and getattr(target.names, "batch", 1) > 1
+            message = N_("a missing sum over {index}: the answer is one term of Σ_{index}; {label} depends on every "
+                         "sample of the batch {index}") if batch else \
+                N_("a missing sum over {index}: the answer is one term of Σ_{index}; {label} depends on every unit "
+                   "of the next layer {index}")
             diag.append(diagnosis("missing-sum", message, index=u, label=target.label))
     except VerifyError:
         pass
@@ -407,14 +408,14 @@ def _unbound(engine, target: Target, expr, letters, points) -> Verdict:
                 continue
             specific = [_rename_index(d, b, u) for d in v.diagnosis if not is_generic(d)]
             if v.correct:
-                diag.append(diagnosis("wrong-index", "the index {index} stands where {other} belongs", index=u,
+                diag.append(diagnosis("wrong-index", N_("the index {index} stands where {other} belongs"), index=u,
                                       other=b))
                 break
             if specific:
                 diag += specific
                 break
-    diag.insert(0, diagnosis("unbound-index", "the index {index} is not bound: {label} has the indices {indices}, "
-                             "and {index} is not summed over", index=u, label=target.label, indices=shown))
+    diag.insert(0, diagnosis("unbound-index", N_("the index {index} is not bound: {label} has the indices {indices}, "
+                             "and {index} is not summed over"), index=u, label=target.label, indices=shown))
     bound = {x: 1 for x in letters}
     try:
         graph_answers = [target.names.concretize(expr, {**inst.bindings, **bound}) for inst in target.instances]
