@@ -18,7 +18,8 @@ from ..errors import DeriveError
 def _tex_number(x: Any) -> str:
     from ..render.printer import number
     if x is None:
-        return r"\text{undefined}"
+        from ..i18n import _
+        return r"\text{" + _("undefined") + "}"
     if isinstance(x, (list, tuple)):  # a matrix (rows) or a vector of a matrix-layer counterexample
         rows = x if x and isinstance(x[0], (list, tuple)) else [x]
         body = r" \\ ".join(" & ".join(number(v, 6) for v in row) for row in rows)
@@ -86,7 +87,7 @@ class Verdict:
         instance = ""
         if cx and cx.get("instance"):
             bindings = ", ".join(f"{k} = {v}" for k, v in cx["instance"].items())
-            instance = _(" (for {bindings})").format(bindings=bindings)
+            instance = " " + _("(for {bindings})").format(bindings=bindings)
         point = None
         if cx and cx.get("point") is not None:
             point = [(k, Safe(_tex_number(v))) for k, v in cx["point"].items()]

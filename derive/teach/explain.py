@@ -40,8 +40,10 @@ def describe(verdict: Verdict, answer_text: str) -> str:
         message = _("  counterexample{instance} at {point} (the problem's own values):") if cx.get("own_point") \
             else _("  counterexample{instance} at {point}:")
         lines.append(message.format(instance=instance_text(cx), point=where))
-        lines.append(_("    expected {label} = {expected}, your answer gives {got}").format(
-            label=verdict.label, expected=number_text(cx["expected"]), got=number_text(cx["got"])))
+        gives = _("    expected {label} = {expected}, your answer gives {got}") if cx["got"] is not None else \
+            _("    expected {label} = {expected}, your answer gives undefined")
+        lines.append(gives.format(label=verdict.label, expected=number_text(cx["expected"]),
+                                  got=number_text(cx["got"])))
         if cx.get("quantities") and cx.get("shapes"):
             lines.append(_("    where {values}").format(
                 values=", ".join(f"{k} = {number_text(v)}" for k, v in cx["quantities"].items())))

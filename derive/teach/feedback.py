@@ -94,14 +94,13 @@ def _asked(r) -> str:
     return v.label if v is not None else f"∂/∂{r['wrt']}"
 
 
+_PRIME = "zqPRIMEqz"  # ′ (σ′, tanh′) through tex_text, which prints it as [U+2032] in text
+
+
 def _tex(text: str) -> str:
-    """User-facing text for LaTeX, with -- kept as two hyphens (--delta-sign), not an en dash."""
-    return tex_text(text).replace("--", "-{}-")
-
-
-def _instance(cx) -> str:
-    inst = cx.get("instance")
-    return _(" (for {bindings})").format(bindings=", ".join(f"{k} = {v}" for k, v in inst.items())) if inst else ""
+    """User-facing text for LaTeX, with -- kept as two hyphens (--delta-sign), not an en dash, and the
+    prime of σ′ as a prime."""
+    return tex_text(text.replace("′", _PRIME)).replace("--", "-{}-").replace(_PRIME, r"\ensuremath{'}")
 
 
 def _md_math(v) -> str:
@@ -109,8 +108,17 @@ def _md_math(v) -> str:
 
 
 def _counterexample(cx, escape) -> str:
-    where = ", ".join(f"{escape(k)} = {number_text(x)}" for k, x in cx["point"].items()) + _instance(cx)
-    return _("Counterexample at {point}: expected {expected}, the answer gives {got}.").format(
+    where = ", ".join(f"{escape(k)} = {number_text(x)}" for k, x in cx["point"].items())
+    inst = cx.get("instance")
+    bindings = ", ".join(f"{k} = {v}" for k, v in inst.items()) if inst else ""
+    if inst:
+        gives = _("Counterexample at {point} (for {bindings}): expected {expected}, the answer gives {got}.") \
+            if cx["got"] is not None else \
+            _("Counterexample at {point} (for {bindings}): expected {expected}, the answer gives undefined.")
+    else:
+        gives = _("Counterexample at {point}: expected {expected}, the answer gives {got}.") if cx["got"] is not None \
+            else _("Counterexample at {point}: expected {expected}, the answer gives undefined.")
+    return gives.format(bindings=bindings,
         point=where, expected=number_text(cx["expected"]), got=number_text(cx["got"]))
 
 
@@ -183,7 +191,14 @@ def _tex_around(message: str, math: str, label: str) -> str:
     """A translated sentence with {answer} (LaTeX math, kept as is) and {label} (text, escaped): the
     fixed words are escaped, the math is not."""
     before, _sep, after = message.partition("{answer}")
-    return tex_text(before.format(label=label)) + math + tex_text(after.format(label=label))
+    return _tex_spaced(before.format(label=label)) + math + _tex_spaced(after.format(label=label))
+
+
+def _tex_spaced(text: str) -> str:
+    """tex_text keeping the spaces at either end (they separate the words from the math)."""
+    if not text.strip():
+        return text
+    return text[:len(text) - len(text.lstrip())] + tex_text(text.strip()) + text[len(text.rstrip()):]
 
 
 def write_feedback(sol, results, out_dir: Path) -> list[Path]:
