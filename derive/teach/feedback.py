@@ -12,7 +12,7 @@ from pathlib import Path
 
 from ..errors import DeriveError
 from ..i18n import _
-from ..render.escape import md_text, tex_text
+from ..render.escape import md_rich, md_text, tex_rich, tex_text
 from .explain import number_text
 from .verify import verify
 
@@ -129,7 +129,7 @@ def _score(results) -> str:
 
 def feedback_markdown(sol, results) -> str:
     title = sol.problem.title
-    lines = ["# " + _("Feedback: {title}").format(title=md_text(title)), ""]
+    lines = ["# " + _("Feedback: {title}").format(title=md_rich(title)), ""]
     lines += [_score(results), ""]
     for r in results:
         v = r["verdict"]
@@ -158,7 +158,7 @@ def feedback_markdown(sol, results) -> str:
 
 def feedback_tex(sol, results) -> str:
     heading = _("Feedback: {title}").format(title=sol.problem.title)
-    parts = [rf"\section*{{{tex_text(heading)}}}"]
+    parts = [rf"\section*{{{tex_rich(heading)}}}"]
     parts.append(tex_text(_score(results)))
     for r in results:
         v = r["verdict"]
@@ -196,9 +196,7 @@ def _tex_around(message: str, math: str, label: str) -> str:
 
 def _tex_spaced(text: str) -> str:
     """tex_text keeping the spaces at either end (they separate the words from the math)."""
-    if not text.strip():
-        return text
-    return text[:len(text) - len(text.lstrip())] + tex_text(text.strip()) + text[len(text.rstrip()):]
+    return tex_text(text, strip=False)
 
 
 def write_feedback(sol, results, out_dir: Path) -> list[Path]:
