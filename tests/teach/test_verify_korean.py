@@ -198,6 +198,9 @@ def test_python_api_verdict_markdown_in_korean():
         korean = derive.verify("mlp_222", wrt="w_kj", answer="(t_k - o_k) o_k(1 - o_k) h_j")
         md = korean._repr_markdown_()
     assert english._repr_markdown_().startswith("**Wrong:**")
+    blank = [line == "" for line in english._repr_markdown_().splitlines()]
+    assert [line == "" for line in md.splitlines()] == blank  # the same paragraphs and list
+    assert blank[1] and blank[3], "the verdict, how it was read and the list are separate paragraphs"
     assert md.startswith(ko("**Wrong:** %(answer)s is not $%(label)s$.").split("%(answer)s")[0])
     assert ko(SIGN) in md
     for word in ("Wrong", "Read as", "Counterexample", "expected", "the answer gives"):
