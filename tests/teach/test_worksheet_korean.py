@@ -247,3 +247,18 @@ def test_python_api_writes_korean_worksheets(tmp_path):
     assert "Worksheet --- version 1" in english[0].read_text(encoding="utf-8")
     with pytest.raises(DeriveError, match="lang: expected one of en, ko"):
         derive.worksheets(["circuit"], out=tmp_path / "x", pdf=False, echo=None, lang="fr")
+
+
+# ---------------------------------------------------------------- a Korean statement
+
+def test_a_korean_clause_quoting_an_original_number_is_dropped():
+    """A particle glued to a number (0.298371109을) does not hide the number; a letter glued to one
+    (cs231n, w5) still makes it part of a name."""
+    from fractions import Fraction
+
+    from derive.teach.statement import description_for, quoted_numbers
+    text = "은닉층 하나. 그는 손으로 0.298371109을 계산합니다. 가중치 w5는 3과 곱해집니다."
+    assert description_for(text, [Fraction("0.298371109")], False) == "은닉층 하나. 가중치 w5는 3과 곱해집니다."
+    assert description_for(text, [Fraction(3)], False) == "은닉층 하나. 그는 손으로 0.298371109을 계산합니다."
+    assert description_for(text, [Fraction(5)], False) == text
+    assert [w for w, _ in quoted_numbers("cs231n 강의, w5 = 0.5입니다")] == ["0.5"]
