@@ -33,7 +33,7 @@ from ..i18n import N_, _
 from ..render import escape, printer, svg
 from ..render.tex import environment
 from .sheet_items import key_equations, name, slash
-from .sheet_view import statement_description, variant_view
+from .sheet_view import shown, statement_description, variant_view
 
 TOLERANCE = 0.01  # relative
 ESSAY_KINDS = ("symbolic", "rule")
@@ -107,7 +107,7 @@ def svg_figure(tikz: str) -> str:
 
 def statement_html(variant, view) -> str:
     p = variant.problem
-    parts = [f"<p><strong>{escape.html_rich(p.title)}</strong></p>"]
+    parts = [f"<p><strong>{escape.html_rich(shown(p).title)}</strong></p>"]
     description = statement_description(variant)
     if description:
         parts.append(f"<p>{escape.html_rich(description)}</p>")
@@ -170,9 +170,10 @@ def question_xml(e, variant, view, seed: int, version: int, tolerance: float, fi
     text, qtype = exercise_html(e, tolerance)
     body = statement_html(variant, view)
     files_xml = ""
+    problem_title = shown(variant.problem).title
     if figure_file is not None:
         file_name, svg_text = figure_file
-        alt = html.escape(_("Figure: {title}").format(title=variant.problem.title.replace("$", "")), quote=True)
+        alt = html.escape(_("Figure: {title}").format(title=problem_title.replace("$", "")), quote=True)
         body += f'\n<p><img src="@@PLUGINFILE@@/{file_name}" alt="{alt}" /></p>'
         files_xml = (f'<file name="{file_name}" path="/" encoding="base64">'
                      f'{base64.b64encode(svg_text.encode("utf-8")).decode("ascii")}</file>\n')
@@ -181,7 +182,7 @@ def question_xml(e, variant, view, seed: int, version: int, tolerance: float, fi
     body = tagged(body)
     feedback = aligned(key_equations(e))
     title = _("Exercise {number}, version {version}: {title}").format(number=e.number, version=version,
-                                                                       title=variant.problem.title)
+                                                                       title=problem_title)
     out = [f'  <question type="{qtype}">',
            f"    <name>\n      <text>{cdata(title)}</text>\n    </name>",
            f'    <questiontext format="html">\n      <text>{cdata(body)}</text>\n{files_xml}    </questiontext>',
@@ -250,7 +251,7 @@ def quiz_xml(sheets, tolerance: float = TOLERANCE, figure=svg_figure, echo=None)
                             raise
                         # the SVG route (latex + dvisvgm) cannot set Hangul: this figure is left out
                         if echo:
-                            echo(f"no figure for {variant.problem.title}: its labels are Korean and the "
+                            echo(f"no figure for {shown(variant.problem).title}: its labels are Korean and the "
                                  f"SVG figures are made with latex ({err})")
                         cache[tikz] = None
                 if cache[tikz] is not None:

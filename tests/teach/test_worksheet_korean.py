@@ -88,8 +88,9 @@ def problems():
 
 
 @pytest.fixture(scope="module")
-def korean(problems):
-    return [localized(p, "ko") for p in problems]
+def titles(problems):
+    """The built-ins' Korean titles, from their [translations.ko]."""
+    return [localized(p, "ko").title for p in problems]
 
 
 def test_the_templates_messages_are_found_and_translated():
@@ -100,9 +101,9 @@ def test_the_templates_messages_are_found_and_translated():
 
 
 @pytest.mark.parametrize("level", LEVELS)
-def test_every_level_says_its_instructions_in_korean(korean, level):
+def test_every_level_says_its_instructions_in_korean(problems, titles, level):
     with i18n.language("ko"):
-        worksheet, key = render_sheet(build_sheet(korean, 3, 1, level))
+        worksheet, key = render_sheet(build_sheet(problems, 3, 1, level))
     assert pdf.engine(worksheet) == "lualatex" and pdf.engine(key) == "lualatex"
     assert squash(ko(LEVEL_SENTENCES[level])) in squash(worksheet)
     assert LEVEL_SENTENCES[level] not in worksheet
@@ -110,12 +111,14 @@ def test_every_level_says_its_instructions_in_korean(korean, level):
     assert plain(ko("Exercise %(number)s")) in squash(key)
     if level == "worked":
         assert squash(ko("Worked solution.")) in squash(worksheet)
+    for title in titles:
+        assert plain(title) in squash(worksheet) and plain(title) in squash(key)
     assert i18n.current() == "en"
 
 
 @needs_korean_tex
-def test_korean_worksheet_and_key_pdfs(tmp_path, korean):
-    sheet = build_sheet(korean, 3, 2, "local-gradients")
+def test_korean_worksheet_and_key_pdfs(tmp_path, problems, titles):
+    sheet = build_sheet(problems, 3, 2, "local-gradients")
     with i18n.language("ko"):
         worksheet, key = render_sheet(sheet)
     texts = {}
@@ -124,7 +127,7 @@ def test_korean_worksheet_and_key_pdfs(tmp_path, korean):
         texts[stem] = subprocess.run(["pdftotext", str(out), "-"], check=True, capture_output=True,
                                      text=True).stdout
     n = len(sheet.exercises)
-    common = [plain(p.title) for p in korean] + [
+    common = [plain(t) for t in titles] + [
         ko("The graph, gate by gate:"), ko("The network, unit by unit:"), ko("Given (also on the figure):"),
         ko("input"), ko("output"), ko("sigmoid"),
         plain(ko("\\textcolor{fwd}{value (forward)} above each node, \\textcolor{bwd}{gradient of $%(output)s$ "
@@ -174,8 +177,8 @@ def moodle_messages() -> list[str]:
 
 
 @pytest.fixture(scope="module")
-def korean_quiz(korean):
-    sheets = build_versions(korean, 2, 3)
+def korean_quiz(problems):
+    sheets = build_versions(problems, 2, 3)
     with i18n.language("ko"):
         text = quiz_xml(sheets, figure=lambda tikz: FAKE_SVG)
     return text
@@ -201,13 +204,13 @@ def test_korean_quiz_is_utf8_xml_with_korean_questions(korean_quiz):
         assert squash(ko("Exercise {number}.").split("{")[0]) in squash(prose)
 
 
-def test_korean_quiz_problem_titles_and_given_values(korean_quiz, korean):
-    for p in korean:
-        assert plain(p.title) in squash(korean_quiz)
+def test_korean_quiz_problem_titles_and_given_values(korean_quiz, titles):
+    for title in titles:
+        assert plain(title) in squash(korean_quiz)
     assert squash(ko("Given:")) in squash(korean_quiz)
 
 
-def test_a_figure_the_svg_route_cannot_set_is_left_out(korean):
+def test_a_figure_the_svg_route_cannot_set_is_left_out(problems, titles):
     """latex (DVI) cannot set Hangul; the quiz keeps the question and leaves that figure out."""
     def figure(tikz):
         if i18n.hangul(tikz):
@@ -215,9 +218,9 @@ def test_a_figure_the_svg_route_cannot_set_is_left_out(korean):
         return FAKE_SVG
     said = []
     with i18n.language("ko"):
-        text = quiz_xml(build_versions(korean, 1, 3), figure=figure, echo=said.append)
+        text = quiz_xml(build_versions(problems, 1, 3), figure=figure, echo=said.append)
     root = ET.fromstring(text)
-    net_title = plain(korean[-1].title)
+    net_title = plain(titles[-1])
     for q in root.findall("question"):
         if q.get("type") == "category":
             continue
@@ -225,12 +228,36 @@ def test_a_figure_the_svg_route_cannot_set_is_left_out(korean):
         assert ("<img" in body) != (net_title in squash(body)), q.find("name/text").text
     assert any("Korean" in line for line in said)
     with pytest.raises(LatexError):  # any other LaTeX failure still stops the export
-        quiz_xml(build_versions(korean[:1], 1, 3), figure=lambda tikz: (_ for _ in ()).throw(LatexError("x")))
+        quiz_xml(build_versions(problems[:1], 1, 3), figure=lambda tikz: (_ for _ in ()).throw(LatexError("x")))
 
 
 def test_english_quiz_has_no_language_marker(problems):
     text = quiz_xml(build_versions(problems[:1], 1, 3), figure=None)
     assert '<div lang=' not in text and "Exercise 1, version 1" in text and not i18n.hangul(text)
+
+
+# ---------------------------------------------------------------- the same numbers in every language
+
+def numbers(tex: str) -> list[str]:
+    """Every number in the displayed equations of a sheet, in order."""
+    blocks = re.findall(r"\\begin\{align\*\}(.*?)\\end\{align\*\}", tex, flags=re.S)
+    return re.findall(r"-?\d+(?:\.\d+)?", "".join(blocks))
+
+
+def test_the_same_seed_gives_the_same_numbers_in_korean_and_english(tmp_path):
+    from click.testing import CliRunner
+
+    from derive.cli import main
+    keys = {}
+    for lang in ("en", "ko"):
+        result = CliRunner().invoke(main, ["worksheet", *PROBLEMS, "--seed", "7", "--versions", "2", "--lang", lang,
+                                           "--format", "tex", "-o", str(tmp_path / lang)])
+        assert result.exit_code == 0, result.output
+        keys[lang] = [(tmp_path / lang / f"answers-v{k}.tex").read_text(encoding="utf-8") for k in (1, 2)]
+    assert not i18n.hangul(keys["en"][0]) and i18n.hangul(keys["ko"][0])
+    for en, ko_key in zip(keys["en"], keys["ko"]):
+        assert len(numbers(en)) > 50 and numbers(en) == numbers(ko_key)
+    assert numbers(keys["en"][0]) != numbers(keys["en"][1])  # versions differ: the check can fail
 
 
 # ---------------------------------------------------------------- the Python API
