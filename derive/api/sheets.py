@@ -1,6 +1,6 @@
-"""`worksheets([...], versions=, seed=, out=)`: worksheets and answer keys from Python.
+"""`worksheets([...], versions=, seed=, out=, lang=)`: worksheets and answer keys from Python.
 
-The same files as `derive worksheet FILE... --versions N --seed S -o DIR` (teach.sheet_view):
+The same files as `derive worksheet FILE... --versions N --seed S -o DIR [--lang ko]` (teach.sheet_view):
 per version K, worksheet-vK and answers-vK (.tex, and .pdf unless `pdf=False`), numbered alike,
 with new values per version drawn from the seed (the same seed gives the same sheets).
 """
@@ -17,7 +17,7 @@ MAX_VERSIONS = 50  # as the CLI's --versions
 
 def worksheets(problems: Sequence[Any], *, versions: int = 1, seed: int = 1, out: str | Path = "worksheets",
                level: str = "outline", pdf: bool = True,
-               echo: Callable[[str], None] | None = print) -> list[Path]:
+               echo: Callable[[str], None] | None = print, lang: str | None = None) -> list[Path]:
     """Write worksheets and answer keys for `problems` (Problems, or files / built-in names).
 
     versions  how many versions, 1..50, each with new values; seed: the same seed, the same sheets
@@ -25,9 +25,13 @@ def worksheets(problems: Sequence[Any], *, versions: int = 1, seed: int = 1, out
               "fill-in" or "worked" (teach.exercises.LEVELS; the old "full", "hints", "blanks" work too)
     pdf       False writes the .tex files only (no LaTeX run)
     echo      where the progress lines go (None: silent)
+    lang      the language of the fixed text, "en" or "ko" as `--lang` (None: the problems' own
+              `lang`, else English); titles and descriptions from [translations.<lang>]
     Returns the paths written, worksheet and answer key of each version in turn. Raises
     DeriveError for bad input (nothing written) and LatexError when LaTeX fails.
     """
+    from .. import i18n
+    from .. import problems as problem_files
     from ..files import ensure_dir
     from ..teach.exercises import LEVEL_ALIASES, LEVELS
     from ..teach.sheet_view import write_versions
@@ -40,6 +44,8 @@ def worksheets(problems: Sequence[Any], *, versions: int = 1, seed: int = 1, out
         raise DeriveError(f"seed: expected a whole number, got {seed!r}")
     if level not in LEVELS and level not in LEVEL_ALIASES:
         raise DeriveError(f"level: expected one of {', '.join(LEVELS)}, got {level!r}")
+    if lang is not None and lang not in i18n.LANGUAGES:
+        raise DeriveError(f"lang: expected one of {', '.join(i18n.LANGUAGES)}, got {lang!r}")
     chosen = []
     for p in problems:
         if isinstance(p, (str, Path)):
@@ -51,6 +57,7 @@ def worksheets(problems: Sequence[Any], *, versions: int = 1, seed: int = 1, out
     if not chosen:
         raise DeriveError("no problems: give at least one Problem or problem file")
     folder = ensure_dir(out)  # an unusable folder is an OutputError before any work
-    write_versions(chosen, versions, seed, folder, level, pdf, echo=echo)
+    with i18n.language(problem_files.language(chosen, lang)):
+        write_versions(chosen, versions, seed, folder, level, pdf, echo=echo)
     suffix = ".pdf" if pdf else ".tex"
     return [folder / f"{stem}-v{k}{suffix}" for k in range(1, versions + 1) for stem in ("worksheet", "answers")]

@@ -55,8 +55,7 @@ def worksheet(files, versions, seed, out, level, fmt, tolerance, builtin, tex_on
         fail("no problems: give FILE arguments or --builtin")
     fmt = "tex" if tex_only else fmt
     lang = problems.language(chosen, lang)
-    chosen = [problems.localized(p, lang) for p in chosen]
-    with i18n.language(lang):
+    with i18n.language(lang):  # titles are shown in `lang`; values are drawn as in any language
         _write(chosen, versions, seed, out, level, fmt, tolerance)
 
 

@@ -26,17 +26,20 @@ import base64
 import html
 from pathlib import Path
 
-from .. import files
+from .. import files, i18n
 from ..engine.steps import partial
+from ..errors import LatexError
+from ..i18n import N_, _
 from ..render import escape, printer, svg
 from ..render.tex import environment
 from .sheet_items import key_equations, name, slash
-from .sheet_view import statement_description, variant_view
+from .sheet_view import shown, statement_description, variant_view
 
 TOLERANCE = 0.01  # relative
 ESSAY_KINDS = ("symbolic", "rule")
-KIND_TITLES = {"forward": "forward pass", "gates": "every gradient", "symbolic": "a derivation",
-               "rule": "a rule in index form", "numeric": "a gradient's value", "update": "one step of descent"}
+KIND_TITLES = {"forward": N_("forward pass"), "gates": N_("every gradient"), "symbolic": N_("a derivation"),
+               "rule": N_("a rule in index form"), "numeric": N_("a gradient's value"),
+               "update": N_("one step of descent")}  # translated with _() where a category is named
 
 
 # ---------------------------------------------------------------- text pieces
@@ -44,6 +47,13 @@ KIND_TITLES = {"forward": "forward pass", "gates": "every gradient", "symbolic":
 def cdata(text: str) -> str:
     """Text as Moodle writes it: in a CDATA section (split where it contains ']]>')."""
     return "<![CDATA[" + text.replace("]]>", "]]]]><![CDATA[>") + "]]>"
+
+
+def tagged(body: str) -> str:
+    """A question text in a language other than English, marked as such for the browser
+    (<div lang="ko">: screen readers and font choice); English stays as it is."""
+    lang = i18n.current()
+    return body if lang == "en" else f'<div lang="{lang}">\n{body}\n</div>'
 
 
 def inline(tex: str) -> str:
@@ -97,7 +107,7 @@ def svg_figure(tikz: str) -> str:
 
 def statement_html(variant, view) -> str:
     p = variant.problem
-    parts = [f"<p><strong>{escape.html_rich(p.title)}</strong></p>"]
+    parts = [f"<p><strong>{escape.html_rich(shown(p).title)}</strong></p>"]
     description = statement_description(variant)
     if description:
         parts.append(f"<p>{escape.html_rich(description)}</p>")
@@ -105,16 +115,16 @@ def statement_html(variant, view) -> str:
         net = view["network"]
         rows = [f"{r['left']} &{r['right']}" + (f" & {r['left2']} &{r['right2']}" if r["left2"] else "")
                 for eq in net["equations"] for r in eq]
-        parts.append("<p>The network, unit by unit:</p>")
+        parts.append("<p>" + _("The network, unit by unit:") + "</p>")
         parts.append("<p>" + display("\\begin{aligned}" + " \\\\ ".join(rows) + "\\end{aligned}") + "</p>")
         lines = [display(",\\qquad ".join(a["tex"] for a in line)) for line in net["arrays"]]
-        parts.append("<p>Given:</p>\n" + "\n".join(f"<p>{line}</p>" for line in lines))
+        parts.append("<p>" + _("Given:") + "</p>\n" + "\n".join(f"<p>{line}</p>" for line in lines))
     else:
         rows = [f"{r['left']} &{r['right']}" for eq in view["steps"] for r in eq]
-        parts.append("<p>The graph, gate by gate:</p>")
+        parts.append("<p>" + _("The graph, gate by gate:") + "</p>")
         parts.append("<p>" + display("\\begin{aligned}" + " \\\\ ".join(rows) + "\\end{aligned}") + "</p>")
         given = ", ".join(inline(f"{name(n)} = {printer.number(x)}") for n, x in variant.values.items())
-        parts.append(f"<p>Given: {given}.</p>")
+        parts.append("<p>" + _("Given:") + f" {given}.</p>")
     return "\n".join(parts)
 
 
@@ -125,25 +135,32 @@ def exercise_html(e, tolerance: float) -> tuple[str, str]:
     a = e.answer
     if e.kind == "forward":
         rows = [f"{inline(name(line.node))} = {blank(line.value, tolerance)}" for line in a.lines]
-        return ("<p>Compute the forward value of every gate.</p>\n<p>" + "<br/>\n".join(rows) + "</p>", "cloze")
+        prompt = _("Compute the forward value of every gate.")
+        return (f"<p>{prompt}</p>\n<p>" + "<br/>\n".join(rows) + "</p>", "cloze")
     if e.kind == "gates":
         rows = [f"{inline(slash(g.symbol))} = {blank(g.value, tolerance)}" for g in a.gradients if g.node != out]
-        return (f"<p>Compute the gradient of {inline(name(out))} with respect to every node, from the output "
-                "back to the inputs.</p>\n<p>" + "<br/>\n".join(rows) + "</p>", "cloze")
+        prompt = _("Compute the gradient of {output} with respect to every node, from the output back to the "
+                   "inputs.").format(output=inline(name(out)))
+        return (f"<p>{prompt}</p>\n<p>" + "<br/>\n".join(rows) + "</p>", "cloze")
     if e.kind == "symbolic":
-        return (f"<p>Derive {inline(slash(partial(out, e.target)))} by the chain rule: first as a product of "
-                "local gradients, each written in the graph's own names, then as one expression.</p>", "essay")
+        symbol = inline(slash(partial(out, e.target)))
+        prompt = _("Derive {symbol} by the chain rule: first as a product of local gradients, each written in "
+                   "the graph's own names, then as one expression.").format(symbol=symbol)
+        return (f"<p>{prompt}</p>", "essay")
     if e.kind == "rule":
-        return (f"<p>Derive {inline(slash(a.rule.lhs))} in index form by the chain rule, then write it out for "
-                f"{inline(name(a.instance[1]))}.</p>", "essay")
+        prompt = _("Derive {lhs} in index form by the chain rule, then write it out for {element}.").format(
+            lhs=inline(slash(a.rule.lhs)), element=inline(name(a.instance[1])))
+        return (f"<p>{prompt}</p>", "essay")
     if e.kind == "numeric":
-        return (f"<p>Compute {inline(slash(a.symbol))} at the given values.</p>", "numerical")
+        prompt = _("Compute {symbol} at the given values.").format(symbol=inline(slash(a.symbol)))
+        return (f"<p>{prompt}</p>", "numerical")
     if e.kind == "update":
         grad = slash(a.gradient_symbol)
         new = "{" + name(a.target) + "}'"
         eta = inline("\\eta = " + printer.number(a.eta))
-        return (f"<p>Take one step of gradient descent on {inline(name(a.target))} with the learning rate "
-                f"{eta}.</p>\n<p>{inline(grad)} = {blank(a.gradient, tolerance)}<br/>\n"
+        prompt = _("Take one step of gradient descent on {target} with the learning rate {eta}.").format(
+            target=inline(name(a.target)), eta=eta)
+        return (f"<p>{prompt}</p>\n<p>{inline(grad)} = {blank(a.gradient, tolerance)}<br/>\n"
                 f"{inline(new)} = {blank(a.new_value, tolerance)}</p>", "cloze")
     raise ValueError(e.kind)
 
@@ -153,15 +170,19 @@ def question_xml(e, variant, view, seed: int, version: int, tolerance: float, fi
     text, qtype = exercise_html(e, tolerance)
     body = statement_html(variant, view)
     files_xml = ""
+    problem_title = shown(variant.problem).title
     if figure_file is not None:
         file_name, svg_text = figure_file
-        alt = html.escape("Figure: " + variant.problem.title.replace("$", ""), quote=True)
+        alt = html.escape(_("Figure: {title}").format(title=problem_title.replace("$", "")), quote=True)
         body += f'\n<p><img src="@@PLUGINFILE@@/{file_name}" alt="{alt}" /></p>'
         files_xml = (f'<file name="{file_name}" path="/" encoding="base64">'
                      f'{base64.b64encode(svg_text.encode("utf-8")).decode("ascii")}</file>\n')
-    body += f"\n<p><strong>Exercise {e.number}.</strong></p>\n{text}"
+    heading = _("Exercise {number}.").format(number=e.number)
+    body += f"\n<p><strong>{heading}</strong></p>\n{text}"
+    body = tagged(body)
     feedback = aligned(key_equations(e))
-    title = f"Exercise {e.number}, version {version}: {variant.problem.title}"
+    title = _("Exercise {number}, version {version}: {title}").format(number=e.number, version=version,
+                                                                       title=problem_title)
     out = [f'  <question type="{qtype}">',
            f"    <name>\n      <text>{cdata(title)}</text>\n    </name>",
            f'    <questiontext format="html">\n      <text>{cdata(body)}</text>\n{files_xml}    </questiontext>',
@@ -225,6 +246,14 @@ def quiz_xml(sheets, tolerance: float = TOLERANCE, figure=svg_figure, echo=None)
                         if echo:
                             echo(f"no figures in the quiz: {err}")
                         figure, cache[tikz] = None, None
+                    except LatexError as err:
+                        if not i18n.hangul(tikz):
+                            raise
+                        # the SVG route (latex + dvisvgm) cannot set Hangul: this figure is left out
+                        if echo:
+                            echo(f"no figure for {shown(variant.problem).title}: its labels are Korean and the "
+                                 f"SVG figures are made with latex ({err})")
+                        cache[tikz] = None
                 if cache[tikz] is not None:
                     figure_file = (f"figure-v{sheet.version}-p{variant_index}.svg", cache[tikz])
             for e in exercises:
@@ -236,7 +265,9 @@ def quiz_xml(sheets, tolerance: float = TOLERANCE, figure=svg_figure, echo=None)
     parts = ['<?xml version="1.0" encoding="UTF-8"?>\n<quiz>\n']
     for n in sorted(by_number):
         kind = next(e.kind for e in sheets[0].exercises if e.number == n)
-        parts.append(category_xml(f"$course$/derive seed {seed}/Exercise {n:0{width}d} ({KIND_TITLES[kind]})"))
+        exercise = _("Exercise {number} ({kind})").format(number=f"{n:0{width}d}", kind=_(KIND_TITLES[kind]))
+        folder = _("derive seed {seed}").format(seed=seed)
+        parts.append(category_xml(f"$course$/{folder}/{exercise}"))
         parts += by_number[n]
     parts.append("</quiz>\n")
     return "".join(parts)

@@ -17,7 +17,8 @@ from .answers import diagnosis, text
 from .compiled import compiled
 
 ACTIVATIONS = ("sigmoid", "tanh", "relu", "identity")
-_ACTIVATION_NAMES = {"sigmoid": N_("sigmoid"), "tanh": N_("tanh"), "relu": N_("relu"), "identity": N_("identity")}
+_UNITS = {"sigmoid": N_("sigmoid unit"), "tanh": N_("tanh unit"), "relu": N_("relu unit"),
+          "identity": N_("identity unit")}
 
 
 def _alternatives(op: str, act: sp.Symbol, net: sp.Symbol, show):
@@ -188,8 +189,8 @@ def mutations(engine, target, inst) -> dict:
             for _other, label, form in _alternatives(op, symbol(c0), symbol(p0), show):
                 per_edge = {(p, c): form.xreplace({symbol(c0): symbol(c), symbol(p0): symbol(p)}) for p, c, _ in es}
                 muts[diagnosis("wrong-activation", N_("the derivative of the wrong activation: {wrong} where {right} "
-                               "belongs ({unit} is a {activation} unit, {factor})"), wrong=label, right=own,
-                               unit=G(c0), activation=_(_ACTIVATION_NAMES[op]), factor=lab)] = \
+                               "belongs ({unit} is a {activation}, {factor})"), wrong=label, right=own,
+                               unit=G(c0), activation=_(_UNITS[op]), factor=lab)] = \
                     Sweep(node, _set(es, lambda s, e, v, pe=per_edge: _value_at(pe[e], s)))
         if c0 != out and any(graph.consumers(c) for _, c, _ in es):
             upstream = {(p, c): symbol("∂" + out + "/∂" + c) for p, c, _ in es}

@@ -7,13 +7,17 @@ derived here. A network's statement is its Mazur-style figure (render.netfig), i
 equations and its given values as labelled matrices and vectors; a scalar graph's is its gates
 and, when an exercise asks for values or gradients, its figure with answer boxes.
 `write_versions` writes every version's worksheet-vK and answers-vK.
+
+Titles and descriptions are shown in the language the text is made in (`shown`: a problem's
+[translations.<lang>]), while the values are drawn from the problem as written: the same seed
+gives the same numbers in every language.
 """
 from __future__ import annotations
 
 import dataclasses
 from pathlib import Path
 
-from .. import files
+from .. import files, i18n, problems
 from ..networks.names import Names
 from ..pipeline import graph_and_inputs, solve
 from ..render import netfig, pdf, printer, tikz
@@ -150,9 +154,14 @@ def _original_numbers(problem) -> list:
     return [*s.inputs.values(), *d.values.values(), *(g.value for g in d.steps if g.node != d.output)]
 
 
+def shown(problem):
+    """`problem` with its title and description in the current language (problems.localized)."""
+    return problems.localized(problem, i18n.current())
+
+
 def statement_description(variant) -> str:
     """The description, without what it says about the original values when they changed."""
-    p, original = variant.problem, variant.original or variant.problem
+    p, original = shown(variant.problem), variant.original or variant.problem
     if not p.description or dict(graph_and_inputs(original)[1]) == variant.values:
         return p.description
     return description_for(p.description, _original_numbers(original), False)
@@ -173,7 +182,7 @@ def variant_view(variant, exercises, level: str) -> dict:
         for n in variant.graph.steps]
     return {
         "figure_boxes": level != "fill-in",  # the fill-in frame has the boxes
-        "title": p.title,
+        "title": shown(p).title,
         "description": statement_description(variant),
         "steps": steps,
         "network": network,

@@ -8,14 +8,18 @@ A clause (split at ". " and "; ") quotes the original when it contains a number 
 the digits it is written with, an input value, a forward value or a gradient of the original
 problem. Integers must match with their sign ("lecture 4" is not y = −4), and 0 and ±1 are
 taken for constants of a formula (σ(1 − σ)), as are numbers glued to letters or scripts (cs231n,
-w5, x^2) and sizes like 2-2-2. Math only.
+w5, x^2) and sizes like 2-2-2; a Korean particle after a number (0.5입니다) does not hide it. Math only.
 """
 from __future__ import annotations
 
 import re
 from fractions import Fraction
 
-_NUMBER = re.compile(r"(?<![\w.^_/{−-])[−-]?\d+(?:\.\d+)?(?![\w.]*\w|[−-]\d|\})")
+# A letter or digit glued to a number makes it part of a name (w5, cs231n); a Korean particle or
+# ending does not (0.5입니다, 3과): Hangul is left out of the \w that may not touch a number.
+_WORD = r"[^\W\u1100-\u11ff\u3130-\u318f\uac00-\ud7a3]"
+_NUMBER = re.compile(r"(?<![.^_/{−-])(?<!" + _WORD + r")[−-]?\d+(?:\.\d+)?(?!(?:" + _WORD + r"|\.)*" + _WORD
+                     + r"|[−-]\d|\})")
 _SHAPE = re.compile(r"\d+(?:\s*[-−x×]\s*\d+)+")  # 2-2-2, 3x3: sizes, not values
 _CLAUSE = re.compile(r"(?<=[.;:!?])\s+")
 

@@ -74,7 +74,8 @@ class Variant:
 
 
 def problem_key(problem) -> str:
-    """What names a problem in the RNG key: its title, stable across paths and machines."""
+    """What names a problem in the RNG key: its title, stable across paths and machines (the title
+    as written, not a translation: callers draw from the problem as loaded, see sheet_view.shown)."""
     return problem.title
 
 
