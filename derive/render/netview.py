@@ -14,8 +14,8 @@ from dataclasses import dataclass
 import sympy as sp
 
 from ..engine.parse import symbol
-from ..i18n import N_, _
 from ..engine.steps import partial, split_partial
+from ..i18n import N_, _
 from ..networks.names import loss_formula
 
 MAX_CHAINS = 12  # per-weight chains written out with --detail full

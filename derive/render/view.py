@@ -12,8 +12,8 @@ from dataclasses import dataclass
 import sympy as sp
 
 from ..engine.parse import symbol
-from ..i18n import N_, _
 from ..engine.steps import partial
+from ..i18n import N_, _
 from . import tikz
 from .netview import network_view
 
