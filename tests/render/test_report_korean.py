@@ -101,6 +101,18 @@ def test_korean_report_leaves_no_english_sentence(korean_pdf):
 
 
 @needs_lualatex
+def test_korean_full_detail(tmp_path):
+    out = tmp_path / "full.pdf"
+    build(["mlp_nielsen", "circuit"], out, "pdf", echo=lambda line: None, detail="full", lang="ko")
+    text = pdf_text(out)
+    for heading in ("Per-weight chains", "General rules (index form)", "Vector and matrix form", "Backward pass"):
+        assert korean(heading) in text and heading not in text, heading
+    assert not re.search("[다요]\\.[\uac00-\ud7a3]", text), "two sentences run together"
+    words = {w.lower() for w in re.findall(r"[A-Za-z]+", text)}
+    assert not words & ENGLISH, sorted(words & ENGLISH)
+
+
+@needs_lualatex
 def test_a_korean_title_renders_without_lang(tmp_path):
     title = "간단한 회로: 덧셈과 곱셈 노드"
     source = tmp_path / "circuit.toml"
