@@ -6,6 +6,7 @@ One Korean and one English compilation for the module (LuaLaTeX takes a few seco
 """
 from __future__ import annotations
 
+import dataclasses
 import re
 import shutil
 import subprocess
@@ -15,7 +16,9 @@ import pytest
 
 from derive import i18n, problems
 from derive.cli.report import build
-from derive.render import pdf, svg
+from derive.pipeline import solve
+from derive.render import pdf, svg, tex
+from derive.render.view import problem_view
 
 needs_lualatex = pytest.mark.skipif(
     not (shutil.which("latexmk") and shutil.which("lualatex") and shutil.which("pdftotext")
@@ -166,3 +169,23 @@ def test_a_figure_with_hangul_becomes_svg_paths():
     assert "<path" in one and "노드" not in one  # glyphs as paths, no font needed
     width = [float(re.search(r"width=['\"]([\d.]+)pt", s).group(1)) for s in (one, two)]
     assert width[1] > 1.5 * width[0]  # the letters are set: twice the text, a wider picture
+
+
+def test_a_failed_check_is_flagged_in_korean():
+    """The failure texts (banner, flagged steps, unproven result, verdicts, unchecked rules) are only
+    reached when a check fails: the section of a view whose checks are marked wrong."""
+    failures = ("Unproven: the numeric check failed.", "check failed", "wrong", "NOT checked")
+    with i18n.language("ko"):
+        sections = []
+        for name in ("circuit", "mlp_222"):
+            v = problem_view(solve(problems.load(name)), detail="full")
+            net = v["network"] and {**v["network"], "rules": tuple(dataclasses.replace(r, checked=False)
+                                                                   for r in v["network"]["rules"])}
+            v = {**v, "ok": False, "failures": ["x"], "network": net,
+                 "checks": tuple(dataclasses.replace(c, verdict="wrong") for c in v["checks"]),
+                 "backward": tuple(dataclasses.replace(b, verdict="wrong") for b in v["backward"])}
+            sections.append(tex.render("_problem.tex", p=v))
+        body = tex.render_body(sections, failed=2)
+    for message in failures:
+        assert korean(message) in body, message
+        assert message not in body, message
