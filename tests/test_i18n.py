@@ -53,7 +53,7 @@ def korean():
 def test_every_message_is_in_the_korean_catalog_and_translated(extracted, korean):
     messages = [m for m in extracted if m.id]
     assert len(messages) > 20
-    missing = [m.id for m in messages if korean.get(m.id) is None]
+    missing = [m.id for m in messages if korean.get(m.id, context=m.context) is None]
     assert not missing, f"not in {PO.name} (run `make messages` and translate): {missing[:5]}"
     empty = [m.id for m in korean if m.id and not all(_strings(m))]
     assert not empty, f"untranslated: {empty[:5]}"
@@ -69,6 +69,8 @@ def test_the_compiled_catalog_matches_its_source(korean):
             continue
         if isinstance(m.id, tuple):
             assert compiled.ngettext(m.id[0], m.id[1], 1) == m.string[0], "stale .mo: run `make messages`"
+        elif m.context:
+            assert compiled.pgettext(m.context, m.id) == m.string, f"stale .mo for {m.id!r}: run `make messages`"
         else:
             assert compiled.gettext(m.id) == m.string, f"stale .mo for {m.id!r}: run `make messages`"
 

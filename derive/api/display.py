@@ -18,11 +18,12 @@ import re
 import warnings
 
 from ..errors import DeriveError, LatexError
+from ..i18n import N_, _
 
 HEADING_SHIFT = 1  # a report's ## title is a notebook's ###: a cell's output sits under its section
 FIGURE_SCHEME = "derive-figure:"  # an image source the HTML renderer replaces by an inline <svg>
-FORWARD_ALT = "The computational graph with its forward values"
-NETWORK_ALT = "The network: units, weights and biases with their values"
+FORWARD_ALT = N_("The computational graph with its forward values")  # translated where shown
+NETWORK_ALT = N_("The network: units, weights and biases with their values")
 
 
 class DisplayWarning(UserWarning):
@@ -239,7 +240,7 @@ def problem_markdown(problem, figure_src: str | None = None) -> str:
     if figure_src is None and svg_text:
         figure_src = data_uri(svg_text)
     return _render_md("problem.md", **head, p=view, error="", figure=figure_src if svg_text else None,
-                      figure_alt=alt)
+                      figure_alt=_(alt) if alt else "")
 
 
 def problem_html(problem) -> str:

@@ -15,6 +15,7 @@ import sympy as sp
 
 from ..engine.parse import symbol
 from ..engine.steps import partial, split_partial
+from ..i18n import N_, _
 from ..networks.names import loss_formula
 
 MAX_CHAINS = 12  # per-weight chains written out with --detail full
@@ -228,10 +229,22 @@ def network_view(solution, detail: str = "concise") -> dict:
     }
 
 
+ACTIVATION_NAMES = {  # an activation as the settings sentence names it (translated when used)
+    "sigmoid": N_("sigmoid"), "tanh": N_("tanh"), "relu": N_("relu"), "identity": N_("identity"),
+    "softmax": N_("softmax"),
+}
+
+
+def activation_name(name: str) -> str:
+    """The activation `name` in the current language (an unknown name as it is)."""
+    return _(ACTIVATION_NAMES[name]) if name in ACTIVATION_NAMES else name
+
+
 def settings(p) -> dict:
     """The problem's settings as data the template typesets (never as prose with code words)."""
     if p.kind != "network":
         return {"kind": "layers", "stack": tuple(p.stack), "batch": p.batch, "bias": p.bias}
-    return {"kind": "network", "sizes": tuple(p.sizes), "activations": tuple(p.activations),
+    return {"kind": "network", "sizes": tuple(p.sizes),
+            "activations": tuple(activation_name(a) for a in p.activations),
             "loss": p.loss, "notation": p.notation, "bias": p.bias, "batch": p.batch,
             "delta_sign": getattr(p, "delta_sign", 1)}

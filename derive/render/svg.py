@@ -8,6 +8,11 @@
     standalone(tikz_source) -> str
         The standalone .tex that svg_of_figure compiles (a pure function, for tests and debugging).
 
+A picture holding Korean letters cannot go through `latex` (no Hangul fonts in DVI) nor through
+LuaLaTeX's DVI (dvisvgm misplaces its OpenType glyphs): it is set like a Korean report, with
+LuaLaTeX, luatexko and the Nanum fonts, into a PDF that `dvisvgm --pdf --no-fonts` (Ghostscript,
+which Debian's dvisvgm links) turns into paths. Pictures without Hangul keep the DVI route.
+
 Both programs run in a fresh temporary directory that is removed afterwards, without shell
 escape, non-interactive, halting on the first error, with file access restricted to that
 directory, under one time limit for the whole run (the process group is killed when it is
@@ -24,8 +29,9 @@ import tempfile
 import time
 from pathlib import Path
 
+from .. import i18n
 from ..errors import LatexError
-from .pdf import FIGURE_PREAMBLE, first_error
+from .pdf import FIGURE_PREAMBLE, KOREAN_PACKAGES, KOREAN_PREAMBLE, _kpse_finds, first_error
 
 DEFAULT_TIMEOUT = 60  # seconds for latex and dvisvgm together
 DEBIAN_PACKAGES = "texlive-latex-base texlive-pictures lmodern dvisvgm"
@@ -36,12 +42,15 @@ class SvgToolsMissing(LatexError):
 
 
 def standalone(tikz_source: str) -> str:
-    """A standalone LaTeX document holding the one picture (the dvisvgm TikZ driver)."""
+    """A standalone LaTeX document holding the one picture: for `latex` and the dvisvgm TikZ
+    driver, or, when the picture holds Hangul, for LuaLaTeX with luatexko (a PDF)."""
+    korean = i18n.hangul(tikz_source)
     return "\n".join((
-        r"\def\pgfsysdriver{pgfsys-dvisvgm.def}",
+        *(() if korean else (r"\def\pgfsysdriver{pgfsys-dvisvgm.def}",)),
         r"\documentclass[border=3pt]{standalone}",
-        r"\usepackage[T1]{fontenc}",
+        r"\usepackage{luatexko}" if korean else r"\usepackage[T1]{fontenc}",
         r"\usepackage{lmodern,amsmath,amssymb,xcolor,tikz}",
+        *((KOREAN_PREAMBLE,) if korean else ()),
         FIGURE_PREAMBLE,
         r"\begin{document}",
         tikz_source.strip(),
@@ -70,25 +79,30 @@ def svg_of_figure(tikz_source: str, timeout: float = DEFAULT_TIMEOUT) -> str:
     """The SVG text of one TikZ picture (see the module docstring)."""
     if "\\begin{tikzpicture}" not in tikz_source:
         raise ValueError("svg_of_figure expects a tikzpicture environment")
-    missing = [tool for tool in ("latex", "dvisvgm") if not shutil.which(tool)]
+    korean = i18n.hangul(tikz_source)
+    tex = "lualatex" if korean else "latex"
+    missing = [tool for tool in (tex, "dvisvgm") if not shutil.which(tool)]
+    if korean and not missing and not _kpse_finds("luatexko.sty"):
+        missing = ["luatexko"]
     if missing:
+        packages = f"{DEBIAN_PACKAGES} {KOREAN_PACKAGES}" if korean else DEBIAN_PACKAGES
         raise SvgToolsMissing(f"{' and '.join(missing)} not found, so no SVG figure was made. "
-                              f"Install: sudo apt-get install --no-install-recommends {DEBIAN_PACKAGES}")
+                              f"Install: sudo apt-get install --no-install-recommends {packages}")
     deadline = time.monotonic() + timeout
     with tempfile.TemporaryDirectory(prefix="derive-svg-") as tmp:
         work = Path(tmp)
         (work / "figure.tex").write_text(standalone(tikz_source), encoding="utf-8")
         env = {**os.environ, "openin_any": "p", "openout_any": "p", "shell_escape": "f",
                "TEXMFOUTPUT": str(work)}
-        code, output = _run(["latex", "-no-shell-escape", "-interaction=nonstopmode", "-halt-on-error",
-                             "figure.tex"], work, env, deadline, "latex")
-        dvi = work / "figure.dvi"
-        if code != 0 or not dvi.exists():
+        code, output = _run([tex, "-no-shell-escape", "-interaction=nonstopmode", "-halt-on-error",
+                             "figure.tex"], work, env, deadline, tex)
+        built = work / ("figure.pdf" if korean else "figure.dvi")
+        if code != 0 or not built.exists():
             log = work / "figure.log"
             text = log.read_text(encoding="utf-8", errors="replace") if log.exists() else output
             raise LatexError(f"LaTeX failed on the figure: {first_error(text)}")
-        code, output = _run(["dvisvgm", "--no-fonts", "--exact-bbox", "--verbosity=1",
-                             "--output=figure.svg", "figure.dvi"], work, env, deadline, "dvisvgm")
+        code, output = _run(["dvisvgm", *(("--pdf",) if korean else ()), "--no-fonts", "--exact-bbox",
+                             "--verbosity=1", "--output=figure.svg", built.name], work, env, deadline, "dvisvgm")
         svg = work / "figure.svg"
         if code != 0 or not svg.exists():
             raise LatexError(f"dvisvgm failed on the figure: {output.strip()[-300:] or 'no message'}")

@@ -29,7 +29,8 @@ The Markdown environment (`environment("md")`) has the same filters, with `e` es
 Fixed text is translated (jinja2.ext.i18n, catalogs in derive/locale, language from derive.i18n):
 `\\BLOCK{trans}Numeric check\\BLOCK{endtrans}` (whitespace trimmed), or with values that went
 through a filter: `\\BLOCK{trans n=p.checks_total, title=p.title|e}...\\VAR{n}...\\BLOCK{endtrans}`,
-and `\\VAR{_("text")}` in an expression. A translated message is trusted text (it may hold LaTeX);
+and `\\VAR{_("text")}` in an expression; `\\VAR{pgettext("context", "word")}` for a word whose
+translation depends on where it stands. A translated message is trusted text (it may hold LaTeX);
 the values put into it must be filter outputs, like anything else printed. A literal percent
 sign in a message is written %% (Jinja's new-style gettext formats every message).
 
@@ -78,6 +79,19 @@ def _gettext(message: str) -> Message:
 
 def _ngettext(singular: str, plural: str, n: int) -> Message:
     return Message(i18n.ngettext(singular, plural, n))
+
+
+def _pgettext(context: str, message: str) -> Message:
+    """`message` in the sense `context` names (one English word, two Korean ones: an input node of
+    the forward table is 입력, the input layer of a network diagram 입력층)."""
+    return _InContext(i18n.translations(i18n.current()).pgettext(context, message))
+
+
+class _InContext(Message):
+    """A message with a context: Jinja's new-style pgettext passes the context along as a value."""
+
+    def __mod__(self, values):
+        return Message.__mod__(self, {k: v for k, v in values.items() if k != "context"})
 
 
 def templates_dir() -> Path:
@@ -205,7 +219,7 @@ def environment(kind: str = "tex") -> jinja2.Environment:
         extensions=["jinja2.ext.i18n"],
     )
     env.policies["ext.i18n.trimmed"] = True  # a message's line breaks and indentation are layout
-    env.install_gettext_callables(_gettext, _ngettext, newstyle=True)
+    env.install_gettext_callables(_gettext, _ngettext, newstyle=True, pgettext=_pgettext)
     env.filters.update({
         "e": (lambda s: Safe(escape.tex_text(s))) if kind == "tex" else (lambda s: Safe(escape.md_text(s))),
         "math": _math,

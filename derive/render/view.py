@@ -13,6 +13,7 @@ import sympy as sp
 
 from ..engine.parse import symbol
 from ..engine.steps import partial
+from ..i18n import N_, _
 from . import tikz
 from .netview import network_view
 
@@ -58,6 +59,9 @@ class BackwardStep:
     closed: object = None  # the gradient in closed form (inputs, else node names), when short
 
 
+VERDICTS = {"ok": N_("ok"), "kink": N_("kink"), "suspect": N_("suspect"), "wrong": N_("wrong")}
+
+
 @dataclass(frozen=True)
 class CheckRow:
     symbol: object  # ∂out/∂wrt
@@ -66,6 +70,11 @@ class CheckRow:
     numeric: float
     rel_error: float
     verdict: str
+
+    @property
+    def verdict_text(self) -> str:
+        """The verdict in the current language."""
+        return _(VERDICTS[self.verdict]) if self.verdict in VERDICTS else self.verdict
 
 
 DEFINITION_LIMIT = 30  # nodes; bigger graphs are defined by their steps only
@@ -239,6 +248,21 @@ def _limited_checks(rows):
 
 DETAILS = ("concise", "full")
 
+PROOF_METHODS = {"central difference": N_("central difference"), "complex step": N_("complex step")}
+
+
+def proof_view(proof):
+    """The proof summary with its method names and precisions in the current language."""
+    if not proof:
+        return proof
+    methods = []
+    for m in proof.get("methods", ()):
+        method = _(PROOF_METHODS[m["method"]]) if m["method"] in PROOF_METHODS else m["method"]
+        precision = (_("{digits} digits").format(digits=m["digits"]) if m["precision"] == f"{m['digits']} digits"
+                     else m["precision"])
+        methods.append({**m, "method": method, "precision": precision})
+    return {**proof, "methods": methods}
+
 
 def problem_view(solution, figure: bool = True, detail: str = "concise") -> dict:
     """Everything the report templates need for one problem (big graphs are cut, with a note).
@@ -258,9 +282,11 @@ def problem_view(solution, figure: bool = True, detail: str = "concise") -> dict
         total = len(d.steps)
         if total > MAX_STEPS:
             flagged = [s for s in backward[MAX_STEPS:] if s.verdict in ("suspect", "wrong")]
-            note = (f"The graph has {total} gradients; the first {MAX_STEPS} are written out "
-                    f"below{' together with every failed one' if flagged else ''}, and every one of "
-                    "them is checked in the table that follows.")
+            note = (_("The graph has {total} gradients; the first {shown} are written out below together "
+                      "with every failed one, and every one of them is checked in the table that follows.")
+                    if flagged else
+                    _("The graph has {total} gradients; the first {shown} are written out below, and every "
+                      "one of them is checked in the table that follows.")).format(total=total, shown=MAX_STEPS)
     inputs_shown_above = solution.extra is not None or (p.kind == "scalar" and len(d.graph.inputs) <= 12)
     steps_first = [n.name for n in d.graph.steps]
     inputs_last = [] if (not full and inputs_shown_above) else list(d.graph.inputs)
@@ -296,7 +322,7 @@ def problem_view(solution, figure: bool = True, detail: str = "concise") -> dict
         "checks": checks,
         "checks_cut": checks_cut,
         "max_rel_error": max((c.rel_error for c in r.checks), default=0.0),
-        "proof": r.proof,  # what was checked and how (engine.check.Prover.summary)
+        "proof": proof_view(r.proof),  # what was checked and how (engine.check.Prover.summary)
         "definition": definition(d.graph) if p.kind == "scalar" else None,
         "backward_note": note,
         "kinks": d.kinks,
