@@ -269,14 +269,15 @@ def _gradients(text: str, known, table: dict) -> str:
         if not _START.match(text, m.end()):
             raise ParseError(_("write a derivative as ∂E/∂name"), text, m.start())
         found = _name_at(text, m.end(), known)
+        power = None
         if found:
-            end, den = found[0], found[1]
+            end, den, power = found  # ∂E/∂o_k² : the power belongs to the derivative, (∂E/∂o_k)²
         else:
             n = _SIMPLE_NAME.match(text, m.end())
             end, den = n.end(), re.sub(r"[{}\s]", "", n.group())
         key = f"GRADq{len(table)}"
         table[key] = ("grad", m.group(1), den)
-        out += [text[pos:m.start()], f" {key} "]
+        out += [text[pos:m.start()], f" {key} " + (f"^({power}) " if power is not None else "")]
         pos = end
     out.append(text[pos:])
     text = "".join(out)

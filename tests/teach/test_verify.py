@@ -270,3 +270,14 @@ def test_batch_input_errors_name_the_file_and_entry(tmp_path):
     assert not (tmp_path / "o").exists()
     bad.write_text("not toml [", encoding="utf-8")
     assert run("fanout", "--answers", str(bad), "-o", str(tmp_path / "o")).exit_code == 2
+
+
+@pytest.mark.parametrize("answer", ["∂E/∂o_k²·σ(net_k)(1 - σ(net_k))", "∂E/∂o_k^2 σ(net_k)(1 - σ(net_k))",
+                                    "\\frac{\\partial E}{\\partial o_k}^2 o_k(1-o_k)"])
+def test_a_power_after_a_named_gradient_is_kept(answer):
+    """∂E/∂o_k² once read as ∂E/∂o_k (the power was dropped) and so accepted a squared upstream
+    gradient as δ_k; the power belongs to the derivative: (∂E/∂o_k)², wrong."""
+    sol = solve(problems.load("mlp_222"))
+    assert verify(sol, "delta_k", answer.replace("^2", "").replace("²", "")).correct  # the same without it
+    v = verify(sol, "delta_k", answer)
+    assert not v.correct and v.diagnosis
