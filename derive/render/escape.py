@@ -23,6 +23,7 @@ _TEX = {
     "→": r"\ensuremath{\to}", "←": r"\ensuremath{\leftarrow}", "ᵀ": r"\textsuperscript{T}",
     "²": r"\textsuperscript{2}", "³": r"\textsuperscript{3}", "√": r"\ensuremath{\surd}",
     "∞": r"\ensuremath{\infty}", "≠": r"\ensuremath{\neq}", "±": r"\ensuremath{\pm}",
+    "′": r"\ensuremath{'}", "″": r"\ensuremath{''}",  # primes: σ′, tanh′
     "‘": "`", "’": "'", "“": "``", "”": "''", "–": "--", "—": "---",
 }
 _TEX.update({ch: rf"\ensuremath{{\{cmd}}}" for ch, cmd in UNICODE_GREEK.items()})

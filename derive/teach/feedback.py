@@ -94,13 +94,9 @@ def _asked(r) -> str:
     return v.label if v is not None else f"∂/∂{r['wrt']}"
 
 
-_PRIME = "zqPRIMEqz"  # ′ (σ′, tanh′) through tex_text, which prints it as [U+2032] in text
-
-
 def _tex(text: str) -> str:
-    """User-facing text for LaTeX, with -- kept as two hyphens (--delta-sign), not an en dash, and the
-    prime of σ′ as a prime."""
-    return tex_text(text.replace("′", _PRIME)).replace("--", "-{}-").replace(_PRIME, r"\ensuremath{'}")
+    """User-facing text for LaTeX, with -- kept as two hyphens (--delta-sign), not an en dash."""
+    return tex_text(text).replace("--", "-{}-")
 
 
 def _md_math(v) -> str:

@@ -104,6 +104,11 @@ def test_md_text_is_literal():
     assert "<script>" not in out and r"\$x\$" in out and r"\*bold\*" in out
 
 
+def test_tex_text_prints_primes_and_hangul_as_such():
+    assert tex_text("σ′(z)") == "\\ensuremath{\\sigma}\\ensuremath{'}(z)"  # not \\texttt{[U+2032]}
+    assert tex_text("역전파 \\relax") == "역전파 \\textbackslash{}relax"  # Korean passes; a backslash never does
+
+
 def test_injection_in_title_and_description_is_escaped_in_the_report():
     p = problem.loads(toml_problem(NASTY, NASTY), "nasty.toml")
     out = tex.render_report([solve(p)])
