@@ -214,3 +214,17 @@ def test_python_api_reports_in_korean(tmp_path):
     assert "Backpropagation, step by step" in (tmp_path / "en.md").read_text(encoding="utf-8")
     with pytest.raises(DeriveError, match="lang: expected one of en, ko"):
         solution.report(tmp_path / "x.md", lang="fr")
+
+
+def test_python_api_verify_in_korean():
+    import derive
+    solution = derive.load("mlp_222").solve()
+    english = derive.verify(solution, wrt="w_kj", answer="2(o_k - t_k) o_k(1-o_k) h_j")
+    korean = derive.verify(solution, wrt="w_kj", answer="2(o_k - t_k) o_k(1-o_k) h_j", lang="ko")
+    assert not english.correct and not korean.correct
+    assert not any(i18n.hangul(d) for d in english.diagnosis) and all(i18n.hangul(d) for d in korean.diagnosis)
+    assert i18n.hangul(korean._repr_markdown_()) and not i18n.hangul(english._repr_markdown_())
+    assert i18n.current() == "en"
+    from derive.errors import DeriveError
+    with pytest.raises(DeriveError, match="lang: expected one of en, ko"):
+        derive.verify(solution, wrt="w_kj", answer="h_j", lang="kr")

@@ -44,8 +44,7 @@ def worksheets(problems: Sequence[Any], *, versions: int = 1, seed: int = 1, out
         raise DeriveError(f"seed: expected a whole number, got {seed!r}")
     if level not in LEVELS and level not in LEVEL_ALIASES:
         raise DeriveError(f"level: expected one of {', '.join(LEVELS)}, got {level!r}")
-    if lang is not None and lang not in i18n.LANGUAGES:
-        raise DeriveError(f"lang: expected one of {', '.join(i18n.LANGUAGES)}, got {lang!r}")
+    i18n.checked(lang)
     chosen = []
     for p in problems:
         if isinstance(p, (str, Path)):

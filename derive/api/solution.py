@@ -255,8 +255,7 @@ def write_report(solutions: Sequence[Solution], path: str | Path, format: str | 
     own language, else English)."""
     from .. import i18n, problems
     from ..render import write
-    if lang is not None and lang not in i18n.LANGUAGES:
-        raise DeriveError(f"lang: expected one of {', '.join(i18n.LANGUAGES)}, got {lang!r}")
+    i18n.checked(lang)
     if format is not None and format not in write.FORMATS:
         raise DeriveError(f"format: expected one of {', '.join(write.FORMATS)}, got {format!r}")
     if detail not in DETAILS:

@@ -12,6 +12,7 @@ from typing import Any
 
 import sympy as sp
 
+from .. import i18n
 from ..errors import DeriveError
 
 
@@ -47,9 +48,10 @@ class Verdict:
     label, wrt, method, raw (teach's record) and to_json() (what `derive verify --json` prints)
     """
 
-    def __init__(self, raw: Any, answer: str):
+    def __init__(self, raw: Any, answer: str, lang: str = "en"):
         self.raw = raw
         self.answer = answer
+        self.lang = lang  # the language its texts were made in; its display speaks it too
 
     correct = property(lambda self: bool(self.raw.correct), doc="True when the answer is right.")
     diagnosis = property(lambda self: list(self.raw.diagnosis), doc="What is wrong, one text per mistake.")
@@ -103,15 +105,18 @@ class Verdict:
         }
 
     def _repr_markdown_(self) -> str:
+        from ..i18n import language
         from ..render.tex import render
-        return render("verdict.md", kind="md", v=self.view())
+        with language(self.lang):
+            return render("verdict.md", kind="md", v=self.view())
 
     def _repr_html_(self) -> str:
         from .display import to_html
         return to_html(self._repr_markdown_())
 
 
-def verify(problem: Any, wrt: str, answer: str, *, seed: int = 0, delta_sign: int | None = None) -> Verdict:
+def verify(problem: Any, wrt: str, answer: str, *, seed: int = 0, delta_sign: int | None = None,
+           lang: str | None = None) -> Verdict:
     """Check a hand-derived gradient ∂output/∂wrt of `problem` (a Problem, a Solution, or a
     problem file or built-in name).
 
@@ -120,7 +125,8 @@ def verify(problem: Any, wrt: str, answer: str, *, seed: int = 0, delta_sign: in
     `wrt` is what `derive verify --wrt` takes: an input or gate (x, sigy), a generic index form
     (w_kj, delta_j, w^l_jk), one element (W2[1,2]) or, for matrix layers, a whole matrix (W).
     `answer` is plain math or LaTeX. `delta_sign` (+1: δ = ∂L/∂net, −1: Mitchell's δ = −∂E/∂net)
-    overrides the problem's [network] delta, like `--delta-sign`. Raises VerifyError (a DeriveError)
+    overrides the problem's [network] delta, like `--delta-sign`. `lang` ("en", "ko") is the language
+    of the diagnoses and the display, like `--lang` (default: the problem file's). Raises VerifyError (a DeriveError)
     for an answer that cannot be read or a `wrt` the problem does not have, with the CLI's message.
     """
     from ..teach.verify import verify as _verify
@@ -140,4 +146,6 @@ def verify(problem: Any, wrt: str, answer: str, *, seed: int = 0, delta_sign: in
             raise DeriveError(f"verify: {key} must be a string, got {type(value).__name__}")
     if delta_sign not in (None, 1, -1):
         raise DeriveError(f"verify: delta_sign must be 1 or -1, got {delta_sign!r}")
-    return Verdict(_verify(solution.raw, wrt, answer, seed=seed, delta_sign=delta_sign), answer)
+    lang = i18n.checked(lang) or solution.raw.problem.lang
+    with i18n.language(lang):
+        return Verdict(_verify(solution.raw, wrt, answer, seed=seed, delta_sign=delta_sign), answer, lang)
