@@ -17,6 +17,7 @@ import sympy as sp
 
 from .. import limits
 from ..errors import ParseError
+from ..i18n import _
 from .ops import FUNCTIONS, function_names
 
 MAX_LENGTH = limits.MAX_EXPRESSION_CHARS
@@ -58,13 +59,13 @@ def tokenize(text: str) -> list[tuple[str, str, int]]:
                 i += len(op)
                 break
         else:
-            raise ParseError(f"unexpected character {ch!r}", text, i)
+            raise ParseError(_("unexpected character {character}").format(character=repr(ch)), text, i)
     return tokens
 
 
 def _check_number(literal: str, text: str, pos: int) -> None:
     """Refuse number literals no 50-digit computation can use (5000 digits, 1e999999999)."""
-    mantissa, _, exponent = literal.lower().partition("e")
+    mantissa, _e, exponent = literal.lower().partition("e")
     digits = len(mantissa.replace(".", "").lstrip("0"))
     if digits > limits.MAX_NUMBER_DIGITS:
         raise ParseError(f"the number is too long: {digits} digits, at most {limits.MAX_NUMBER_DIGITS}",
@@ -95,22 +96,23 @@ class _Parser:
     def expect(self, value: str):
         kind, got, pos = self.take()
         if got != value:
-            found = "the end" if kind == "end" else repr(got)
-            raise ParseError(f"expected {value!r} but found {found}", self.text, pos)
+            found = _("the end") if kind == "end" else repr(got)
+            raise ParseError(_("expected {expected} but found {found}").format(expected=repr(value), found=found),
+                             self.text, pos)
 
     def enter(self):
         self.depth += 1
         if self.depth > MAX_DEPTH:
-            raise ParseError(f"expression is nested too deeply (more than {MAX_DEPTH} levels)")
+            raise ParseError(_("expression is nested too deeply (more than {most} levels)").format(most=MAX_DEPTH))
 
     # grammar
     def parse(self):
         if not self.tokens:
-            raise ParseError("empty expression", self.text)
+            raise ParseError(_("empty expression"), self.text)
         node = self.expr()
         kind, value, pos = self.peek()
         if kind != "end":
-            raise ParseError(f"unexpected {value!r}", self.text, pos)
+            raise ParseError(_("unexpected {token}").format(token=repr(value)), self.text, pos)
         return node
 
     def expr(self):
@@ -162,18 +164,21 @@ class _Parser:
             if value in self.functions and self.peek()[1] == "(":
                 return self.call(value, pos)
             if value in self.functions:
-                raise ParseError(f"function {value!r} needs its argument in parentheses", self.text, pos)
+                message = _("function {function} needs its argument in parentheses")
+                raise ParseError(message.format(function=repr(value)), self.text, pos)
             if self.peek()[1] == "(" and not self.implicit:
                 raise ParseError(
-                    f"unknown function {value!r}; expected one of {function_names()}", self.text, pos
+                    _("unknown function {function}; expected one of {names}").format(function=repr(value),
+                                                                                     names=function_names()),
+                    self.text, pos
                 )
             return ("name", value)
         if value == "(":
             node = self.expr()  # expr() counts this level of nesting
             self.expect(")")
             return node
-        found = "the end of the expression" if kind == "end" else repr(value)
-        raise ParseError(f"expected a number, a name or '(' but found {found}", self.text, pos)
+        found = _("the end of the expression") if kind == "end" else repr(value)
+        raise ParseError(_("expected a number, a name or '(' but found {found}").format(found=found), self.text, pos)
 
     def call(self, name: str, pos: int):
         self.expect("(")
@@ -186,9 +191,11 @@ class _Parser:
         self.expect(")")
         arity = self.functions[name][1]
         if arity is None and len(args) < 2:
-            raise ParseError(f"{name}() takes two or more arguments", self.text, pos)
+            raise ParseError(_("{function} takes two or more arguments").format(function=f"{name}()"), self.text, pos)
         if arity is not None and len(args) != arity:
-            raise ParseError(f"{name}() takes {arity} argument, got {len(args)}", self.text, pos)
+            raise ParseError(_("{function} takes {count} argument, got {got}").format(function=f"{name}()", count=arity,
+                                                                                    got=len(args)),
+                             self.text, pos)
         return ("call", self.functions[name][2], tuple(args))
 
 

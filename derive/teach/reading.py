@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from ..engine.ops import FUNCTIONS
 from ..engine.parse import MAX_DEPTH, MAX_LENGTH, parse
 from ..errors import ParseError
-from ..i18n import N_, _
+from ..i18n import _
 from .latex_reading import to_plain
 from .typed_names import _BASE, _NAMECH, _START, UnknownName, _name_at, _strip_parens, resolve_known
 
@@ -352,38 +352,8 @@ def _expression(text: str, known) -> tuple:
     try:
         ast = parse(plain, implicit=True, functions=functions)
     except ParseError as e:
-        raise ParseError(_engine_message(_unmark_text(e.bare, table)), text if len(text) <= 120 else "") from None
+        raise ParseError(_unmark_text(e.bare, table), text if len(text) <= 120 else "") from None
     return _unmark(ast, table)
-
-
-_ENDS = (N_("the end"), N_("the end of the expression"))
-_ENGINE_MESSAGES = (  # the expression parser's messages (derive.engine.parse), told in the current language
-    (re.compile(r"unexpected character (?P<character>.+)"), N_("unexpected character {character}")),
-    (re.compile(r"expected a number, a name or '\(' but found (?P<found>.+)"),
-     N_("expected a number, a name or '(' but found {found}")),
-    (re.compile(r"expected (?P<expected>.+?) but found (?P<found>.+)"), N_("expected {expected} but found {found}")),
-    (re.compile(r"empty expression"), N_("empty expression")),
-    (re.compile(r"function (?P<function>.+) needs its argument in parentheses"),
-     N_("function {function} needs its argument in parentheses")),
-    (re.compile(r"unknown function (?P<function>.+?); expected one of (?P<names>.+)"),
-     N_("unknown function {function}; expected one of {names}")),
-    (re.compile(r"(?P<function>\S+) takes two or more arguments"), N_("{function} takes two or more arguments")),
-    (re.compile(r"(?P<function>\S+) takes (?P<count>\d+) argument, got (?P<got>\d+)"),
-     N_("{function} takes {count} argument, got {got}")),
-    (re.compile(r"expression is nested too deeply \(more than (?P<most>\d+) levels\)"),
-     N_("expression is nested too deeply (more than {most} levels)")),
-    (re.compile(r"unexpected (?P<token>.+)"), N_("unexpected {token}")),
-)
-
-
-def _engine_message(message: str) -> str:
-    """A message of the expression parser in the current language (English: unchanged)."""
-    for pattern, msgid in _ENGINE_MESSAGES:
-        m = pattern.fullmatch(message)
-        if m:
-            values = {k: _(v) if v in _ENDS else v for k, v in m.groupdict().items()}
-            return _(msgid).format(**values)
-    return message
 
 
 def _unmark_text(message: str, table: dict) -> str:
