@@ -5,6 +5,7 @@ themselves. `make messages` extracts, updates and compiles the catalogs with Bab
     LANGUAGES                      the languages derive writes ("en", "ko")
     language(lang)                 context manager: text made inside it is in `lang`
     current() -> str               the language in use (default "en")
+    chosen() -> str | None         the language a `language` block chose, None outside any
     _(message) -> str              `message` in the current language
     ngettext(singular, plural, n)  the same for a message with a count
     N_(message) -> message         marks a message for extraction; translate it later with _()
@@ -27,7 +28,7 @@ LANGUAGE_NAMES = {"en": "English", "ko": "Korean (한국어)"}
 DOMAIN = "derive"
 LOCALE_DIR = Path(__file__).with_name("locale")
 
-_current = contextvars.ContextVar("derive_language", default="en")
+_current = contextvars.ContextVar("derive_language", default=None)
 _HANGUL = re.compile("[\u1100-\u11ff\u3130-\u318f\ua960-\ua97f\uac00-\ud7a3\ud7b0-\ud7ff]")
 
 
@@ -63,15 +64,19 @@ def checked(lang: str | None) -> str | None:
 
 
 def current() -> str:
+    return _current.get() or "en"
+
+
+def chosen() -> str | None:
     return _current.get()
 
 
 def _(message: str) -> str:
-    return translations(_current.get()).gettext(message)
+    return translations(current()).gettext(message)
 
 
 def ngettext(singular: str, plural: str, n: int) -> str:
-    return translations(_current.get()).ngettext(singular, plural, n)
+    return translations(current()).ngettext(singular, plural, n)
 
 
 def N_(message: str) -> str:

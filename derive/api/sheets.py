@@ -56,7 +56,7 @@ def worksheets(problems: Sequence[Any], *, versions: int = 1, seed: int = 1, out
     if not chosen:
         raise DeriveError("no problems: give at least one Problem or problem file")
     folder = ensure_dir(out)  # an unusable folder is an OutputError before any work
-    with i18n.language(problem_files.language(chosen, lang)):
+    with i18n.language(problem_files.language(chosen, lang or i18n.chosen())):
         write_versions(chosen, versions, seed, folder, level, pdf, echo=echo)
     suffix = ".pdf" if pdf else ".tex"
     return [folder / f"{stem}-v{k}{suffix}" for k in range(1, versions + 1) for stem in ("worksheet", "answers")]

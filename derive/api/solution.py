@@ -262,7 +262,7 @@ def write_report(solutions: Sequence[Solution], path: str | Path, format: str | 
         raise DeriveError(f"detail: expected one of {', '.join(DETAILS)}, got {detail!r}")
     out = Path(path)
     raws = [s.raw for s in solutions]
-    lang = problems.language([r.problem for r in raws], lang)
+    lang = problems.language([r.problem for r in raws], lang or i18n.chosen())
     raws = [dataclasses.replace(r, problem=problems.localized(r.problem, lang)) for r in raws]
     with i18n.language(lang):
         return write.write_report(raws, out, write.format_of(out, format), echo or (lambda line: None), detail)

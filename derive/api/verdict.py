@@ -126,7 +126,8 @@ def verify(problem: Any, wrt: str, answer: str, *, seed: int = 0, delta_sign: in
     (w_kj, delta_j, w^l_jk), one element (W2[1,2]) or, for matrix layers, a whole matrix (W).
     `answer` is plain math or LaTeX. `delta_sign` (+1: δ = ∂L/∂net, −1: Mitchell's δ = −∂E/∂net)
     overrides the problem's [network] delta, like `--delta-sign`. `lang` ("en", "ko") is the language
-    of the diagnoses and the display, like `--lang` (default: the problem file's). Raises VerifyError (a DeriveError)
+    of the diagnoses and the display, like `--lang` (default: the language of an enclosing
+    `derive.i18n.language(...)` block, else the problem file's). Raises VerifyError (a DeriveError)
     for an answer that cannot be read or a `wrt` the problem does not have, with the CLI's message.
     """
     from ..teach.verify import verify as _verify
@@ -146,6 +147,6 @@ def verify(problem: Any, wrt: str, answer: str, *, seed: int = 0, delta_sign: in
             raise DeriveError(f"verify: {key} must be a string, got {type(value).__name__}")
     if delta_sign not in (None, 1, -1):
         raise DeriveError(f"verify: delta_sign must be 1 or -1, got {delta_sign!r}")
-    lang = i18n.checked(lang) or solution.raw.problem.lang
+    lang = i18n.checked(lang) or i18n.chosen() or solution.raw.problem.lang
     with i18n.language(lang):
         return Verdict(_verify(solution.raw, wrt, answer, seed=seed, delta_sign=delta_sign), answer, lang)
