@@ -1,4 +1,5 @@
 """The small error hierarchy. Every message names what was wrong and what was expected."""
+from .i18n import _
 
 
 class DeriveError(Exception):
@@ -11,8 +12,9 @@ class ParseError(DeriveError):
     def __init__(self, message: str, text: str = "", position: int | None = None):
         self.text = text
         self.position = position
-        where = f" at column {position + 1}" if position is not None else ""
-        shown = f" in {text!r}" if text and len(text) <= 120 else ""
+        # in the language the message was made in (i18n): verify shows it to a student
+        where = _(" at column {column}").format(column=position + 1) if position is not None else ""
+        shown = _(" in {answer}").format(answer=repr(text)) if text and len(text) <= 120 else ""
         super().__init__(f"{message}{where}{shown}")
         self.bare = message
 

@@ -10,7 +10,6 @@ themselves. `make messages` extracts, updates and compiles the catalogs with Bab
     ngettext(singular, plural, n)  the same for a message with a count
     N_(message) -> message         marks a message for extraction; translate it later with _()
     hangul(text) -> bool           whether `text` holds Korean letters (the PDF needs LuaLaTeX)
-    checked(lang) -> lang          `lang` if it is None or a language, else a DeriveError naming the key
 """
 from __future__ import annotations
 
@@ -20,8 +19,6 @@ import functools
 import gettext
 import re
 from pathlib import Path
-
-from .errors import DeriveError
 
 LANGUAGES = ("en", "ko")
 LANGUAGE_NAMES = {"en": "English", "ko": "Korean (한국어)"}
@@ -54,13 +51,6 @@ def language(lang: str | None):
         yield lang
     finally:
         _current.reset(token)
-
-
-def checked(lang: str | None) -> str | None:
-    """`lang` (None, or one of LANGUAGES) for an API argument; anything else is a DeriveError."""
-    if lang is not None and lang not in LANGUAGES:
-        raise DeriveError(f"lang: expected one of {', '.join(LANGUAGES)}, got {lang!r}")
-    return lang
 
 
 def current() -> str:

@@ -36,6 +36,7 @@ def worksheets(problems: Sequence[Any], *, versions: int = 1, seed: int = 1, out
     from ..teach.exercises import LEVEL_ALIASES, LEVELS
     from ..teach.sheet_view import write_versions
     from .problem import Problem, load
+    from .solution import check_lang
     if isinstance(problems, (str, Problem)):
         problems = [problems]
     if isinstance(versions, bool) or not isinstance(versions, int) or not 1 <= versions <= MAX_VERSIONS:
@@ -44,7 +45,7 @@ def worksheets(problems: Sequence[Any], *, versions: int = 1, seed: int = 1, out
         raise DeriveError(f"seed: expected a whole number, got {seed!r}")
     if level not in LEVELS and level not in LEVEL_ALIASES:
         raise DeriveError(f"level: expected one of {', '.join(LEVELS)}, got {level!r}")
-    i18n.checked(lang)
+    check_lang(lang)
     chosen = []
     for p in problems:
         if isinstance(p, (str, Path)):

@@ -14,6 +14,7 @@ from typing import Any
 
 import numpy as np
 
+from .. import i18n
 from ..errors import DeriveError
 
 DETAILS = ("concise", "full")  # as `derive report --detail`
@@ -247,15 +248,22 @@ class Solution:
         return display.solution_html(self)
 
 
+def check_lang(lang: str | None) -> str | None:
+    """`lang` (None, or one of i18n.LANGUAGES) of an API call; anything else is a DeriveError."""
+    if lang is not None and lang not in i18n.LANGUAGES:
+        raise DeriveError(f"lang: expected one of {', '.join(i18n.LANGUAGES)}, got {lang!r}")
+    return lang
+
+
 def write_report(solutions: Sequence[Solution], path: str | Path, format: str | None = None,
                  echo: Callable[[str], None] | None = None, detail: str = "concise",
                  lang: str | None = None) -> bool:
     """Write the report of `solutions` to `path` through render.write.write_report, the function
     behind `derive report`; True when every check passed. `lang` as `--lang` (None: the problems'
     own language, else English)."""
-    from .. import i18n, problems
+    from .. import problems
     from ..render import write
-    i18n.checked(lang)
+    check_lang(lang)
     if format is not None and format not in write.FORMATS:
         raise DeriveError(f"format: expected one of {', '.join(write.FORMATS)}, got {format!r}")
     if detail not in DETAILS:

@@ -132,7 +132,7 @@ def verify(problem: Any, wrt: str, answer: str, *, seed: int = 0, delta_sign: in
     """
     from ..teach.verify import verify as _verify
     from .problem import Problem, load
-    from .solution import Solution
+    from .solution import Solution, check_lang
     if isinstance(problem, str):
         problem = load(problem)
     if isinstance(problem, Problem):
@@ -147,6 +147,6 @@ def verify(problem: Any, wrt: str, answer: str, *, seed: int = 0, delta_sign: in
             raise DeriveError(f"verify: {key} must be a string, got {type(value).__name__}")
     if delta_sign not in (None, 1, -1):
         raise DeriveError(f"verify: delta_sign must be 1 or -1, got {delta_sign!r}")
-    lang = i18n.checked(lang) or i18n.chosen() or solution.raw.problem.lang
+    lang = check_lang(lang) or i18n.chosen() or solution.raw.problem.lang
     with i18n.language(lang):
         return Verdict(_verify(solution.raw, wrt, answer, seed=seed, delta_sign=delta_sign), answer, lang)

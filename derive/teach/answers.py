@@ -56,17 +56,9 @@ def is_generic(d) -> bool:
 
 
 def cannot_read(error) -> str:
-    """'cannot read the answer: …' in the current language, from a ParseError (its message, the
-    column and the answer it was found in) or any other text."""
-    bare = getattr(error, "bare", None)
-    if bare is None:
-        return _("cannot read the answer: {message}").format(message=error)
-    where = ""
-    if getattr(error, "position", None) is not None:
-        where += _(" at column {column}").format(column=error.position + 1)
-    if getattr(error, "text", "") and len(error.text) <= 120:
-        where += _(" in {answer}").format(answer=repr(error.text))
-    return _("cannot read the answer: {message}").format(message=bare + where)
+    """'cannot read the answer: …' in the current language, from a ParseError (its message, with
+    the column and the answer it was found in) or any other text."""
+    return _("cannot read the answer: {message}").format(message=error)
 
 
 def text(expr) -> str:
