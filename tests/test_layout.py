@@ -77,3 +77,9 @@ def test_modules_are_small_and_say_what_they_own():
             continue
         doc = ast.get_docstring(ast.parse(text))
         assert doc, f"{rel} has no module docstring"
+
+
+def test_no_folder_holds_more_than_fifteen_modules():
+    for folder in sorted(p for p in PACKAGE.rglob("*") if p.is_dir() and p.name != "__pycache__"):
+        modules = list(folder.glob("*.py"))
+        assert len(modules) <= 15, f"{folder.relative_to(PACKAGE.parent)} holds {len(modules)} modules (at most 15)"

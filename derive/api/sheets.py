@@ -33,8 +33,8 @@ def worksheets(problems: Sequence[Any], *, versions: int = 1, seed: int = 1, out
     from .. import i18n
     from .. import problems as problem_files
     from ..files import ensure_dir
-    from ..teach.exercises import LEVEL_ALIASES, LEVELS
-    from ..teach.sheet_view import write_versions
+    from ..sheets.exercises import LEVEL_ALIASES, LEVELS
+    from ..sheets.sheet_view import write_versions
     from .problem import Problem, load
     from .solution import check_lang
     if isinstance(problems, (str, Problem)):

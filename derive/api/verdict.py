@@ -63,7 +63,7 @@ class Verdict:
     @property
     def read_as(self) -> str:
         """The answer as derive read it, in plain text."""
-        from ..teach.answers import text
+        from ..grading.answers import text
         raw = self.raw
         return (getattr(raw, "read_as", "") or getattr(raw, "answer_text", "")
                 or text(raw.answer))
@@ -130,7 +130,7 @@ def verify(problem: Any, wrt: str, answer: str, *, seed: int = 0, delta_sign: in
     `derive.i18n.language(...)` block, else the problem file's). Raises VerifyError (a DeriveError)
     for an answer that cannot be read or a `wrt` the problem does not have, with the CLI's message.
     """
-    from ..teach.verify import verify as _verify
+    from ..grading.verify import verify as _verify
     from .problem import Problem, load
     from .solution import Solution, check_lang
     if isinstance(problem, str):

@@ -28,8 +28,8 @@ def _short(text: str) -> str:
 
 
 def run_one(sol, wrt, answer, as_json, delta_sign=None):
-    from ..teach.explain import describe
-    from ..teach.verify import verify
+    from ..grading.explain import describe
+    from ..grading.verify import verify
     try:
         v = verify(sol, wrt, answer, delta_sign=delta_sign)
     except DeriveError as e:
@@ -54,7 +54,7 @@ def run_one(sol, wrt, answer, as_json, delta_sign=None):
 
 
 def run_batch(problem, answers_file, out_dir, delta_sign=None):
-    from ..teach.feedback import batch, read_answers, write_feedback
+    from ..grading.feedback import batch, read_answers, write_feedback
     from .common import solve_or_fail
     sol = solve_or_fail(problem)
     try:

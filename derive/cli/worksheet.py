@@ -11,7 +11,7 @@ import click
 
 from .. import i18n, problems
 from ..errors import DeriveError
-from ..teach.exercises import DEFAULT_LEVEL, LEVEL_ALIASES, LEVELS
+from ..sheets.exercises import DEFAULT_LEVEL, LEVEL_ALIASES, LEVELS
 from .common import fail, lang_option, load_or_fail
 
 FORMATS = ("pdf", "tex", "moodle")
@@ -47,7 +47,7 @@ def worksheet(files, versions, seed, out, level, fmt, tolerance, builtin, tex_on
     Writes DIR/worksheet-vK.pdf and DIR/answers-vK.pdf (and .tex) for K = 1..N, or
     DIR/quiz.xml with --format moodle.
     """
-    from ..teach.sheet_view import WORKSHEET_BUILTINS
+    from ..sheets.sheet_view import WORKSHEET_BUILTINS
     chosen = [load_or_fail(f) for f in files]
     if builtin:
         chosen += [load_or_fail(n) for n in WORKSHEET_BUILTINS]
@@ -60,11 +60,11 @@ def worksheet(files, versions, seed, out, level, fmt, tolerance, builtin, tex_on
 
 
 def _write(chosen, versions, seed, out, level, fmt, tolerance):
-    from ..teach.sheet_view import build_versions, progress_line, write_versions
+    from ..sheets.sheet_view import build_versions, progress_line, write_versions
     echo = lambda m: click.echo(m, err=True)  # noqa: E731
     try:
         if fmt == "moodle":
-            from ..teach.moodle import write_quiz
+            from ..sheets.moodle import write_quiz
             sheets = build_versions(chosen, versions, seed, level)
             for sheet in sheets:
                 echo(progress_line(sheet))

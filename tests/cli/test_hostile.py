@@ -275,7 +275,7 @@ def test_atomic_files_get_the_permissions_a_plain_write_would(tmp_path):
 
 @pytest.mark.parametrize("expr", ["exp(2) * x", "x * y + exp(1)", "log(3) * x + y"])
 def test_worksheets_keep_constant_functions(tmp_path, expr):
-    from derive.teach.exercises import build_sheet
+    from derive.sheets.exercises import build_sheet
     p = problems.loads(f'[graph]\nf = "{expr}"\n[values]\nx = 1\ny = 2\n'.replace("y = 2\n", "y = 2\n"
                        if "y" in expr else ""), "c.toml")
     sheet = build_sheet([p], 1, 1)

@@ -12,10 +12,10 @@ from __future__ import annotations
 
 import re
 
-from ..errors import ParseError
-from ..i18n import _
-from .latex_reading import _FRACS, _SIZERS, _SPACES, _TIMES
-from .reading import _check_size
+from ...errors import ParseError
+from ...i18n import _
+from ..latex_reading import _FRACS, _SIZERS, _SPACES, _TIMES
+from ..reading import _check_size
 
 MAX_MATRIX_TOKENS = 120
 MATRIX_FUNCTIONS = {"colsum": "colsum", "colsums": "colsum", "sum_rows": "colsum", "sumrows": "colsum",

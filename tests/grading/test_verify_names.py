@@ -15,10 +15,10 @@ from verify_table import NEW_NETWORKS
 
 from derive import problems
 from derive.cli import main
+from derive.grading.reading import read_answer
+from derive.grading.targets import find_target, targets_of
+from derive.grading.verify import VerifyError, verify
 from derive.pipeline import solve
-from derive.teach.reading import read_answer
-from derive.teach.targets import find_target, targets_of
-from derive.teach.verify import VerifyError, verify
 
 PROBLEMS = ["mlp_222", "mlp_nielsen", "mlp_relu_batch", "mlp_tanh_softmax", "nielsen_2222", "mitchell_relu_batch"]
 _SOL = {}
@@ -95,7 +95,7 @@ def test_batch_names_with_the_sample_in_the_superscript():
     ("𝟙(0 < net_j - b_j)", "step(net_j − b_j)"),
 ])
 def test_the_answer_is_shown_as_it_was_read(answer, shown):
-    from derive.teach.showing import show_plain
+    from derive.grading.showing import show_plain
     t = targets_of(sol("mlp_222"))["w_kj"]
     assert show_plain(read_answer(answer, t.names).parts[0]) == shown
 

@@ -13,8 +13,8 @@ from derive.engine.ops import relu, sigmoid
 from derive.errors import DeriveError
 from derive.pipeline import graph_and_inputs
 from derive.problems import load, loads
-from derive.teach.exercises import KINDS, LEVELS, build_sheet, choose_kinds, level_name
-from derive.teach.variants import degeneracies, draw_variant
+from derive.sheets.exercises import KINDS, LEVELS, build_sheet, choose_kinds, level_name
+from derive.sheets.variants import degeneracies, draw_variant
 
 SEEDS = range(1, 13)
 
@@ -349,7 +349,7 @@ def test_no_lesson_is_hidden_over_many_seeds():
 def test_a_hidden_lesson_is_named():
     """z = 1 in the circuit hides the multiply gate's swap; x = y in the staged problem."""
     from derive.pipeline import solve
-    from derive.teach.variants import solution_problems
+    from derive.sheets.variants import solution_problems
     c = load("circuit")
     import dataclasses
     one = dataclasses.replace(c, values={"x": Fraction(3), "y": Fraction(2), "z": Fraction(1)})

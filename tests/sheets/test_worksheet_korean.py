@@ -19,9 +19,9 @@ from derive import i18n
 from derive.errors import LatexError
 from derive.problems import load, localized
 from derive.render import pdf
-from derive.teach.exercises import LEVELS, build_sheet
-from derive.teach.moodle import quiz_xml
-from derive.teach.sheet_view import build_versions, render_sheet
+from derive.sheets.exercises import LEVELS, build_sheet
+from derive.sheets.moodle import quiz_xml
+from derive.sheets.sheet_view import build_versions, render_sheet
 
 ROOT = Path(__file__).resolve().parents[2]
 SHEET_TEMPLATES = ("worksheet.tex", "worksheet_item.tex", "worksheet_hints.tex", "worksheet_problem.tex",
@@ -170,8 +170,8 @@ def test_english_worksheet_still_compiles_with_pdflatex(tmp_path, problems):
 # ---------------------------------------------------------------- Moodle
 
 def moodle_messages() -> list[str]:
-    """The English msgids of teach/moodle.py, as Babel extracts them."""
-    path = ROOT / "derive" / "teach" / "moodle.py"
+    """The English msgids of sheets/moodle.py, as Babel extracts them."""
+    path = ROOT / "derive" / "sheets" / "moodle.py"
     with path.open("rb") as f:
         return [m for _, m, _, _ in extract("python", f, keywords={"_": None, "N_": None})]
 
@@ -283,7 +283,7 @@ def test_a_korean_clause_quoting_an_original_number_is_dropped():
     (cs231n, w5) still makes it part of a name."""
     from fractions import Fraction
 
-    from derive.teach.statement import description_for, quoted_numbers
+    from derive.sheets.statement import description_for, quoted_numbers
     text = "은닉층 하나. 그는 손으로 0.298371109을 계산합니다. 가중치 w5는 3과 곱해집니다."
     assert description_for(text, [Fraction("0.298371109")], False) == "은닉층 하나. 가중치 w5는 3과 곱해집니다."
     assert description_for(text, [Fraction(3)], False) == "은닉층 하나. 그는 손으로 0.298371109을 계산합니다."

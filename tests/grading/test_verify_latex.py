@@ -3,7 +3,7 @@ import pytest
 
 from derive.engine.parse import parse
 from derive.errors import ParseError
-from derive.teach.reading import parse_answer
+from derive.grading.reading import parse_answer
 
 KNOWN = {"w_kj", "o_k", "h_j", "t_k", "net_k", "delta^l_j", "w^l+1_kj", "delta^l+1_k", "a^l-1_k"}
 

@@ -13,8 +13,8 @@ from click.testing import CliRunner
 from derive import problems
 from derive.cli import main
 from derive.engine.parse import symbol
+from derive.grading.verify import VerifyError, verify
 from derive.pipeline import solve
-from derive.teach.verify import VerifyError, verify
 
 SOLVED = {}
 

@@ -16,8 +16,8 @@ from click.testing import CliRunner
 
 from derive import problems
 from derive.cli import main
+from derive.grading.verify import VerifyError, verify
 from derive.pipeline import solve
-from derive.teach.verify import VerifyError, verify
 
 _SOLVED = {}
 

@@ -17,8 +17,8 @@ from click.testing import CliRunner
 from derive.cli import main
 from derive.problems import load, loads
 from derive.render.printer import number as printed
-from derive.teach.moodle import quiz_xml
-from derive.teach.sheet_view import build_versions, render_sheet
+from derive.sheets.moodle import quiz_xml
+from derive.sheets.sheet_view import build_versions, render_sheet
 
 PROBLEMS = ("circuit", "fanout", "staged", "neuron_sigmoid", "mlp_222")
 FAKE_SVG = '<svg xmlns="http://www.w3.org/2000/svg" width="10" height="10"><path d="M0 0L1 1"/></svg>'

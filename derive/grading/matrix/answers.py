@@ -21,14 +21,14 @@ from fractions import Fraction
 import numpy as np
 import sympy as sp
 
-from ..errors import ParseError
-from ..i18n import N_, _
-from .answers import Diagnosis, MatrixVerdict, VerifyError, cannot_read, code_of, diagnosis
-from .matrix_ast import ONES, ONES_ALONE, ShapeError, evaluate, label, same, shape, shape_text, show, tex
-from .matrix_mistakes import _paths, diagnose
-from .matrix_reading import parse_matrix_answer
-from .sampling import Engine
-from .targets import Layout, layout
+from ...errors import ParseError
+from ...i18n import N_, _
+from ..answers import Diagnosis, MatrixVerdict, VerifyError, cannot_read, code_of, diagnosis
+from ..sampling import Engine
+from ..targets import Layout, layout
+from .mistakes import _paths, diagnose
+from .reading import parse_matrix_answer
+from .tree import ONES, ONES_ALONE, ShapeError, evaluate, label, same, shape, shape_text, show, tex
 
 DRAWS = 20
 MAX_NODES = 60  # a matrix answer longer than this is refused (the edit search grows with its size)

@@ -14,10 +14,10 @@ import sympy as sp
 
 from ..engine import numeric
 from ..engine.check import accumulate, local_values
+from ..engine.compiled import compiled
 from ..engine.graph import ancestors
 from ..engine.ops import relu
 from ..engine.steps import partial
-from .compiled import compiled
 
 POINTS = 30  # random points for the numeric comparison
 DIGITS = numeric.PRECISION

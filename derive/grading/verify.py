@@ -61,7 +61,7 @@ def verify(solution, wrt: str, answer_text: str, seed: int = 0, points: int = PO
     draw = None
     kind = getattr(solution.problem, "kind", "scalar")
     if kind == "layers":
-        from .matrix_answers import Draws, verify_matrix  # numpy matrix answers: only for [layers]
+        from .matrix.answers import Draws, verify_matrix  # numpy matrix answers: only for [layers]
         lay = layout(solution)
         if re.sub(r"\s", "", wrt) in lay.grads:
             v = verify_matrix(solution, re.sub(r"\s", "", wrt), answer_text, seed)

@@ -9,8 +9,8 @@ from click.testing import CliRunner
 
 from derive import problems
 from derive.cli import main
+from derive.grading.verify import VerifyError, verify
 from derive.pipeline import solve
-from derive.teach.verify import VerifyError, verify
 
 NIELSEN = """
 title = "2-2-2 sigmoid network, Nielsen's notation"
@@ -221,7 +221,7 @@ def test_cli_delta_sign_overrides_the_problem():
 # ---------------------------------------------------------------- never a traceback
 
 def test_an_internal_error_is_one_line_naming_the_answer(monkeypatch):
-    import derive.teach.verify as module
+    import derive.grading.verify as module
 
     def broken(*args, **kwargs):
         raise KeyError("no value for z^1_1")
@@ -234,7 +234,7 @@ def test_an_internal_error_is_one_line_naming_the_answer(monkeypatch):
 
 
 def test_batch_keeps_one_students_failure_in_their_feedback(monkeypatch, tmp_path):
-    import derive.teach.feedback as feedback
+    import derive.grading.feedback as feedback
     real = feedback.verify
 
     def flaky(sol, wrt, answer, **kw):

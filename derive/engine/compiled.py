@@ -9,8 +9,8 @@ from __future__ import annotations
 import mpmath
 import sympy as sp
 
-from ..engine import numeric
-from ..engine.ops import relu, sigmoid
+from . import numeric
+from .ops import relu, sigmoid
 
 _CACHE: dict = {}
 MAX_CACHED = 50_000

@@ -14,8 +14,8 @@ from click.testing import CliRunner
 from derive.cli import main
 from derive.problems import load, loads
 from derive.render.printer import name
-from derive.teach.exercises import build_sheet
-from derive.teach.sheet_view import WORKSHEET_BUILTINS, render_sheet, write_versions
+from derive.sheets.exercises import build_sheet
+from derive.sheets.sheet_view import WORKSHEET_BUILTINS, render_sheet, write_versions
 
 HAVE_LATEX = bool(shutil.which("latexmk") and shutil.which("pdflatex") and shutil.which("pdftotext"))
 needs_latex = pytest.mark.skipif(not HAVE_LATEX, reason="latexmk/pdflatex/pdftotext not installed "
@@ -235,7 +235,7 @@ def test_original_numbers_are_quoted_only_with_the_original_values():
     import dataclasses
 
     from derive.pipeline import solve
-    from derive.teach.sheet_view import statement_description
+    from derive.sheets.sheet_view import statement_description
     mazur = load("mlp_222")
     sheet = build_sheet([mazur], 1, 1)
     worksheet, answers = render_sheet(sheet)

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..i18n import N_, _
+from ...i18n import N_, _
 
 REL = 1e-9  # relative tolerance of two matrices' agreement
 

@@ -8,9 +8,9 @@ from fractions import Fraction
 
 import numpy as np
 
-from ..i18n import N_
-from .answers import code_of, diagnosis
-from .matrix_ast import ShapeError, evaluate, label, safe_eval, same, shape, shape_text, show
+from ...i18n import N_
+from ..answers import code_of, diagnosis
+from .tree import ShapeError, evaluate, label, safe_eval, same, shape, shape_text, show
 
 PAIR_NODES = 25  # two-edit diagnoses only for answers up to this size
 

@@ -11,10 +11,10 @@ from __future__ import annotations
 import mpmath
 import sympy as sp
 
+from ..engine.compiled import compiled
 from ..engine.parse import symbol
 from ..i18n import N_, _
 from .answers import diagnosis, text
-from .compiled import compiled
 
 ACTIVATIONS = ("sigmoid", "tanh", "relu", "identity")
 _UNITS = {"sigmoid": N_("sigmoid unit"), "tanh": N_("tanh unit"), "relu": N_("relu unit"),

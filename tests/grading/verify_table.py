@@ -500,7 +500,7 @@ def solve_problem(key, cache={}):  # noqa: B006 (a per-process cache of solved p
 def judge(row):
     """(outcome, diagnosis): correct, wrong, error (a clear one-line refusal) or traceback."""
     from derive.errors import DeriveError
-    from derive.teach.verify import verify
+    from derive.grading.verify import verify
     problem, wrt, text, _truth, _cls = row
     try:
         v = verify(solve_problem(problem), wrt, text)

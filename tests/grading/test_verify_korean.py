@@ -16,10 +16,10 @@ from click.testing import CliRunner
 
 from derive import i18n, problems
 from derive.cli import main
+from derive.grading.answers import code_of
+from derive.grading.explain import describe
+from derive.grading.verify import VerifyError, verify
 from derive.pipeline import solve
-from derive.teach.answers import code_of
-from derive.teach.explain import describe
-from derive.teach.verify import VerifyError, verify
 
 SOLVED = {}
 
@@ -292,7 +292,7 @@ def test_batch_feedback_in_korean(tmp_path):
 
 
 def test_batch_feedback_in_english_stays_english(tmp_path):
-    from derive.teach.feedback import batch, feedback_markdown, feedback_tex
+    from derive.grading.feedback import batch, feedback_markdown, feedback_tex
     sol = solved("mlp_222")
     entries = [{"student": "Ann", "wrt": "w_kj", "answer": "(t_k - o_k) o_k(1 - o_k) h_j"},
                {"student": "Ben", "wrt": "w_kj", "answer": "(o_k - t_k) o_k(1 - o_k) h_j"}]

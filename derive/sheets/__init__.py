@@ -1,0 +1,1 @@
+"""Worksheets: seeded variants, exercises by level, the sheet and key views and the Moodle quiz."""

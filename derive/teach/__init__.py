@@ -1,2 +1,0 @@
-"""Teaching: worksheets (variants, exercises, their .tex) and verify (reading a student's answer,
-equivalence, diagnosis, matrix-form answers, feedback)."""
