@@ -1,120 +1,252 @@
-"""The rule tables: user functions, network activations and losses, each with its derivative.
+"""The rule tables: one record per function, activation, loss and layer.
 
-The only place that knows which function names exist and how each one differentiates. Derivatives
-are written so that, after `diff`, the gate's own output can be substituted back
-(σ(u)(1 − σ(u)) -> s(1 − s), 1 − tanh(u)² -> 1 − t², exp(u) -> e). A new activation or loss is
-one row in ACTIVATIONS or LOSSES below.
+The only place that knows which function names exist and everything about each: its SymPy form
+(the derivative comes from SymPy), its numeric backends, its derivative in its own terms
+(σ′ = s(1 − s), tanh′ = 1 − t²), how it is printed and drawn, how a problem or a student may spell
+it and its derivative, the catalog messages that name it, where it has kinks, and which other
+derivatives a student may confuse with its own. Every other module reads these records; a new
+activation is one `Function` row in FUNCTION_TABLE (plus its catalog messages), a new loss one
+`Loss` row, a new layer one `Layer` row. Plain strings and callables only: the engine imports
+nothing from rendering or teaching.
 """
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
+import mpmath
+import numpy as np
 import sympy as sp
 
+from ..i18n import N_
+from .heads import (  # noqa: F401  (the heads are part of the table's interface)
+    OutOfDomain,
+    RealAbs,
+    _cs_pick,
+    _cs_softplus,
+    _cs_step,
+    _mp_log,
+    _mp_sigmoid,
+    _mp_softplus,
+    _mp_sqrt,
+    _mp_step,
+    _np_sigmoid,
+    _re,
+    _reduce,
+    elu,
+    leaky_relu,
+    real_diff,
+    relu,
+    sigmoid,
+    softplus,
+    swish,
+)
 
-class sigmoid(sp.Function):
-    """σ(x) = 1 / (1 + e^(−x)), with σ' = σ(1 − σ)."""
-
-    def fdiff(self, argindex=1):
-        s = sigmoid(self.args[0])
-        return s * (1 - s)
-
-    @classmethod
-    def eval(cls, x):
-        if x.is_zero:
-            return sp.S.Half
-
-    def _eval_rewrite_as_exp(self, x, **kwargs):
-        return 1 / (1 + sp.exp(-x))
-
-    def _eval_evalf(self, prec):
-        return self.rewrite(sp.exp)._eval_evalf(prec)
-
-    def _eval_is_real(self):
-        return self.args[0].is_real
-
-
-class relu(sp.Function):
-    """relu(x) = max(0, x), with relu' = step(x) (the Heaviside step; a kink at 0)."""
-
-    def fdiff(self, argindex=1):
-        return sp.Heaviside(self.args[0])
-
-    @classmethod
-    def eval(cls, x):
-        if x.is_Number:
-            return sp.Max(0, x)
-
-    def _eval_rewrite_as_Max(self, x, **kwargs):
-        return sp.Max(0, x)
-
-    def _eval_is_real(self):
-        return self.args[0].is_real
+# ---------------------------------------------------------------- the function record
 
 
-class softplus(sp.Function):
-    """softplus(x) = log(1 + e^x), with softplus' = σ: −log σ(z) = softplus(−z) and
-    −log(1 − σ(z)) = softplus(z), the stable forms of the cross-entropy losses (from the logit)."""
+@dataclass(frozen=True)
+class Function:
+    """One function of derive's expressions, with everything every stage needs to know about it.
 
-    def fdiff(self, argindex=1):
-        return sigmoid(self.args[0])
+    name: as a problem file writes it (also the graph node's op); sympy: its SymPy head (a callable
+        taking `arity` arguments, then `params` values); mp, np, cs: numeric forms for mpmath
+        scalars, numpy float64 arrays and numpy complex128 (complex step; None: `np` is analytic);
+    prime: its derivative in its own terms, (out, z) -> expression in the unit's output `out` and
+        its input `z` (σ′ = s(1 − s), tanh′ = 1 − t², relu′ = step(z)); None where there is no
+        such form (the derivative then comes from SymPy alone);
+    latex, plain: its head in LaTeX and in plain text ("read as"); glyph: LaTeX drawn in a graph
+        node; short: prefix of composed gate names (sig + y = sigy); word: a gate's name when its
+        operand has no short name (sig_1);
+    spellings: other names a problem file or an answer may use for it (σ, sigma, logistic);
+        answer_only: spellings only answers accept (ReLU); prime_spellings: heads a student may
+        write for its derivative besides name′ and spelling′ (dsigmoid);
+    activation: usable as a network activation; label, unit: catalog messages naming it and a unit
+        with it; kinks: arguments where it is not differentiable; saturates: its derivative
+        vanishes for large |z| (draws avoid that); params: its constant parameters and defaults
+        (leaky_relu's slope α); confused: functions whose derivative a student may write for this
+        one (verify tries each); in_problems: problem files may use it (else only answers).
+    """
+    name: str
+    sympy: Callable
+    mp: Callable
+    np: Callable
+    cs: Callable | None = None
+    arity: int | None = 1
+    prime: Callable | None = None
+    latex: str = ""
+    plain: str = ""
+    glyph: str = ""
+    short: str = ""
+    word: str = ""
+    spellings: tuple[str, ...] = ()
+    answer_only: tuple[str, ...] = ()
+    prime_spellings: tuple[str, ...] = ()
+    activation: bool = False
+    label: str = ""
+    unit: str = ""
+    kinks: tuple = ()
+    saturates: bool = False
+    params: tuple[tuple[str, float], ...] = ()
+    confused: tuple[str, ...] = ()
+    in_problems: bool = True
 
-    def _eval_rewrite_as_exp(self, x, **kwargs):
-        return sp.log(1 + sp.exp(x))
+    def make(self, *args):
+        """The SymPy expression of this function at `args` (parameters filled with their defaults)."""
+        extra = [sp.sympify(v) for _, v in self.params[len(args) - 1:]] if self.params else []
+        return self.sympy(*args, *extra)
 
-    def _eval_evalf(self, prec):
-        return self.rewrite(sp.exp)._eval_evalf(prec)
+    def backend(self, kind: str) -> Callable:
+        """The numeric form for "mp", "np" or "cs"."""
+        if kind == "cs":
+            return self.cs or self.np
+        return self.mp if kind == "mp" else self.np
 
-    def _eval_is_real(self):
-        return self.args[0].is_real
+    def own_derivative(self, out, z, *params):
+        """The derivative in the unit's own terms (`params`: its constant parameters, defaults when
+        left out), else SymPy's derivative at z."""
+        values = list(params) + [sp.sympify(v) for _, v in self.params[len(params):]]
+        if self.prime is not None:
+            return self.prime(out, z, *values)
+        return sp.diff(self.make(z, *values), z)
+
+    @property
+    def prime_plain(self) -> str:
+        return self.plain + "′"
+
+    @property
+    def prime_latex(self) -> str:
+        return self.latex + "'"
 
 
-class RealAbs(sp.Function):
-    """|u| differentiated on the reals: d|u| = sign(u)·du (SymPy's Abs assumes complex u and
-    leaks re, im, arg into the derivative of |x^x| or |log(x)·y|). Used only inside `diff`."""
-
-    def fdiff(self, argindex=1):
-        return sp.sign(self.args[0])
+def _latex_op(name: str) -> str:
+    return rf"\operatorname{{{name}}}"
 
 
-def real_diff(expr: sp.Expr, wrt: sp.Symbol) -> sp.Expr:
-    """∂expr/∂wrt with every quantity real: |u| differentiates to sign(u)·u′ (a kink at u = 0)."""
-    if expr.has(sp.Abs):
-        return sp.diff(expr.replace(sp.Abs, RealAbs), wrt).replace(RealAbs, sp.Abs)
-    return sp.diff(expr, wrt)
+_FUNCTION_ROWS = (
+    Function("exp", sp.exp, mpmath.exp, np.exp, prime=lambda out, z: out, latex=r"\exp", plain="exp",
+             glyph=r"\exp", short="exp", word="ex", label=N_("exponential")),
+    Function("log", sp.log, _mp_log, np.log, prime=lambda out, z: 1 / z, latex=r"\log", plain="log", glyph=r"\log",
+             short="log", word="ln", spellings=("ln",), label=N_("logarithm")),
+    Function("sigmoid", sigmoid, _mp_sigmoid, _np_sigmoid, prime=lambda out, z: out * (1 - out), latex=r"\sigma",
+             plain="σ", glyph=r"\sigma", short="sig", word="sig", spellings=("σ", "sigma"),
+             answer_only=("Sigmoid", "logistic"), activation=True, label=N_("sigmoid"), unit=N_("sigmoid unit"),
+             saturates=True, confused=("tanh", "relu", "identity")),
+    Function("tanh", sp.tanh, mpmath.tanh, np.tanh, prime=lambda out, z: 1 - out**2, latex=r"\tanh", plain="tanh",
+             glyph=r"\tanh", short="tanh", word="th", answer_only=("Tanh",), activation=True, label=N_("tanh"),
+             unit=N_("tanh unit"), saturates=True, confused=("sigmoid", "relu", "identity")),
+    Function("relu", relu, lambda x: x if x > 0 else mpmath.mpf(0), lambda x: np.maximum(x, 0.0),
+             cs=lambda x: np.where(_re(x) > 0, x, 0j), prime=lambda out, z: sp.Heaviside(z),
+             latex=_latex_op("relu"), plain="relu", glyph=_latex_op("relu"), short="relu", word="rl",
+             answer_only=("ReLU", "Relu"), activation=True, label=N_("relu"), unit=N_("relu unit"), kinks=(0,),
+             confused=("sigmoid", "tanh", "identity", "leaky_relu")),
+    Function("softplus", softplus, _mp_softplus, lambda x: np.logaddexp(0.0, x), cs=_cs_softplus,
+             prime=lambda out, z: sigmoid(z), latex=_latex_op("softplus"), plain="softplus",
+             glyph=_latex_op("softplus"), short="sp", word="spl", answer_only=("SoftPlus", "Softplus"),
+             activation=True, label=N_("softplus"), unit=N_("softplus unit"),
+             confused=("sigmoid", "relu", "identity")),
+    Function("leaky_relu", leaky_relu,
+             lambda x, a: x if x > 0 else a * x, lambda x, a: np.where(x > 0, x, a * x),
+             cs=lambda x, a: np.where(_re(x) > 0, x, a * x),
+             prime=lambda out, z, a: sp.Heaviside(z) + a * sp.Heaviside(-z),
+             latex=_latex_op("lrelu"), plain="leaky_relu", glyph=_latex_op("lrelu"), short="lrelu", word="lrl",
+             spellings=("lrelu",), answer_only=("LeakyReLU", "leakyrelu", "LReLU"), activation=True,
+             label=N_("leaky ReLU"), unit=N_("leaky ReLU unit"), kinks=(0,), params=(("alpha", 0.01),),
+             confused=("relu", "identity", "sigmoid")),
+    Function("elu", elu,
+             lambda x, a: x if x > 0 else a * mpmath.expm1(x),
+             lambda x, a: np.where(x > 0, x, a * np.expm1(np.minimum(x, 0))),
+             cs=lambda x, a: np.where(_re(x) > 0, x, a * (np.exp(x) - 1)),
+             prime=lambda out, z, a: sp.Heaviside(z) + sp.Heaviside(-z) * (out + a),
+             latex=_latex_op("elu"), plain="elu", glyph=_latex_op("elu"), short="elu", word="el",
+             answer_only=("ELU", "Elu"), activation=True, label=N_("ELU"), unit=N_("ELU unit"), kinks=(0,),
+             params=(("alpha", 1),), confused=("relu", "identity", "sigmoid")),
+    Function("swish", swish, lambda x: x * _mp_sigmoid(x), lambda x: x * _np_sigmoid(x),
+             prime=lambda out, z: sigmoid(z) + out * (1 - sigmoid(z)), latex=_latex_op("swish"), plain="swish",
+             glyph=_latex_op("swish"), short="sw", word="sw", spellings=("silu",),
+             answer_only=("SiLU", "Swish", "SILU"), activation=True, label=N_("swish"), unit=N_("swish unit"),
+             confused=("sigmoid", "relu", "identity")),
+    Function("identity", lambda z: z, lambda x: x, lambda x: x, prime=lambda out, z: sp.Integer(1),
+             latex=_latex_op("id"), plain="id", glyph=_latex_op("id"), short="id", word="id", activation=True,
+             label=N_("identity"), unit=N_("identity unit"), confused=("sigmoid", "tanh", "relu"),
+             in_problems=False),
+    Function("abs", sp.Abs, abs, np.abs, cs=lambda x: np.where(_re(x) < 0, -x, x),
+             prime=lambda out, z: sp.sign(z), latex=_latex_op("abs"), plain="abs", glyph=r"|x|", short="abs",
+             word="abs", label=N_("absolute value"), kinks=(0,)),
+    Function("max", sp.Max, lambda *xs: max(xs), _reduce(np.maximum), cs=_cs_pick(True), arity=None,
+             latex=r"\max", plain="max", glyph=r"\max", short="max", word="max", label=N_("maximum"), kinks=("tie",)),
+    Function("min", sp.Min, lambda *xs: min(xs), _reduce(np.minimum), cs=_cs_pick(False), arity=None,
+             latex=r"\min", plain="min", glyph=r"\min", short="min", word="min", label=N_("minimum"), kinks=("tie",),
+             in_problems=False),
+    # derivatives' own functions and the extra functions an answer may use
+    Function("step", sp.Heaviside, _mp_step, lambda x: np.heaviside(x, 0.5), cs=_cs_step,
+             prime=lambda out, z: sp.Integer(0), latex=r"\mathbf{1}", plain="step", glyph="H", short="step",
+             word="step", spellings=("H", "Heaviside", "heaviside", "Θ"), label=N_("step"), kinks=(0,),
+             in_problems=False),
+    Function("sign", sp.sign, mpmath.sign, np.sign, cs=lambda x: np.sign(_re(x)) + 0j,
+             prime=lambda out, z: sp.Integer(0), latex=_latex_op("sgn"), plain="sgn", glyph="sgn", short="sgn",
+             word="sgn", spellings=("sgn",), label=N_("sign"), kinks=(0,), in_problems=False),
+    Function("cosh", sp.cosh, mpmath.cosh, np.cosh, latex=r"\cosh", plain="cosh", glyph=r"\cosh", short="cosh",
+             word="ch", label=N_("cosh"), in_problems=False),
+    Function("sinh", sp.sinh, mpmath.sinh, np.sinh, latex=r"\sinh", plain="sinh", glyph=r"\sinh", short="sinh",
+             word="sh", label=N_("sinh"), in_problems=False),
+    Function("sech", sp.sech, mpmath.sech, lambda x: 1 / np.cosh(x), latex=_latex_op("sech"), plain="sech",
+             glyph=_latex_op("sech"), short="sech", word="sech", label=N_("sech"), in_problems=False),
+    Function("sqrt", sp.sqrt, _mp_sqrt, np.sqrt, latex=r"\sqrt", plain="sqrt", glyph=r"\sqrt{x}", short="sqrt",
+             word="sqrt", spellings=("√",), label=N_("square root"), in_problems=False),
+)
+
+FUNCTION_TABLE: dict[str, Function] = {f.name: f for f in _FUNCTION_ROWS}
 
 
-# name written by the user -> (SymPy constructor, number of arguments (None = 2 or more), op)
-FUNCTIONS: dict[str, tuple] = {
-    "exp": (sp.exp, 1, "exp"),
-    "log": (sp.log, 1, "log"),
-    "ln": (sp.log, 1, "log"),
-    "sigmoid": (sigmoid, 1, "sigmoid"),
-    "σ": (sigmoid, 1, "sigmoid"),
-    "sigma": (sigmoid, 1, "sigmoid"),
-    "tanh": (sp.tanh, 1, "tanh"),
-    "relu": (relu, 1, "relu"),
-    "abs": (sp.Abs, 1, "abs"),
-    "max": (sp.Max, None, "max"),
-}
+def function_of(head) -> Function | None:
+    """The record of a SymPy head (sigmoid, sp.tanh, sp.Heaviside), or None."""
+    return _BY_HEAD.get(head)
+
+
+_BY_HEAD = {f.sympy: f for f in _FUNCTION_ROWS if isinstance(f.sympy, type)}
+
+
+def spelled(name: str, answers: bool = False) -> Function | None:
+    """The record a problem file (or, with answers=True, an answer) means by `name`."""
+    f = _SPELLED.get(name)
+    if f is None and answers:
+        f = _ANSWER_SPELLED.get(name)
+    if f is not None and not answers and not f.in_problems:
+        return None
+    return f
+
+
+_SPELLED = {s: f for f in _FUNCTION_ROWS for s in (f.name, *f.spellings)}
+_ANSWER_SPELLED = {s: f for f in _FUNCTION_ROWS for s in f.answer_only}
+
+# name written in a problem file -> (SymPy constructor, number of arguments (None = 2 or more), op):
+# the view of the records that the expression parser reads
+FUNCTIONS: dict[str, tuple] = {s: (f.make, f.arity, f.name) for s, f in _SPELLED.items() if f.in_problems}
 
 
 def function_names() -> str:
     return ", ".join(sorted(k for k in FUNCTIONS if k.isascii()))
 
 
-# ---------------------------------------------------------------- network activations and losses
+# ---------------------------------------------------------------- network activations
 
 # name -> the unit's output as a function of its net input (None: softmax, built per layer as
 # exp(z_j) / Σ_k exp(z_k); allowed on the output layer only)
-ACTIVATIONS: dict[str, Callable | None] = {
-    "sigmoid": sigmoid,
-    "tanh": sp.tanh,
-    "relu": relu,
-    "identity": lambda z: z,
-    "softmax": None,
-}
+ACTIVATIONS: dict[str, Callable | None] = {f.name: f.make for f in _FUNCTION_ROWS if f.activation}
+ACTIVATIONS["softmax"] = None
+SOFTMAX_LABEL = N_("softmax")
+
+
+def activation_label(name: str) -> str:
+    """The catalog message naming activation `name` (untranslated), or the name itself."""
+    if name == "softmax":
+        return SOFTMAX_LABEL
+    f = FUNCTION_TABLE.get(name)
+    return f.label if f is not None else name
+
+
+# ---------------------------------------------------------------- losses
 
 
 @dataclass(frozen=True)
@@ -154,7 +286,7 @@ def _cross_entropy_logits(t, z, act):
 
 LOSSES: dict[str, Loss] = {
     "mse": Loss(lambda t, o, z: sp.Rational(1, 2) * sp.Add(*[(ti - oi) ** 2 for ti, oi in zip(t, o)]),
-                ("sigmoid", "tanh", "relu", "identity"), half=True, description="½Σ(t − o)²"),
+                tuple(f.name for f in _FUNCTION_ROWS if f.activation), half=True, description="½Σ(t − o)²"),
     "cross_entropy": Loss(lambda t, o, z: -sp.Add(*[ti * sp.log(oi) for ti, oi in zip(t, o)]),
                           ("softmax", "sigmoid"), unit_targets=True, logits=_cross_entropy_logits,
                           description="−Σ t log o"),
@@ -167,4 +299,35 @@ LOSSES: dict[str, Loss] = {
         ("sigmoid",), unit_targets=True,
         logits=lambda t, z, act: sp.Add(*[ti * softplus(-zi) + (1 - ti) * softplus(zi) for ti, zi in zip(t, z)]),
         description="−Σ [t log o + (1 − t) log(1 − o)]"),
+}
+
+
+# ---------------------------------------------------------------- matrix layers
+
+
+@dataclass(frozen=True)
+class Layer:
+    """One layer of a `[layers]` stack.
+
+    name: as a stack entry names it; params: its parameter arrays (X, W, B...) and their shapes in
+    the letters N (batch), D (inputs), M (outputs); inputs/outputs: the matrices it reads and
+    writes; forward: its forward pass in matrix form (text for the layer box); backward: its local
+    backward rules in matrix form, name -> the rule's right side as text in the layer's matrices
+    (each checked element by element against the per-element derivation); label: the catalog
+    message drawn in its box; options: its options and their defaults.
+    """
+    name: str
+    params: tuple[tuple[str, tuple[str, ...]], ...]
+    forward: str
+    backward: tuple[tuple[str, str], ...]
+    label: str
+    options: tuple[tuple[str, object], ...] = field(default=())
+    loss: bool = False
+
+
+LAYERS: dict[str, Layer] = {
+    "affine": Layer("affine", (("X", ("N", "D")), ("W", ("D", "M")), ("B", ("M",))), "Y = X·W + B",
+                    (("X", "dY·Wᵀ"), ("W", "Xᵀ·dY"), ("B", "Σ_n dY")), N_("Affine")),
+    "softmax_with_loss": Layer("softmax_with_loss", (("A", ("N", "M")), ("T", ("N", "M"))),
+                               "L = −Σ T ⊙ log softmax(A)", (("A", "Y − T"),), N_("Softmax-with-Loss"), loss=True),
 }

@@ -39,7 +39,7 @@ def test_values_are_the_json_values():
 
 BAD = {
     "missing value": '[graph]\nf = "x * y"\n[values]\nx = 1\n',
-    "unknown activation": '[network]\nlayers = [2, 2]\nactivations = "swish"\n',
+    "unknown activation": '[network]\nlayers = [2, 2]\nactivations = "gelu"\n',
     "bad expression": '[graph]\nf = "x * (y"\n[values]\nx = 1\ny = 2\n',
     "malformed TOML": '[graph\n',
     "ragged weights": '[network]\nlayers = [2, 2]\n[values]\nx = [1, 2]\nt = [0.5, 0.5]\n'
@@ -61,11 +61,11 @@ def test_errors_are_the_cli_errors(case, tmp_path):
 def test_python_problems_get_the_file_messages():
     """The constructors build a file's data, so a mistake gets the message a file gets."""
     with pytest.raises(derive.ProblemError) as from_python:
-        derive.network([2, 2], activations="swish")
+        derive.network([2, 2], activations="gelu")
     with pytest.raises(derive.ProblemError) as from_text:
-        derive.loads('[network]\nlayers = [2, 2]\nactivations = "swish"\n', "derive.network()")
+        derive.loads('[network]\nlayers = [2, 2]\nactivations = "gelu"\n', "derive.network()")
     assert str(from_python.value) == str(from_text.value)
-    assert "unknown activation 'swish'" in str(from_python.value)
+    assert "unknown activation 'gelu'" in str(from_python.value)
     with pytest.raises(derive.ProblemError, match=r"\[values\] z: missing"):
         derive.circuit("f = (x + y) * z", x=1, y=2)
     with pytest.raises(derive.ProblemError, match=r"\[values\] W2: missing"):

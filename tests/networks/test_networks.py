@@ -271,7 +271,7 @@ def _net(values=VALUES, **over):
     (_net(values=VALUES.replace("W2 = [[0.40, 0.45], [0.50, 0.55]]", "W2 = [[0.40, 0.45, 0.1], [0.50, 0.55, 0.2]]")),
      "[values] W2", "2×2"),
     (_net(values=VALUES.replace("x = [0.05, 0.10]", "x = [0.05, 0.10, 0.2]")), "[values] x", "2 input"),
-    (_net(activations='"swish"'), "[network] activations", "unknown activation 'swish'"),
+    (_net(activations='"gelu"'), "[network] activations", "unknown activation 'gelu'"),
     (_net(activations='["softmax", "sigmoid"]'), "[network] activations", "only allowed on the output"),
     (_net(values=VALUES.replace("b1 = [0.35, 0.35]", "b1 = [nan, 0.35]")), "[values] b1", "finite"),
     (_net(layers="[2, 2, 2, 2]", values=VALUES), "[network] notation", "nielsen"),
