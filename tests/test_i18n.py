@@ -1,10 +1,13 @@
 """Message catalogs and languages: every marked message is translated, the compiled catalog matches
-its source, translations keep their placeholders and the glossary's terms; the language keys of
-problem files; the TeX engine a document needs."""
+its source, translations keep their placeholders and the glossary's terms, fuzzy entries are named,
+the catalogs carry no line numbers and `make messages` keeps a reworded message's translation as
+fuzzy; the language keys of problem files; the TeX engine a document needs."""
 from __future__ import annotations
 
 import gettext
 import re
+import shlex
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -41,7 +44,7 @@ def extracted(tmp_path_factory):
     pot = tmp_path_factory.mktemp("pot") / "derive.pot"
     pybabel = Path(sys.executable).with_name("pybabel")
     subprocess.run([str(pybabel), "-q", "extract", "-F", "babel.cfg", "-k", "_", "-k", "N_", "-k", "ngettext:1,2",
-                    "--no-wrap", "-o", str(pot), "."], cwd=ROOT, check=True)
+                    "--add-location=file", "--no-wrap", "-o", str(pot), "."], cwd=ROOT, check=True)
     return _catalog(pot)
 
 
@@ -57,15 +60,67 @@ def test_every_message_is_in_the_korean_catalog_and_translated(extracted, korean
     assert not missing, f"not in {PO.name} (run `make messages` and translate): {missing[:5]}"
     empty = [m.id for m in korean if m.id and not all(_strings(m))]
     assert not empty, f"untranslated: {empty[:5]}"
-    fuzzy = [m.id for m in korean if m.id and m.fuzzy]
-    assert not fuzzy, f"fuzzy (check and clear the flag): {fuzzy[:5]}"
+
+
+def test_no_fuzzy_translations(korean):
+    """A reworded message keeps its old translation marked fuzzy, and the compiled catalog leaves
+    it out (English shows instead) until a translator checks it and clears the flag."""
+    text = PO.read_text(encoding="utf-8")  # Babel's reader drops the "#| msgid" (previous) comments
+    previous = dict((now, was) for was, now in re.findall(r'^#\| msgid "(.*)"\n(?:#.*\n)*msgid "(.*)"', text, re.M))
+    fuzzy = [f"{_ids(m)[0]!r} (was {previous.get(_ids(m)[0], '?')!r}, translated {_strings(m)[0]!r})"
+             for m in korean if m.id and m.fuzzy]
+    assert not fuzzy, (f"{len(fuzzy)} fuzzy translation(s) in {PO.name}, left out of the .mo until checked "
+                       f"(fix the msgstr and delete the '#, fuzzy' flag, then `make messages`):\n  "
+                       + "\n  ".join(fuzzy))
+
+
+def test_catalogs_have_no_line_numbers():
+    """Locations name the file only, so moving a line of code does not rewrite the catalogs."""
+    for path in (LOCALE / "derive.pot", PO):
+        numbered = re.findall(r"^#:.*:\d+", path.read_text(encoding="utf-8"), flags=re.M)
+        assert not numbered, f"{path.name} has line numbers ({numbered[0]}): run `make messages`"
+
+
+def _make_messages_command(step, pybabel, locale):
+    """The `make messages` command of `step` ("update", "compile") as the Makefile writes it."""
+    for line in (ROOT / "Makefile").read_text(encoding="utf-8").splitlines():
+        if f"pybabel -q {step} " in line:
+            words = shlex.split(line.strip().replace("$(LOCALE)", str(locale)))
+            return [str(pybabel), *words[1:]]
+    raise AssertionError(f"no `pybabel {step}` in the Makefile's messages target")
+
+
+def test_make_messages_keeps_a_reworded_translation_as_fuzzy(tmp_path, korean):
+    """`make messages` on a template where one message is reworded: the .po keeps the old
+    translation marked fuzzy (not silently dropped), and the compiled .mo leaves it out."""
+    old = "Backpropagation, step by step"
+    new = "Backpropagation, one step at a time"
+    assert korean.get(old) is not None and korean.get(new) is None
+    (tmp_path / "ko" / "LC_MESSAGES").mkdir(parents=True)
+    shutil.copy(PO, tmp_path / "ko" / "LC_MESSAGES" / "derive.po")
+    pot = (LOCALE / "derive.pot").read_text(encoding="utf-8")
+    assert f'msgid "{old}"' in pot
+    (tmp_path / "derive.pot").write_text(pot.replace(f'msgid "{old}"', f'msgid "{new}"'), encoding="utf-8")
+    pybabel = Path(sys.executable).with_name("pybabel")
+    for step in ("update", "compile"):
+        subprocess.run(_make_messages_command(step, pybabel, tmp_path), cwd=ROOT, check=True,
+                       capture_output=True)
+    updated = _catalog(tmp_path / "ko" / "LC_MESSAGES" / "derive.po")
+    reworded = updated.get(new)
+    assert reworded is not None and reworded.fuzzy and reworded.string == korean.get(old).string
+    assert updated.get(old) is None
+    assert f'#| msgid "{old}"' in (tmp_path / "ko" / "LC_MESSAGES" / "derive.po").read_text(encoding="utf-8")
+    with open(tmp_path / "ko" / "LC_MESSAGES" / "derive.mo", "rb") as f:
+        compiled = gettext.GNUTranslations(f)
+    assert compiled.gettext(new) == new  # a fuzzy translation is not used
+    assert compiled.gettext("Problems") == korean.get("Problems").string
 
 
 def test_the_compiled_catalog_matches_its_source(korean):
     with open(MO, "rb") as f:
         compiled = gettext.GNUTranslations(f)
     for m in korean:
-        if not m.id:
+        if not m.id or m.fuzzy:  # fuzzy entries are not compiled (test_no_fuzzy_translations names them)
             continue
         if isinstance(m.id, tuple):
             assert compiled.ngettext(m.id[0], m.id[1], 1) == m.string[0], "stale .mo: run `make messages`"

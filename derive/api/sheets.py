@@ -1,6 +1,6 @@
 """`worksheets([...], versions=, seed=, out=, lang=)`: worksheets and answer keys from Python.
 
-The same files as `derive worksheet FILE... --versions N --seed S -o DIR [--lang ko]` (teach.sheet_view):
+The same files as `derive worksheet FILE... --versions N --seed S -o DIR [--lang ko]` (sheets.sheet_view):
 per version K, worksheet-vK and answers-vK (.tex, and .pdf unless `pdf=False`), numbered alike,
 with new values per version drawn from the seed (the same seed gives the same sheets).
 """
@@ -22,7 +22,7 @@ def worksheets(problems: Sequence[Any], *, versions: int = 1, seed: int = 1, out
 
     versions  how many versions, 1..50, each with new values; seed: the same seed, the same sheets
     level     what the student sees besides the questions: "exam", "outline", "local-gradients",
-              "fill-in" or "worked" (teach.exercises.LEVELS; the old "full", "hints", "blanks" work too)
+              "fill-in" or "worked" (sheets.exercises.LEVELS; the old "full", "hints", "blanks" work too)
     pdf       False writes the .tex files only (no LaTeX run)
     echo      where the progress lines go (None: silent)
     lang      the language of the fixed text, "en" or "ko" as `--lang` (None: the problems' own

@@ -1,6 +1,6 @@
 """`verify(problem_or_solution, wrt=..., answer=...) -> Verdict`: a hand derivation checked from Python.
 
-The same check as `derive verify FILE --wrt NAME --answer TEXT` (teach.verify): the answer is read
+The same check as `derive verify FILE --wrt NAME --answer TEXT` (grading.verify): the answer is read
 as data (plain math or LaTeX), compared with the derivation at many random points, and a wrong one
 is diagnosed with a counterexample. Errors are the CLI's (VerifyError for an unreadable answer or
 an unknown NAME). A Verdict shows itself in Jupyter.
@@ -45,7 +45,7 @@ class Verdict:
     counterexample  a dict: the point ("point"), the expected value and what the answer gives
                     ("expected", "got"), the index binding for index forms; None when correct
     read_as         how the answer was read (plain text), to spot a misread answer
-    label, wrt, method, raw (teach's record) and to_json() (what `derive verify --json` prints)
+    label, wrt, method, raw (grading's record) and to_json() (what `derive verify --json` prints)
     """
 
     def __init__(self, raw: Any, answer: str, lang: str = "en"):

@@ -23,7 +23,9 @@ import time
 
 import sympy as sp
 
-SIGMOID = ("sigmoid", "mse")
+from ..engine.ops import DEFAULT_ACTIVATION
+
+SIGMOID = (DEFAULT_ACTIVATION, "mse")  # sigmoid units
 SOFTMAX = ("softmax", "cross_entropy")
 SMALL = (  # (sizes, output activation and loss, budget for derive + check in seconds, naive comparison)
     ((32, 64, 10), SIGMOID, 2.5, False),
@@ -44,7 +46,7 @@ RATIO_LIMIT = 2.5
 
 def problem_text(sizes, out=SIGMOID) -> str:
     act, loss = out
-    acts = ["sigmoid"] * (len(sizes) - 2) + [act]
+    acts = [DEFAULT_ACTIVATION] * (len(sizes) - 2) + [act]
     return (f'title = "{"-".join(map(str, sizes))} {act}/{loss} network"\n[network]\n'
             f"layers = {list(sizes)}\nactivations = {json.dumps(acts)}\nloss = \"{loss}\"\n"
             f"notation = \"nielsen\"\nseed = 7\n")

@@ -176,8 +176,6 @@ def network_show_text(solution) -> str:
         lines += ["", "Matrix form"]
         for v in res.vector_rules:
             lines.append(f"  {v.name}: {text(v.lhs)} = {text(v.rhs)}  " + ("checked" if v.checked else "MISMATCH"))
-            for fname, lam in v.where.items():
-                lines.append(f"      where {fname}({text(lam.variables[0])}) = {text(lam.expr)}")
     lines += ["", f"{d.output} = {_fmt(res.loss)}"] + checks_text(solution.report)
     n_ok = sum(1 for c in solution.report.checks if c.ok)
     if len(solution.report.checks) <= CHECK_LINES:

@@ -1,8 +1,9 @@
 """Expressions compiled once into nested closures over mpmath, for the many evaluations a verdict
 needs (every answer at every sample and instance, every candidate mistake).
 
-Same arithmetic as `engine.numeric.evaluate` with the `sampling.SafeMP` ceilings (exp of a huge
-argument is infinite, not a billion-digit number); an unknown function raises TypeError.
+Same arithmetic as `engine.numeric.evaluate` and the same functions (each record's mp form), with
+ceilings: exp of a huge argument and a power with a huge result are infinite, not a billion-digit
+number. A domain error raises heads.OutOfDomain (a ValueError); a function no record has, TypeError.
 """
 from __future__ import annotations
 
@@ -10,7 +11,6 @@ import mpmath
 import sympy as sp
 
 from . import numeric
-from .ops import relu, sigmoid
 
 _CACHE: dict = {}
 MAX_CACHED = 50_000
@@ -26,8 +26,7 @@ def _pow(b, e):
     return mpmath.power(b, e)
 
 
-_UNARY = {sp.exp: _exp, sp.log: mpmath.log, sp.tanh: mpmath.tanh, sigmoid: numeric.MP.sigmoid,
-          relu: numeric.MP.relu, sp.Abs: abs, sp.Heaviside: numeric.MP.step, sp.sign: mpmath.sign}
+_CEILING = {sp.exp: _exp}  # heads whose mp form would compute a giant number: their capped form
 
 
 def compiled(expr):
@@ -71,10 +70,13 @@ def _compile(e):
             return lambda env: 1 / (base(env) ** (-n))
         power = compiled(ex)
         return lambda env: _pow(base(env), power(env))
-    if e.func in _UNARY:
-        f, arg = _UNARY[e.func], compiled(e.args[0])
-        return lambda env: f(arg(env))
-    if e.func in (sp.Max, sp.Min):
-        pick, parts = (max if e.func is sp.Max else min), [compiled(a) for a in e.args]
-        return lambda env: pick(p(env) for p in parts)
+    found = numeric.function(e.func, "mp")
+    if found is not None:  # the record's mp form (its domain errors are ValueErrors: heads.OutOfDomain)
+        f, n = found
+        f = _CEILING.get(e.func, f)
+        parts = [compiled(a) for a in (e.args if n is None else e.args[:n])]
+        if len(parts) == 1:
+            (arg,) = parts
+            return lambda env: f(arg(env))
+        return lambda env: f(*(p(env) for p in parts))
     raise TypeError(f"cannot evaluate {e.func.__name__}")

@@ -3,6 +3,7 @@
 `evaluate(expr, env, lib)` walks an expression with a backend: `MP` (mpmath at the working
 precision: derive's own values and the multiprecision proof), `NP` (numpy float64) or `CS`
 (numpy complex128 for the complex-step proof: non-smooth functions branch on the real part).
+A backend does the arithmetic; every function is its record's numeric form (`ops.function_of`).
 `forward` evaluates every node in topological order; `Cone` re-evaluates only what one change
 reaches, so a proof that perturbs 50,000 parameters one by one stays linear in their number.
 A value that is not a finite real number raises `DomainError`, naming the node.
@@ -16,7 +17,8 @@ import numpy as np
 import sympy as sp
 
 from ..errors import DeriveError
-from .ops import relu, sigmoid, softplus
+from .heads import OutOfDomain
+from .ops import function_of
 
 PRECISION = 50  # decimal digits of derive's own values and of the first multiprecision proof
 
@@ -26,52 +28,15 @@ class DomainError(DeriveError):
 
 
 class MP:
-    """mpmath backend (scalars, at the current mpmath precision)."""
+    """mpmath backend (scalars, at the current mpmath precision): arithmetic; functions come
+    from their records' `mp` forms."""
+    kind = "mp"
 
     @staticmethod
     def const(x):
         if isinstance(x, sp.Rational):
             return mpmath.mpf(x.p) / x.q
         return mpmath.mpf(str(x))
-
-    exp = staticmethod(mpmath.exp)
-    tanh = staticmethod(mpmath.tanh)
-
-    @staticmethod
-    def log(x):
-        if x <= 0:
-            raise DomainError(f"log of {mpmath.nstr(x, 6)} (log needs a positive argument)")
-        return mpmath.log(x)
-
-    @staticmethod
-    def sigmoid(x):
-        return 1 / (1 + mpmath.exp(-x))
-
-    @staticmethod
-    def softplus(x):  # log(1 + e^x) without overflow or cancellation
-        return x + mpmath.log1p(mpmath.exp(-x)) if x > 0 else mpmath.log1p(mpmath.exp(x))
-
-    @staticmethod
-    def relu(x):
-        return x if x > 0 else mpmath.mpf(0)
-
-    @staticmethod
-    def step(x):
-        return mpmath.mpf(1) if x > 0 else (mpmath.mpf(0) if x < 0 else mpmath.mpf("0.5"))
-
-    @staticmethod
-    def sign(x):
-        return mpmath.sign(x)
-
-    abs = staticmethod(abs)
-
-    @staticmethod
-    def max(*xs):
-        return max(xs)
-
-    @staticmethod
-    def min(*xs):
-        return min(xs)
 
     @staticmethod
     def pow(b, e):
@@ -89,48 +54,12 @@ class MP:
 
 
 class NP:
-    """numpy backend (float64 arrays)."""
+    """numpy backend (float64 arrays): arithmetic; functions from the records' `np` forms."""
+    kind = "np"
 
     @staticmethod
     def const(x):
         return float(x)
-
-    exp = staticmethod(np.exp)
-    log = staticmethod(np.log)
-    tanh = staticmethod(np.tanh)
-
-    @staticmethod
-    def sigmoid(x):
-        return 0.5 * (1 + np.tanh(0.5 * x))
-
-    @staticmethod
-    def softplus(x):
-        return np.logaddexp(0.0, x)
-
-    @staticmethod
-    def relu(x):
-        return np.maximum(x, 0.0)
-
-    @staticmethod
-    def step(x):
-        return np.heaviside(x, 0.5)
-
-    sign = staticmethod(np.sign)
-    abs = staticmethod(np.abs)
-
-    @staticmethod
-    def max(*xs):
-        out = xs[0]
-        for x in xs[1:]:
-            out = np.maximum(out, x)
-        return out
-
-    @staticmethod
-    def min(*xs):
-        out = xs[0]
-        for x in xs[1:]:
-            out = np.minimum(out, x)
-        return out
 
     @staticmethod
     def pow(b, e):
@@ -141,65 +70,53 @@ class NP:
         return 1 / b
 
 
-def _re(x):
-    return np.real(x)
-
-
 class CS(NP):
     """numpy complex128 for the complex-step derivative Im f(x + ih) / h: every function is its
-    analytic extension; relu, abs, max, min, sign and step branch on the real part, which is
-    exact away from their kinks (kinks are reported as such, not proven)."""
+    analytic extension (the records' `cs` forms); relu, abs, max, min, sign and step branch on the
+    real part, which is exact away from their kinks (kinks are reported as such, not proven)."""
+    kind = "cs"
 
     @staticmethod
     def const(x):
         return complex(float(x))
 
-    @staticmethod
-    def softplus(x):
-        with np.errstate(over="ignore", invalid="ignore"):
-            return np.where(_re(x) > 0, x + np.log1p(np.exp(-x)), np.log1p(np.exp(x)))
 
-    @staticmethod
-    def relu(x):
-        return np.where(_re(x) > 0, x, 0j)
-
-    @staticmethod
-    def step(x):
-        r = _re(x)
-        return np.where(r > 0, 1.0, np.where(r < 0, 0.0, 0.5)) + 0j
-
-    @staticmethod
-    def sign(x):
-        return np.sign(_re(x)) + 0j
-
-    @staticmethod
-    def abs(x):
-        return np.where(_re(x) < 0, -x, x)
-
-    @staticmethod
-    def max(*xs):
-        out = xs[0]
-        for x in xs[1:]:
-            out = np.where(_re(x) > _re(out), x, out)
-        return out
-
-    @staticmethod
-    def min(*xs):
-        out = xs[0]
-        for x in xs[1:]:
-            out = np.where(_re(x) < _re(out), x, out)
-        return out
+_DISPATCH: dict = {}  # (SymPy head, backend kind) -> (numeric form, how many arguments it takes or None)
 
 
-_UNARY = {
-    sp.exp: "exp", sp.log: "log", sp.tanh: "tanh", sigmoid: "sigmoid", relu: "relu", softplus: "softplus",
-    sp.Abs: "abs", sp.Heaviside: "step", sp.sign: "sign",
-}
+def function(head, kind: str):
+    """(numeric form, argument count) of a SymPy head for backend `kind` ("mp", "np", "cs"), read
+    from its record; None for a head no record has. The count is the record's arity plus its
+    parameters (leaky_relu(x, α): 2); None takes every argument (max, min). SymPy's
+    Heaviside(x, 1/2) carries its value at 0 as an argument the record's step does not take."""
+    key = (head, kind)
+    found = _DISPATCH.get(key)
+    if found is None:
+        f = function_of(head)
+        if f is None:
+            return None
+        found = _DISPATCH[key] = (f.backend(kind), None if f.arity is None else f.arity + len(f.params))
+    return found
+
+
+def apply(head, args, lib=None, kind: str | None = None):
+    """A function of the records at argument values `args` (its parameters among them), with the
+    record's `mp`, `np` or `cs` form (backend `lib`, or its `kind`)."""
+    return _call(function(head, kind or lib.kind), args)
+
+
+def _call(found, args):
+    fn, n = found
+    try:
+        return fn(*(args if n is None else args[:n]))
+    except OutOfDomain as e:  # the mp forms' domain errors (log of a negative number)
+        raise DomainError(str(e)) from None
 
 
 def evaluate(expr: sp.Expr, env, lib=MP):
     """The value of `expr` with symbols taken from `env` (Symbol -> number or array)."""
     cache: dict = {}
+    kind = lib.kind
 
     def ev(e):
         if e in cache:
@@ -227,15 +144,10 @@ def evaluate(expr: sp.Expr, env, lib=MP):
                 v = b**n if n >= 0 else lib.inv(b ** (-n))
             else:
                 v = lib.pow(ev(base), ev(ex))
-        elif e.func in _UNARY:
-            # Heaviside(x, H0) carries its value at 0 as a second argument; the backend owns it.
-            v = getattr(lib, _UNARY[e.func])(ev(e.args[0]))
-        elif e.func is sp.Max:
-            v = lib.max(*(ev(a) for a in e.args))
-        elif e.func is sp.Min:
-            v = lib.min(*(ev(a) for a in e.args))
         elif e is sp.S.Pi or e is sp.E:
             v = lib.const(sp.N(e, PRECISION + 10))
+        elif (found := function(e.func, kind)) is not None:
+            v = _call(found, [ev(a) for a in e.args])
         else:
             raise TypeError(f"cannot evaluate {e.func.__name__} in {expr}")
         cache[e] = v

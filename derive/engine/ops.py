@@ -236,6 +236,7 @@ def function_names() -> str:
 ACTIVATIONS: dict[str, Callable | None] = {f.name: f.make for f in _FUNCTION_ROWS if f.activation}
 ACTIVATIONS["softmax"] = None
 SOFTMAX_LABEL = N_("softmax")
+DEFAULT_ACTIVATION = "sigmoid"  # a network's activation when its problem file names none
 
 
 def activation_label(name: str) -> str:

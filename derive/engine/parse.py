@@ -1,10 +1,10 @@
 """Safe parsing of user math into a small AST, and from the AST into SymPy.
 
 Nothing here evaluates user text: a tokenizer and a recursive-descent parser accept only
-numbers, names, the operators + - * / ^ ** and the functions in `ops.FUNCTIONS`.
+numbers, names, the operators + - * / ^ ** and the functions of the records (`ops.spelled`).
 
 The AST is made of tuples, so it is plain data that keeps the order the user wrote:
-    ("num", "2.5")  ("name", "w_0")  ("call", "sigmoid", (arg, ...))
+    ("num", "2.5")  ("name", "w_0")  ("call", "exp", (arg, ...))
     ("add" | "sub" | "mul" | "div" | "pow", left, right)  ("neg", operand)
 """
 from __future__ import annotations
@@ -18,7 +18,7 @@ import sympy as sp
 from .. import limits
 from ..errors import ParseError
 from ..i18n import _
-from .ops import FUNCTIONS, function_names
+from .ops import FUNCTION_TABLE, function_names, spelled
 
 MAX_LENGTH = limits.MAX_EXPRESSION_CHARS
 MAX_DEPTH = limits.MAX_NESTING
@@ -82,7 +82,19 @@ class _Parser:
         self.i = 0
         self.implicit = implicit
         self.depth = 0
-        self.functions = FUNCTIONS if functions is None else functions
+        self.functions = functions  # None: the records
+
+    def function(self, name: str):
+        """(constructor, arity, op) of a function name, or None: from the records or the given table."""
+        if self.functions is not None:
+            return self.functions.get(name)
+        f = spelled(name)
+        return None if f is None else (f.make, f.arity, f.name)
+
+    def function_names(self) -> str:
+        if self.functions is None:
+            return function_names()
+        return ", ".join(sorted(k for k in self.functions if k.isascii()))
 
     # helpers
     def peek(self):
@@ -161,15 +173,16 @@ class _Parser:
         if kind == "num":
             return ("num", value)
         if kind == "name":
-            if value in self.functions and self.peek()[1] == "(":
+            known = self.function(value) is not None
+            if known and self.peek()[1] == "(":
                 return self.call(value, pos)
-            if value in self.functions:
+            if known:
                 message = _("function {function} needs its argument in parentheses")
                 raise ParseError(message.format(function=repr(value)), self.text, pos)
             if self.peek()[1] == "(" and not self.implicit:
                 raise ParseError(
                     _("unknown function {function}; expected one of {names}").format(function=repr(value),
-                                                                                     names=function_names()),
+                                                                                     names=self.function_names()),
                     self.text, pos
                 )
             return ("name", value)
@@ -189,21 +202,32 @@ class _Parser:
             args.append(self.expr())
         self.depth -= 1
         self.expect(")")
-        arity = self.functions[name][1]
+        _constructor, arity, op = self.function(name)
         if arity is None and len(args) < 2:
             raise ParseError(_("{function} takes two or more arguments").format(function=f"{name}()"), self.text, pos)
-        if arity is not None and len(args) != arity:
+        record = FUNCTION_TABLE.get(op)
+        params = record.params if record is not None and arity is not None else ()
+        if params and len(args) == arity + len(params):  # leaky_relu(x, 0.2): its parameters, as numbers
+            for arg in args[arity:]:
+                if arg[0] != "num" and not (arg[0] == "neg" and arg[1][0] == "num"):
+                    raise ParseError(_("the parameter {parameter} of {function} must be a number").format(
+                        parameter=", ".join(p for p, _v in params), function=f"{name}()"), self.text, pos)
+        elif params and len(args) != arity:
+            raise ParseError(_("{function} takes {count} or {more} arguments, got {got}").format(
+                function=f"{name}()", count=arity, more=arity + len(params), got=len(args)), self.text, pos)
+        elif arity is not None and len(args) != arity:
             raise ParseError(_("{function} takes {count} argument, got {got}").format(function=f"{name}()", count=arity,
                                                                                     got=len(args)),
                              self.text, pos)
-        return ("call", self.functions[name][2], tuple(args))
+        return ("call", op, tuple(args))
 
 
 def parse(text: str, implicit: bool = False, functions: dict | None = None):
     """Parse plain math into the tuple AST. `implicit=True` reads `2x` and `h(1-h)` as products.
 
-    `functions` replaces the table of function names (`ops.FUNCTIONS`, name -> (constructor,
-    arity or None for two or more, op)); the call node then carries that table's op.
+    `functions` replaces the records' function names (`ops.spelled`) by a table name -> (constructor,
+    arity or None for two or more, op); the call node then carries that table's op. A function
+    with parameters (leaky_relu's α) takes its arity or its arity plus one number per parameter.
     """
     if not isinstance(text, str):
         raise ParseError(f"expected an expression as text, got {type(text).__name__}")
@@ -283,8 +307,7 @@ def to_sympy(ast, lookup=symbol, keep_order: bool = False) -> sp.Expr:
     if kind == "neg":
         return -to_sympy(ast[1], lookup)
     if kind == "call":
-        constructor = next(f for f, _, op in FUNCTIONS.values() if op == ast[1])
-        return constructor(*(to_sympy(a, lookup) for a in ast[2]))
+        return FUNCTION_TABLE[ast[1]].make(*(to_sympy(a, lookup) for a in ast[2]))
     if kind in ("add", "sub"):
         first, links = _chain(ast, ("add", "sub"))
         terms = [to_sympy(first, lookup)]

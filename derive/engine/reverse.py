@@ -18,7 +18,7 @@ import sympy as sp
 
 from . import numeric
 from .graph import ancestors
-from .ops import real_diff, relu
+from .ops import FUNCTION_TABLE, function_of, real_diff
 from .parse import symbol
 from .steps import Chain, Contribution, Derivation, Factor, Gradient, LocalGradient, Records, partial
 
@@ -59,8 +59,23 @@ def to_float(v) -> float:
     return mpmath.libmp.to_float(v._mpf_, rnd=mpmath.libmp.round_nearest)
 
 
+_KINKED = tuple(f.sympy for f in FUNCTION_TABLE.values() if f.kinks and isinstance(f.sympy, type))
+
+
+def kink_args(expr) -> list[tuple]:
+    """Where `expr` may have a kink: (head, kinks, arguments) per call of a function whose record
+    has kinks: numbers, the points its one argument must not be at (relu, abs, leaky_relu(x, α),
+    elu: 0); ("tie",), the arguments none of which may tie with the function's value (max, min)."""
+    found = []
+    for call in expr.atoms(*_KINKED):
+        kinks = function_of(call.func).kinks
+        found.append((call.func, kinks, tuple(call.args) if "tie" in kinks else call.args[:1]))
+    return found
+
+
 def kinks_at(graph, values: dict, need=None, digits: int = numeric.PRECISION) -> tuple[str, ...]:
-    """Nodes whose function is not differentiable at the given point (relu/abs at 0, max ties).
+    """Nodes whose function is not differentiable at the given point (the records' kinks: relu,
+    leaky_relu, elu and abs at 0, max ties).
 
     `values` are at `digits` digits: an argument within that resolution of the kink is at it.
     """
@@ -69,12 +84,13 @@ def kinks_at(graph, values: dict, need=None, digits: int = numeric.PRECISION) ->
     for node in graph.steps:
         if node.terms is not None or (need is not None and node.name not in need):
             continue
-        for f in node.expr.atoms(relu, sp.Abs, sp.Max, sp.Min):
-            args = [numeric.evaluate(a, numeric.NameEnv(values)) for a in f.args]
-            if len(args) == 1:
-                kink = abs(args[0]) <= tiny * max(1, *(abs(values[p]) for p in node.parents))
+        for head, kinks, exprs in kink_args(node.expr):
+            args = [numeric.evaluate(a, numeric.NameEnv(values)) for a in exprs]
+            if "tie" not in kinks:
+                scale = tiny * max(1, *(abs(values[p]) for p in node.parents))
+                kink = any(abs(args[0] - k) <= scale for k in kinks)
             else:
-                best = max(args) if f.func is not sp.Min else min(args)
+                best = numeric.apply(head, args, numeric.MP)  # the max (min) ties with another argument
                 kink = sum(1 for a in args if abs(a - best) <= tiny * max(1, abs(best))) > 1
             if kink:
                 found.append(node.name)

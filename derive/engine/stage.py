@@ -9,18 +9,19 @@ from __future__ import annotations
 
 import re
 
+from .ops import FUNCTION_TABLE
 from .parse import names as ast_names
 from .parse import to_sympy
 
 _PLAIN = re.compile(r"[A-Za-z]+[0-9]*")
 _SUBSCRIPTED = re.compile(r"([A-Za-z]+)_?([0-9]+)")  # w_0, x0: a letter name and its subscript
-_UNARY_NAME = {"sigmoid": "sig", "exp": "exp", "log": "log", "tanh": "tanh", "relu": "relu", "abs": "abs",
-               "neg": "neg", "inv": "inv"}
+# a one-operand gate whose operand has a plain name is named by prefixing it: sigy, expx, negy
+_UNARY_NAME = {"neg": "neg", "inv": "inv", **{f.name: f.short for f in FUNCTION_TABLE.values() if f.arity == 1}}
 _BINARY_JOIN = {"add": "p", "sub": "m", "mul": ""}
 # a gate whose operands have no short names gets a word for its operation, numbered with a
 # subscript when the expression has several of them (sum_1, sum_2), as a person would write
-_WORD = {"add": "sum", "sub": "diff", "mul": "prod", "div": "quot", "pow": "pow", "max": "max", "neg": "neg",
-         "inv": "inv", "sigmoid": "sig", "exp": "ex", "log": "ln", "tanh": "th", "relu": "rl", "abs": "abs"}
+_WORD = {"add": "sum", "sub": "diff", "mul": "prod", "div": "quot", "pow": "pow", "neg": "neg", "inv": "inv",
+         **{f.name: f.word for f in FUNCTION_TABLE.values()}}
 MAX_NAME = 8  # letters of a composed name (xpysqr, invden)
 
 

@@ -13,11 +13,11 @@ from dataclasses import dataclass, field
 
 import sympy as sp
 
-from ..engine.ops import FUNCTIONS, sigmoid
+from ..engine.ops import FUNCTION_TABLE
 from ..engine.parse import number
 from ..errors import DeriveError, ParseError
 from ..i18n import _
-from .reading import resolve_known
+from .reading import GENERIC_PRIME, primed, resolve_known
 
 GENERIC = "no single common mistake"  # the diagnosis when none of the simulated mistakes explains an answer
 LOSS_ALIASES = ("E", "L", "C", "J", "Loss", "loss", "E_total", "Etotal", "E_tot")
@@ -154,22 +154,15 @@ def answer_expr(target: Target, ast) -> sp.Expr:
 
 
 def _call(op: str, args):
+    """A call of the answer as SymPy: the record's own function, or its derivative at the argument
+    (σ′(u) = σ(u)(1 − σ(u)), in the record's own terms), or f′(u), the derivative of u's activation."""
     from .symbols import ActPrime
-    if len(args) == 1:
-        u = args[0]
-        simple = {
-            "cosh": lambda: (sp.exp(u) + sp.exp(-u)) / 2, "sinh": lambda: (sp.exp(u) - sp.exp(-u)) / 2,
-            "sech": lambda: 2 / (sp.exp(u) + sp.exp(-u)), "sqrt": lambda: sp.Pow(u, sp.Rational(1, 2)),
-            "sign": lambda: sp.sign(u), "step": lambda: sp.Heaviside(u),
-            "dsigmoid": lambda: sigmoid(u) * (1 - sigmoid(u)), "dtanh": lambda: 1 - sp.tanh(u) ** 2,
-            "drelu": lambda: sp.Heaviside(u), "dact": lambda: ActPrime(u),
-        }
-        if op in simple:
-            return simple[op]()
-    if op == "min":
-        return sp.Min(*args)
-    constructor = next(f for f, _, o in FUNCTIONS.values() if o == op)
-    return constructor(*args)
+    if op == GENERIC_PRIME:
+        return ActPrime(args[0])
+    f = primed(op)
+    if f is not None:
+        return f.own_derivative(f.make(args[0]), args[0])
+    return FUNCTION_TABLE[op].make(*args)
 
 
 def _bound(text_, what: str, default):

@@ -10,6 +10,7 @@ from __future__ import annotations
 import re
 import unicodedata
 
+from ..engine.ops import FUNCTION_TABLE
 from ..errors import ParseError
 from ..i18n import _
 
@@ -18,8 +19,6 @@ _SPACES = {",", ";", ":", "!", " ", "quad", "qquad", "displaystyle", "textstyle"
 _SIZERS = {"left", "right", "big", "Big", "bigg", "Bigg", "bigl", "bigr", "Bigl", "Bigr", "biggl",
            "biggr", "Biggl", "Biggr", "middle"}
 _TIMES = {"cdot", "times", "ast", "cdotp", "odot", "circ", "bullet"}
-_FUNCS = {"exp": "exp", "ln": "ln", "log": "log", "tanh": "tanh", "max": "max", "min": "min",
-          "cosh": "cosh", "sinh": "sinh", "sech": "sech", "sgn": "sgn"}
 _TEXT = {"operatorname", "mathrm", "text", "textrm", "mathit", "textit", "mathsf", "mathbf", "boldsymbol", "bm",
          "mathds", "mathbb", "mathnormal", "textsf", "textbf"}
 _FRACS = {"frac", "dfrac", "tfrac", "cfrac"}
@@ -43,6 +42,13 @@ def greek(name: str) -> str | None:
         return unicodedata.lookup(f"GREEK {'CAPITAL' if name[0].isupper() else 'SMALL'} LETTER {name.upper()}")
     except KeyError:
         return None
+
+
+# a function's LaTeX head: \tanh, \log, \ln, \cosh, and every other spelling of a record that is a word
+# (\softplus, \relu); \sigma is a Greek letter (σ, a spelling of sigmoid); \operatorname{softplus},
+# \mathrm{ReLU}, \text{SiLU} name any function by its spelling (_TEXT)
+_FUNCS = frozenset(s for f in FUNCTION_TABLE.values() for s in (f.name, *f.spellings, *f.answer_only)
+                   if re.fullmatch(r"[A-Za-z]+", s) and greek(s) is None)
 
 
 def is_latex(text: str) -> bool:
@@ -216,7 +222,9 @@ class Latex:
                 self.error(_("only square roots are supported (\\sqrt{...})"))
             return f"(({self.sub(self.group())})^(1/2))"
         if name in _FUNCS:
-            return self.function(_FUNCS[name])
+            return self.function(name)
+        if name == "_":  # \operatorname{leaky\_relu}
+            return "_"
         if name in _TEXT:
             inner = re.sub(r"\s", "", self.sub(self.group()))
             if name in ("mathbb", "mathds", "mathbf", "bm", "boldsymbol") and inner in ("1", "I"):

@@ -12,34 +12,29 @@ import mpmath
 import sympy as sp
 
 from ..engine.compiled import compiled
+from ..engine.ops import FUNCTION_TABLE
 from ..engine.parse import symbol
 from ..i18n import N_, _
 from .answers import diagnosis, text
-
-ACTIVATIONS = ("sigmoid", "tanh", "relu", "identity")
-_UNITS = {"sigmoid": N_("sigmoid unit"), "tanh": N_("tanh unit"), "relu": N_("relu unit"),
-          "identity": N_("identity unit")}
+from .showing import ast_of, show_plain
 
 
-def _alternatives(op: str, act: sp.Symbol, net: sp.Symbol, show):
-    """Other activations' derivatives written at this unit: (label, expression in act and net)."""
-    h = show(act)
-    forms = {
-        "sigmoid": [(f"σ′ = {h}(1 − {h})", act * (1 - act)),
-                    (f"σ′({show(net)}) = σ({show(net)})(1 − σ({show(net)}))", None)],
-        "tanh": [(f"tanh′ = 1 − {h}²", 1 - act**2), (f"tanh′({show(net)}) = 1 − tanh²({show(net)})", None)],
-        "relu": [(f"relu′ = step({show(net)})", sp.Heaviside(net))],
-        "identity": [(_("1 (an identity unit)"), sp.Integer(1))],
-    }
-    out = []
-    for other, options in forms.items():
-        if other == op:
-            continue
-        for label, expr in options:
-            if expr is None:
-                from ..engine.ops import sigmoid
-                expr = sigmoid(net) * (1 - sigmoid(net)) if other == "sigmoid" else 1 - sp.tanh(net) ** 2
-            out.append((other, label, expr))
+def _alternatives(op: str, act: sp.Symbol, net: sp.Symbol, generic: dict):
+    """Other activations' derivatives written at a unit of `op` (out `act`, net input `net`): each record
+    `op` is confused with (its record's `confused`; only these, so that a missing σ′ on a sigmoid unit is
+    not called softplus′ = σ(net)), in the unit's own terms (σ′ = h(1 − h)) and in the net
+    (σ′(net) = σ(net)(1 − σ(net)), SymPy's derivative); (label, expression in act and net)."""
+    def shown(expr):
+        return show_plain(ast_of(expr.xreplace(generic)))
+    own = FUNCTION_TABLE[op]
+    out, seen = [], {own.own_derivative(act, net)}
+    for f in (FUNCTION_TABLE[n] for n in own.confused if n != op):
+        for expr, at in ((f.own_derivative(act, net), ""), (sp.diff(f.make(net), net), f"({shown(net)})")):
+            if expr in seen:
+                continue
+            seen.add(expr)
+            label = f"{shown(expr)} ({_(f.unit)})" if expr.is_Number else f"{f.prime_plain}{at} = {shown(expr)}"
+            out.append((f.name, label, expr))
     return out
 
 
@@ -183,14 +178,16 @@ def mutations(engine, target, inst) -> dict:
                                factor=lab)] = \
                     Sweep(node, _set(es, lambda s, e, v, pe=per_edge: _value_at(pe[e], s)))
         c0, p0 = es[0][1], es[0][0]
-        op = graph.node(c0).op
-        if op in ACTIVATIONS and graph.node(c0).parents == (p0,):
-            own = {"sigmoid": "σ′", "tanh": "tanh′", "relu": "relu′", "identity": "1"}[op]
-            for _other, label, form in _alternatives(op, symbol(c0), symbol(p0), show):
+        unit = FUNCTION_TABLE.get(graph.node(c0).op)
+        if unit is not None and unit.activation and graph.node(c0).parents == (p0,):
+            rate = unit.own_derivative(symbol(c0), symbol(p0))
+            own = show_plain(ast_of(rate)) if rate.is_Number else unit.prime_plain
+            generic = {symbol(c0): symbol(G(c0)), symbol(p0): symbol(G(p0))}
+            for _other, label, form in _alternatives(unit.name, symbol(c0), symbol(p0), generic):
                 per_edge = {(p, c): form.xreplace({symbol(c0): symbol(c), symbol(p0): symbol(p)}) for p, c, _ in es}
                 muts[diagnosis("wrong-activation", N_("the derivative of the wrong activation: {wrong} where {right} "
-                               "belongs ({unit} is a {activation}, {factor})"), wrong=label, right=own,
-                               unit=G(c0), activation=_(_UNITS[op]), factor=lab)] = \
+                               "belongs ({activation} {unit}, {factor})"), wrong=label, right=own,
+                               unit=G(c0), activation=_(unit.unit), factor=lab)] = \
                     Sweep(node, _set(es, lambda s, e, v, pe=per_edge: _value_at(pe[e], s)))
         if c0 != out and any(graph.consumers(c) for _, c, _ in es):
             upstream = {(p, c): symbol("∂" + out + "/∂" + c) for p, c, _ in es}

@@ -9,7 +9,8 @@ does not know, each by a reserved placeholder name that a student cannot type:
     the product the sum starts (the textbook reading: `x_i h_j \\sum_k (o_k - t_k) w_kj` sums the
     whole product, `-\\sum_k …` negates the sum);
   * named gradients ∂E/∂o_k, \\frac{\\partial E}{\\partial net_k}, dE/do_k: ("grad", "E", "o_k");
-  * σ′(z), sigma'(z), tanh′, relu′, f′(z): calls of the derivative; 1[z > 0], 𝟙(z > 0): step(z);
+  * σ′(z), sigma'(z), softplus′, SiLU'(z) (any spelling of an activation record, primed), f′(z):
+    calls of the derivative (op "sigmoid′"); 1[z > 0], 𝟙(z > 0): step(z);
   * names with a layer superscript (w^l+1_ij, a^{l−1}_k, delta^L_nj, o^(2)_1): one name when
     the problem has it, else ^ is a power (h_j^2); unicode superscripts (h²) are powers.
 """
@@ -18,7 +19,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from ..engine.ops import FUNCTIONS
+from ..engine.ops import FUNCTION_TABLE, Function
 from ..engine.parse import MAX_DEPTH, MAX_LENGTH, parse
 from ..errors import ParseError
 from ..i18n import _
@@ -29,21 +30,34 @@ __all__ = ["ANSWER_FUNCTIONS", "Reading", "UnknownName", "parse_answer", "read_a
 
 _MARK = re.compile(r"(SUMPq|NAMEq|GRADq|PRIMEq|STEPq)")
 
-# answer functions beyond the problem files' (name -> (constructor or None, arity, op))
-_EXTRA = {
-    "cosh": (None, 1, "cosh"), "sinh": (None, 1, "sinh"), "sech": (None, 1, "sech"),
-    "sqrt": (None, 1, "sqrt"), "min": (None, None, "min"), "sgn": (None, 1, "sign"),
-    "sign": (None, 1, "sign"), "step": (None, 1, "step"), "H": (None, 1, "step"),
-    "Heaviside": (None, 1, "step"), "heaviside": (None, 1, "step"), "Θ": (None, 1, "step"),
-    "ReLU": FUNCTIONS["relu"], "Relu": FUNCTIONS["relu"], "Sigmoid": FUNCTIONS["sigmoid"],
-    "logistic": FUNCTIONS["sigmoid"], "STEPq": (None, 1, "step"),
-    "PRIMEqsigmoid": (None, 1, "dsigmoid"), "PRIMEqtanh": (None, 1, "dtanh"),
-    "PRIMEqrelu": (None, 1, "drelu"), "PRIMEqact": (None, 1, "dact"),
-}
-ANSWER_FUNCTIONS = {**FUNCTIONS, **_EXTRA}
-_PRIMED = {"σ": "sigmoid", "sigma": "sigmoid", "sigmoid": "sigmoid", "Sigmoid": "sigmoid", "tanh": "tanh",
-           "relu": "relu", "ReLU": "relu", "Relu": "relu", "f": "act", "g": "act", "φ": "act", "phi": "act",
-           "ϕ": "act"}
+PRIME = "′"  # a derivative's op is its function's name and a prime: ("call", "sigmoid′", (z,))
+GENERIC_PRIME = "act′"  # f′(z), g′, φ′: the derivative of whichever activation z feeds
+_GENERIC_PRIMED = ("f", "g", "φ", "phi", "ϕ")
+
+
+def primed(op: str) -> Function | None:
+    """The record whose derivative the op of a call is (sigmoid′ -> sigmoid), else None."""
+    return FUNCTION_TABLE.get(op[:-1]) if op.endswith(PRIME) else None
+
+
+def _spellings(f: Function) -> tuple[str, ...]:
+    return (f.name, *f.spellings, *f.answer_only)
+
+
+# every record is an answer function, under its name and every spelling (name -> (constructor, arity,
+# op)); its derivative is a call too: PRIMEq<name> (σ′(z)) and each of its prime_spellings (dsigmoid(z))
+ANSWER_FUNCTIONS = {s: (f.make, f.arity, f.name) for f in FUNCTION_TABLE.values() for s in _spellings(f)}
+ANSWER_FUNCTIONS.update({"STEPq": (None, 1, "step"), f"PRIMEq{GENERIC_PRIME[:-1]}": (None, 1, GENERIC_PRIME)})
+for _f in FUNCTION_TABLE.values():
+    if _f.activation:
+        for _head in (f"PRIMEq{_f.name}", *_f.prime_spellings):
+            ANSWER_FUNCTIONS[_head] = (None, 1, _f.name + PRIME)
+
+# a head written with a prime (σ′, softplus′, SiLU′, f′) -> the record's name (or the generic act)
+_PRIMED = {s: f.name for f in FUNCTION_TABLE.values() if f.activation for s in _spellings(f)}
+_PRIMED.update({s: GENERIC_PRIME[:-1] for s in _GENERIC_PRIMED})
+_HEADS = "|".join(re.escape(s) for s in sorted(_PRIMED, key=len, reverse=True))
+_PRIMED_HEAD = re.compile(rf"(?<![{_NAMECH}_])({_HEADS})\s*(′+|\^\(\s*′+\s*\))\s*")
 
 _SUPERSCRIPTS = dict(zip("⁰¹²³⁴⁵⁶⁷⁸⁹⁺⁻⁽⁾ⁿ", "0123456789+-()n"))
 _SUBSCRIPTS = dict(zip("₀₁₂₃₄₅₆₇₈₉ᵢⱼₖₗₘₙₒₜₓ", "0123456789ijklmnotx"))
@@ -107,9 +121,6 @@ def _normalize(text: str) -> str:
 
 
 def _primes(text: str) -> str:
-    pattern = re.compile(rf"(?<![{_NAMECH}_])(σ|sigma|sigmoid|Sigmoid|tanh|relu|ReLU|Relu|f|g|φ|phi|ϕ)\s*"
-                         r"(′+|\^\(\s*′+\s*\))\s*")
-
     def repl(m):
         if m.group(2).count("′") > 1:
             raise ParseError(_("a second derivative {derivative} is not expected here").format(
@@ -120,10 +131,11 @@ def _primes(text: str) -> str:
                              text)
         return f" PRIMEq{_PRIMED[m.group(1)]}"
 
-    text = pattern.sub(repl, text)
+    text = _PRIMED_HEAD.sub(repl, text)
     if "′" in text and "'" not in text:
-        raise ParseError(_("a prime (′) is understood on σ, tanh, relu and f, with its argument: σ′(z); "
-                           "write any other derivative out"), text, text.index("′"))
+        heads = ", ".join(f.plain for f in FUNCTION_TABLE.values() if f.activation and f.in_problems)
+        raise ParseError(_("a prime (′) is understood on an activation ({functions}) and on f, with its argument: "
+                           "σ′(z); write any other derivative out").format(functions=heads), text, text.index("′"))
     return text
 
 
@@ -360,11 +372,13 @@ def _unmark_text(message: str, table: dict) -> str:
     def show(m):
         v = table.get(m.group())
         if v is None:
-            return {"PRIMEqsigmoid": "σ′", "PRIMEqtanh": "tanh′", "PRIMEqrelu": "relu′", "PRIMEqact": "f′",
-                    "STEPq": "step"}.get(m.group(), m.group())
+            if m.group() == "STEPq":
+                return "step"
+            f = FUNCTION_TABLE.get(m.group()[len("PRIMEq"):])
+            return f.prime_plain if f is not None else "f′"
         return {"sum": lambda: f"Σ_{v[1]} ", "grad": lambda: f"∂{v[1]}/∂{v[2]}",
                 "name": lambda: v[1]}[v[0]]()
-    return re.sub(r"(?:SUMPq|NAMEq|GRADq)\d+|PRIMEq[a-z]+|STEPq", show, message)
+    return re.sub(r"(?:SUMPq|NAMEq|GRADq)\d+|PRIMEq\w+|STEPq", show, message)
 
 
 def read_answer(text: str, known=frozenset()) -> Reading:

@@ -10,13 +10,12 @@ import random
 from fractions import Fraction
 
 import mpmath
-import sympy as sp
 
 from ..engine import numeric
 from ..engine.check import accumulate, local_values
 from ..engine.compiled import compiled
 from ..engine.graph import ancestors
-from ..engine.ops import relu
+from ..engine.ops import FUNCTION_TABLE
 from ..engine.steps import partial
 
 POINTS = 30  # random points for the numeric comparison
@@ -37,14 +36,15 @@ def close(a, b) -> bool:
 
 
 _KINKS: dict = {}
+_KINKED = {f.sympy: f for f in FUNCTION_TABLE.values() if f.kinks}  # heads with a kink (relu at 0, a max tie)
 
 
 def _kink_args(expr) -> list:
-    """The arguments of relu/abs/step/sign (one each) and max/min (several) in `expr` (cached)."""
+    """The arguments of each function in `expr` with a kink (its record's `kinks`): relu, abs, step, sign
+    (one each), max, min (several) (cached)."""
     found = _KINKS.get(expr)
     if found is None:
-        found = [[f.args[0]] for f in expr.atoms(relu, sp.Abs, sp.Heaviside, sp.sign)]
-        found += [list(f.args) for f in expr.atoms(sp.Max, sp.Min)]
+        found = [[f.args[0]] if _KINKED[f.func].arity == 1 else list(f.args) for f in expr.atoms(*_KINKED)]
         if len(_KINKS) > 20_000:
             _KINKS.clear()
         _KINKS[expr] = found

@@ -1,24 +1,24 @@
 """How an answer was read, shown back to the student (as STACK does before it assesses).
 
-`show_plain(ast)` / `show_tex(ast)` print the tuple AST of `reading` in the order it was written:
-`σ(net_k)(1 − σ(net_k))`, `Σ_k[δ_k w_kj] h_j(1 − h_j)`, `∂E/∂o_k`. `sympy_plain` prints a SymPy
-expression of a verdict (a reference, a mutated factor) as plain text that reads back.
+`show(ast, style)` prints the tuple AST of `reading` in the order it was written, in plain text
+(`PLAIN`: `σ(net_k)(1 − σ(net_k))`, `Σ_k[δ_k w_kj] h_j(1 − h_j)`, `∂E/∂o_k`) or in TeX (`TEX`);
+a function is written with its record's plain or LaTeX head (its derivative: prime_plain,
+prime_latex). `ast_of` turns a SymPy expression into that AST (diagnosis labels print through the
+same walk); `sympy_plain` prints a SymPy expression of a verdict as plain text that reads back.
 """
 from __future__ import annotations
 
 import re
 import unicodedata
+from collections.abc import Callable
+from dataclasses import dataclass
 
+import sympy as sp
 from sympy.printing.str import StrPrinter
 
-_CALLS = {"sigmoid": "σ", "dsigmoid": "σ′", "dtanh": "tanh′", "drelu": "relu′", "dact": "f′", "step": "step",
-          "log": "log", "exp": "exp", "tanh": "tanh", "relu": "relu", "abs": "abs", "max": "max",
-          "min": "min", "cosh": "cosh", "sinh": "sinh", "sech": "sech", "sqrt": "sqrt", "sign": "sgn"}
-_TEX_CALLS = {"sigmoid": r"\sigma", "dsigmoid": r"\sigma'", "dtanh": r"\tanh'", "drelu": r"\operatorname{relu}'",
-              "dact": "f'", "step": r"\operatorname{step}", "log": r"\log", "exp": r"\exp", "tanh": r"\tanh",
-              "relu": r"\operatorname{relu}", "abs": r"\operatorname{abs}", "max": r"\max", "min": r"\min",
-              "cosh": r"\cosh", "sinh": r"\sinh", "sech": r"\operatorname{sech}", "sqrt": r"\sqrt",
-              "sign": r"\operatorname{sgn}"}
+from ..engine.ops import FUNCTION_TABLE, function_of
+from .reading import GENERIC_PRIME, primed
+
 _SUP = str.maketrans("0123456789-", "⁰¹²³⁴⁵⁶⁷⁸⁹⁻")
 _PREC = {"add": 1, "sub": 1, "neg": 2, "mul": 2, "div": 2, "sum": 2, "pow": 4}
 _SPELLED = {"delta": "δ", "sigma": "σ", "eta": "η", "alpha": "α", "beta": "β", "gamma": "γ", "theta": "θ",
@@ -35,57 +35,6 @@ def display_name(name: str) -> str:
     if m and m.group(1) in _SPELLED:
         return _SPELLED[m.group(1)] + m.group(2)
     return name
-
-
-def show_plain(ast) -> str:
-    kind = ast[0]
-    if kind == "num":
-        return ast[1]
-    if kind == "name":
-        return display_name(ast[1])
-    if kind == "grad":
-        return f"∂{ast[1]}/∂{display_name(ast[2])}"
-    if kind == "call":
-        return f"{_CALLS.get(ast[1], ast[1])}(" + ", ".join(show_plain(a) for a in ast[2]) + ")"
-    if kind == "neg":
-        inner = ast[1]
-        s = show_plain(inner)
-        return f"−({s})" if _prec(inner) <= 2 and inner[0] not in ("mul", "sum") else f"−{s}"
-    if kind == "sum":
-        bounds = ast[1] if ast[3] is None and ast[4] is None else \
-            f"{{{ast[1]}={ast[3] or 1}}}" + (f"^{{{ast[4]}}}" if ast[4] else "")
-        return f"Σ_{bounds}[{show_plain(ast[2])}]"
-    a, b = ast[1], ast[2]
-    if kind in ("add", "sub"):
-        right = show_plain(b)
-        if kind == "sub" and _prec(b) <= 1:
-            right = f"({right})"
-        return f"{show_plain(a)} {'+' if kind == 'add' else '−'} {right}"
-    if kind == "pow":
-        base = show_plain(a)
-        if _prec(a) <= 4 or a[0] == "neg" or (a[0] == "num" and a[1].startswith("-")):
-            base = f"({base})"
-        if b[0] == "num" and b[1].isdigit():
-            return base + b[1].translate(_SUP)
-        exp = show_plain(b)
-        return f"{base}^{exp}" if b[0] in ("num", "name") else f"{base}^({exp})"
-    left = show_plain(a)
-    if _prec(a) < 2:
-        left = f"({left})"
-    right = show_plain(b)
-    if kind == "div":
-        if _prec(b) <= 2:
-            right = f"({right})"
-        return f"{left}/{right}"
-    if _prec(b) < 2 or b[0] == "neg":
-        right = f"({right})"
-    if right.startswith("(") and a[0] != "num":
-        return left + right
-    if a[0] == "num" and b[0] in ("name", "call", "grad"):
-        return left + right
-    if b[0] == "num":
-        return f"{left}·{right}"
-    return f"{left} {right}"
 
 
 # ---------------------------------------------------------------- LaTeX
@@ -130,51 +79,191 @@ def tex_name(name: str) -> str:
     return head + (f"^{{{_tex_part(sup)}}}" if sup else "") + (f"_{{{_tex_part(sub)}}}" if sub else "")
 
 
-def show_tex(ast) -> str:
+# ---------------------------------------------------------------- the one walk, in a style
+
+@dataclass(frozen=True)
+class Style:
+    """How `show` writes each piece: plain text (PLAIN) or TeX (TEX)."""
+    name: Callable[[str], str]  # a quantity's name
+    grad: Callable[[str, str], str]  # ∂num/∂den
+    head: Callable  # a function's head from its record (plain, latex)
+    prime: Callable  # its derivative's head (prime_plain, prime_latex)
+    generic_prime: str  # f′: the derivative of whichever activation its argument feeds
+    unknown: Callable[[str], str]  # the head of a function no record has
+    call: Callable[[str, str], str]  # (head, arguments) -> the call
+    group: Callable[[str], str]  # parentheses
+    minus: str
+    sum: Callable[[tuple, str], str]  # (the sum's AST, its shown body) -> the sum
+    power: Callable  # (base AST, exponent AST, walk) -> the power
+    quotient: Callable  # (numerator AST, denominator AST, walk) -> the quotient
+    product: Callable[[tuple, tuple, str, str], str]  # (left AST, right AST, left, right) -> the product
+
+
+def show(ast, style: Style) -> str:
+    """The AST as written, in `style`."""
+    def walk(x):
+        return show(x, style)
     kind = ast[0]
     if kind == "num":
         return ast[1]
     if kind == "name":
-        return tex_name(ast[1])
+        return style.name(ast[1])
     if kind == "grad":
-        return rf"\frac{{\partial {tex_name(ast[1])}}}{{\partial {tex_name(ast[2])}}}"
+        return style.grad(ast[1], ast[2])
     if kind == "call":
-        head = _TEX_CALLS.get(ast[1], rf"\operatorname{{{ast[1]}}}")
-        args = ", ".join(show_tex(a) for a in ast[2])
-        if ast[1] == "sqrt":
-            return rf"\sqrt{{{args}}}"
-        return rf"{head}\left({args}\right)"
+        return style.call(_head(ast[1], style), ", ".join(walk(a) for a in ast[2]))
     if kind == "neg":
         inner = ast[1]
-        s = show_tex(inner)
-        return rf"-\left({s}\right)" if _prec(inner) <= 2 and inner[0] not in ("mul", "sum") else f"-{s}"
+        s = walk(inner)
+        return style.minus + (style.group(s) if _prec(inner) <= 2 and inner[0] not in ("mul", "sum") else s)
     if kind == "sum":
-        bounds = f"_{{{ast[1]}}}" if ast[3] is None and ast[4] is None else \
-            f"_{{{ast[1]}={_tex_part(ast[3] or '1')}}}" + (f"^{{{_tex_part(ast[4])}}}" if ast[4] else "")
-        return rf"\sum{bounds} \left[{show_tex(ast[2])}\right]"
+        return style.sum(ast, walk(ast[2]))
     a, b = ast[1], ast[2]
     if kind in ("add", "sub"):
-        right = show_tex(b)
+        right = walk(b)
         if kind == "sub" and _prec(b) <= 1:
-            right = rf"\left({right}\right)"
-        return f"{show_tex(a)} {'+' if kind == 'add' else '-'} {right}"
-    if kind == "div":
-        return rf"\frac{{{show_tex(a)}}}{{{show_tex(b)}}}"
+            right = style.group(right)
+        return f"{walk(a)} {'+' if kind == 'add' else style.minus} {right}"
     if kind == "pow":
-        base = show_tex(a)
-        if _prec(a) <= 4 or a[0] == "neg":
-            base = rf"\left({base}\right)"
-        elif a[0] == "name" and ("^" in a[1]):
-            base = f"{{{base}}}"
-        return f"{base}^{{{show_tex(b)}}}"
-    left = show_tex(a)
+        return style.power(a, b, walk)
+    if kind == "div":
+        return style.quotient(a, b, walk)
+    left, right = walk(a), walk(b)
     if _prec(a) < 2:
-        left = rf"\left({left}\right)"
-    right = show_tex(b)
+        left = style.group(left)
     if _prec(b) < 2 or b[0] == "neg":
-        right = rf"\left({right}\right)"
-    sep = r" \cdot " if b[0] == "num" else r"\,"
-    return f"{left}{sep}{right}"
+        right = style.group(right)
+    return style.product(a, b, left, right)
+
+
+def _head(op: str, style: Style) -> str:
+    if op == GENERIC_PRIME:
+        return style.generic_prime
+    f = primed(op)
+    if f is not None:
+        return style.prime(f)
+    f = FUNCTION_TABLE.get(op)
+    return style.head(f) if f is not None else style.unknown(op)
+
+
+def _plain_sum(ast, body: str) -> str:
+    bounds = ast[1] if ast[3] is None and ast[4] is None else \
+        f"{{{ast[1]}={ast[3] or 1}}}" + (f"^{{{ast[4]}}}" if ast[4] else "")
+    return f"Σ_{bounds}[{body}]"
+
+
+def _plain_power(a, b, walk) -> str:
+    base = walk(a)
+    if _prec(a) <= 4 or a[0] == "neg" or (a[0] == "num" and a[1].startswith("-")):
+        base = f"({base})"
+    if b[0] == "num" and b[1].isdigit():
+        return base + b[1].translate(_SUP)
+    exp = walk(b)
+    return f"{base}^{exp}" if b[0] in ("num", "name") else f"{base}^({exp})"
+
+
+def _plain_quotient(a, b, walk) -> str:
+    left, right = walk(a), walk(b)
+    return f"({left})/" * (_prec(a) < 2) + f"{left}/" * (_prec(a) >= 2) + \
+        (f"({right})" if _prec(b) <= 2 else right)
+
+
+def _plain_product(a, b, left: str, right: str) -> str:
+    if right.startswith("(") and a[0] != "num":
+        return left + right
+    if a[0] == "num" and b[0] in ("name", "call", "grad"):
+        return left + right
+    if b[0] == "num":
+        return f"{left}·{right}"
+    return f"{left} {right}"
+
+
+PLAIN = Style(
+    name=lambda n: display_name(n), grad=lambda num, den: f"∂{num}/∂{display_name(den)}",
+    head=lambda f: f.plain, prime=lambda f: f.prime_plain, generic_prime="f′", unknown=lambda op: op,
+    call=lambda head, args: f"{head}({args})", group=lambda s: f"({s})", minus="−", sum=_plain_sum,
+    power=_plain_power, quotient=_plain_quotient, product=_plain_product)
+
+
+def show_plain(ast) -> str:
+    return show(ast, PLAIN)
+
+
+def _tex_call(head: str, args: str) -> str:
+    if head == r"\sqrt":
+        return rf"\sqrt{{{args}}}"
+    if head == function_of(sp.Heaviside).latex:  # the step as an indicator, as reports print it: 1[z > 0]
+        return rf"{head}\left[{args} > 0\right]"
+    return rf"{head}\left({args}\right)"
+
+
+def _tex_sum(ast, body: str) -> str:
+    bounds = f"_{{{ast[1]}}}" if ast[3] is None and ast[4] is None else \
+        f"_{{{ast[1]}={_tex_part(ast[3] or '1')}}}" + (f"^{{{_tex_part(ast[4])}}}" if ast[4] else "")
+    return rf"\sum{bounds} \left[{body}\right]"
+
+
+def _tex_power(a, b, walk) -> str:
+    base = walk(a)
+    if _prec(a) <= 4 or a[0] == "neg":
+        base = rf"\left({base}\right)"
+    elif a[0] == "name" and ("^" in a[1]):
+        base = f"{{{base}}}"
+    return f"{base}^{{{walk(b)}}}"
+
+
+TEX = Style(
+    name=lambda n: tex_name(n),
+    grad=lambda num, den: rf"\frac{{\partial {tex_name(num)}}}{{\partial {tex_name(den)}}}",
+    head=lambda f: f.latex, prime=lambda f: f.prime_latex, generic_prime="f'",
+    unknown=lambda op: rf"\operatorname{{{op}}}", call=_tex_call, group=lambda s: rf"\left({s}\right)",
+    minus="-", sum=_tex_sum, power=_tex_power,
+    quotient=lambda a, b, walk: rf"\frac{{{walk(a)}}}{{{walk(b)}}}",
+    product=lambda a, b, left, right: left + (r" \cdot " if b[0] == "num" else r"\,") + right)
+
+
+def show_tex(ast) -> str:
+    return show(ast, TEX)
+
+
+def ast_of(expr) -> tuple:
+    """A SymPy expression as the AST `show` prints (for labels such as σ′(net_j) = σ(net_j)(1 − σ(net_j))):
+    a number first in a product and a sum last, a function by its record (parameters at their defaults
+    left out)."""
+    if expr.is_Symbol:
+        return ("name", expr.name)
+    if expr.is_Number:
+        if expr.is_negative:
+            return ("neg", ast_of(-expr))
+        if expr.is_Integer:
+            return ("num", str(expr))
+        if expr.is_Rational:
+            return ("div", ("num", str(expr.p)), ("num", str(expr.q)))
+        return ("num", f"{float(expr):g}")
+    if expr.is_Add:
+        terms = sorted(expr.args, key=lambda t: t.could_extract_minus_sign())
+        out = ast_of(terms[0])
+        for t in terms[1:]:
+            out = ("sub", out, ast_of(-t)) if t.could_extract_minus_sign() else ("add", out, ast_of(t))
+        return out
+    if expr.is_Mul:
+        if expr.could_extract_minus_sign():
+            return ("neg", ast_of(-expr))
+        factors = sorted(expr.args, key=lambda f: (not f.is_Number, f.is_Add))
+        out = ast_of(factors[0])
+        for f in factors[1:]:
+            out = ("mul", out, ast_of(f))
+        return out
+    if expr.is_Pow:
+        return ("pow", ast_of(expr.base), ast_of(expr.exp))
+    f = function_of(expr.func)
+    if f is None:
+        return ("name", str(expr))
+    args = list(expr.args)
+    n = len(args) if f.arity is None else f.arity
+    if all(sp.sympify(v) == a for (_, v), a in zip(f.params, args[n:])):
+        args = args[:n]
+    return ("call", f.name, tuple(ast_of(a) for a in args))
 
 
 # ---------------------------------------------------------------- SymPy -> plain text

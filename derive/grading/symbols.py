@@ -1,4 +1,4 @@
-"""The SymPy objects an answer's special parts become (no other teach module is imported here).
+"""The SymPy objects an answer's special parts become (no other grading module is imported here).
 
 `Grad(x)` is ∂L/∂x of a quantity, `Local(a, b)` the local derivative ∂a/∂b of one step,
 `ActPrime(net)` f′ at a net input, `FULL` the upper bound of a sum written without one (the whole

@@ -11,6 +11,7 @@ from dataclasses import dataclass
 
 import sympy as sp
 
+from ..engine.ops import LOSSES
 from ..engine.parse import symbol
 from ..networks.solve import build
 from .answers import Instance, Target, VerifyError
@@ -129,7 +130,8 @@ def network_targets(solution, delta_sign: int | None = None) -> dict:
     built = build(solution.problem)
     sign = delta_sign if delta_sign is not None else getattr(solution.problem, "delta_sign", 1)
     loss = result.loss_name
-    half = getattr(solution.problem, "loss", "") == "mse"
+    record = LOSSES.get(getattr(solution.problem, "loss", ""))
+    half = record is not None and record.half
     targets, by_node = {}, {}
     for rule in result.rules:
         free, output = _free(built, rule)

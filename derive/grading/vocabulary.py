@@ -14,6 +14,7 @@ import re
 
 import sympy as sp
 
+from ..engine.ops import FUNCTION_TABLE
 from ..engine.parse import symbol
 from ..engine.steps import partial
 from ..i18n import _
@@ -434,11 +435,15 @@ def local_of(graph, a, b):
                         "∂L/∂x").format(derivative=f"∂{a}/∂{b}"))
 
 
+def _is_activation(op: str) -> bool:
+    f = FUNCTION_TABLE.get(op)
+    return f is not None and f.activation
+
+
 def act_prime(graph, x):
     """f′(x): the local derivative of the activation that x feeds."""
-    acts = ("sigmoid", "tanh", "relu", "identity")
     if x.is_Symbol and x.name in graph:
-        users = [c for c in graph.consumers(x.name) if graph.node(c).op in acts]
+        users = [c for c in graph.consumers(x.name) if _is_activation(graph.node(c).op)]
         if len(users) == 1:
             return local_symbol(users[0], x.name)
     raise VerifyError(_("{call}: f′ needs the net input of a unit (its activation's derivative there)").format(

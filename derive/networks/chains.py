@@ -9,7 +9,7 @@ import weakref
 
 import sympy as sp
 
-from ..engine.ops import LOSSES
+from ..engine.ops import FUNCTION_TABLE, LOSSES
 from ..engine.parse import symbol
 from ..engine.steps import Chain, Contribution, Derivation, Factor
 from .built import Built
@@ -102,7 +102,8 @@ def delta_factors(built: Built, d: Derivation, net: str) -> list:
 def _delta_factors(built: Built, d: Derivation, net: str) -> list:
     graph = built.graph
     cons = [c for c in graph.consumers(net) if d.has(c)]
-    if len(cons) == 1 and graph.node(cons[0]).op in ("sigmoid", "tanh", "relu", "identity"):
+    record = FUNCTION_TABLE.get(graph.node(cons[0]).op) if len(cons) == 1 else None
+    if record is not None and record.activation:  # a unit's activation: δ = ∂L/∂out · f′(net)
         act = cons[0]
         c = d.gradient(net).contributions[0]
         return [_act_factor(built, d, act), Factor(act, net, c.local.expr, c.local.value)]

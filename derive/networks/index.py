@@ -234,10 +234,14 @@ def _grid(e, res, layer, letters, value, lib):
         (b, bx), (x, xx) = (_grid(a, res, layer, letters, value, lib) for a in e.args)
         axes = tuple(dict.fromkeys(bx + xx))
         return np.power(_align(b, bx, axes), _align(x, xx, axes)), axes
-    if e.func in numeric._UNARY:
-        arr, axes = _grid(e.args[0], res, layer, letters, value, lib)
-        f = getattr(lib, numeric._UNARY[e.func])
-        return (np.frompyfunc(f, 1, 1)(arr) if exact else f(np.asarray(arr, dtype=float))), axes
+    found = numeric.function(e.func, lib.kind)
+    if found is not None:  # a function of the records, its constant parameters among its arguments
+        parts = [_grid(a, res, layer, letters, value, lib) for a in e.args]
+        axes = tuple(dict.fromkeys(x for _, ax in parts for x in ax))
+        args = [_align(arr, ax, axes) if ax else arr for arr, ax in parts]
+        if exact:
+            return np.frompyfunc(lambda *xs: numeric.apply(e.func, list(xs), lib), len(args), 1)(*args), axes
+        return numeric.apply(e.func, [np.asarray(a, dtype=float) for a in args], lib), axes
     raise TypeError(f"cannot evaluate {e.func.__name__} over index letters")
 
 

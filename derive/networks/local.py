@@ -10,7 +10,7 @@ import weakref
 import sympy as sp
 
 from ..engine.graph import Node
-from ..engine.ops import ACTIVATIONS, LOSSES, sigmoid
+from ..engine.ops import FUNCTION_TABLE, LOSSES, sigmoid
 from ..engine.parse import symbol
 from ..engine.reverse import linear_derivative
 from .built import Built
@@ -38,26 +38,19 @@ def local_derivative(built: Built, node: Node, parent: str) -> sp.Expr:
     """
     if node.terms is not None:
         return linear_derivative(node, parent)
-    if node.op in ACTIVATIONS and ACTIVATIONS[node.op] is not None:
-        return _activation_derivative(node, parent)
+    record = FUNCTION_TABLE.get(node.op)
+    if record is not None and record.activation:
+        return _activation_derivative(record, node, parent)
     if node.op in LOSSES:
         return _loss_derivative(built, node, parent)
     return _derived(built, node, parent)
 
 
-_ACTIVATION: dict = {}  # op -> (derivative of the activation at a placeholder z, z, its output)
-
-
-def _activation_derivative(node: Node, parent: str) -> sp.Expr:
-    """f'(net) written in the unit's own name (a(1 − a), 1 − a², step(net)): derived once per
-    activation at placeholders, then named for this unit."""
-    if node.op not in _ACTIVATION:
-        z, out = sp.Dummy("z", real=True), sp.Dummy("a", real=True)
-        f = ACTIVATIONS[node.op](z)
-        d = sp.diff(f, z)
-        _ACTIVATION[node.op] = (d if f == z else d.xreplace({f: out}), z, out)
-    d, z, out = _ACTIVATION[node.op]
-    return d.xreplace({z: symbol(parent), out: node.symbol})
+def _activation_derivative(record, node: Node, parent: str) -> sp.Expr:
+    """f'(net) in the unit's own terms, from its record (a(1 − a), 1 − a², step(net), σ(net)),
+    with the unit's parameters (leaky_relu's α) read from its expression."""
+    params = node.expr.args[1:] if node.expr.func is record.sympy else ()  # an identity unit's expr is its net
+    return record.own_derivative(node.symbol, symbol(parent), *params)
 
 
 _LOSS: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()  # built -> {(loss, parent): derivative}

@@ -92,8 +92,7 @@ def loss_formula(notation: str, loss: str):
     t = sp.IndexedBase("y" if nielsen else "t")[k]
     o = sp.IndexedBase("a^L" if nielsen else "o")[k]
     z = sp.IndexedBase("z^L" if nielsen else "net^o")[k]
-    rule = LOSSES["cross_entropy" if loss == "softmax_cross_entropy" else loss]
-    term = rule.expr([t], [o], [z])
+    term = _textbook(LOSSES[loss], t, o, z)
     written = {t - o: sp.Add(t, -o, evaluate=False), 1 - t: sp.Add(1, -t, evaluate=False),
                1 - o: sp.Add(1, -o, evaluate=False)}  # in the order a textbook writes them
     coeff, rest = term.as_coeff_Mul()
@@ -103,3 +102,22 @@ def loss_formula(notation: str, loss: str):
         return sp.Symbol("C" if nielsen else "L"), sp.Mul(-1, total, evaluate=False)
     shown = sp.UnevaluatedExpr(coeff) if coeff != 1 else None
     return sp.Symbol("C" if nielsen else "L"), sp.Mul(shown, total, evaluate=False) if shown is not None else total
+
+
+def _textbook(rule, t, o, z):
+    """One unit's term of a loss in the outputs o: its own form, or for a loss written only in the
+    nets (Softmax-with-Loss) the form of the loss that computes the same from the same output
+    activation (the cross-entropy of a softmax output o_k)."""
+    import sympy as sp
+
+    from ..engine.ops import LOSSES
+    term = rule.expr([t], [o], [z])
+    if o in term.free_symbols or rule.logits is None:
+        return term
+    ts, zs = (sp.Rational(1, 4), sp.Rational(3, 4)), (sp.Rational(3, 10), sp.Rational(-6, 5))  # a test point
+    for other in LOSSES.values():
+        for act in sorted(set(other.outputs) & set(rule.outputs)):
+            if (other.logits is not None and o in other.expr([t], [o], [z]).free_symbols
+                    and abs(sp.N(other.logits(ts, zs, act) - rule.logits(ts, zs, act), 30)) < 1e-25):
+                return other.expr([t], [o], [z])
+    return term

@@ -101,7 +101,6 @@ class VectorRule:
     rhs: object
     checked: bool
     description: str = ""
-    where: dict = field(default_factory=dict)  # function name -> its derived sp.Lambda (σ' ...)
     element: tuple | None = None  # (lhs, rhs) one element in index form: ∂L/∂x_ij = Σ_k ∂L/∂y_ik w_jk
     display: object = None  # rhs as printed, in the section's notation (None: print rhs)
 

@@ -1,5 +1,8 @@
 """Nielsen's BP1–BP4 in matrix form, each evaluated with numpy and compared with the per-unit results.
 
+What is printed is what is checked: σ′(z^l) is written from the activation record's derivative in
+the layer's own terms (a ⊙ (1 − a), 1 − a ⊙ a, 1[z > 0], σ(z) for softplus), the rule is renamed
+into the section's notation, and that displayed right-hand side is the expression evaluated.
 Every element is compared in float64 first; where float64 cannot resolve an element (a tanh unit
 at |z| = 12.5 leaves 1 − tanh² with 6 correct digits), the rule is evaluated again on the exact
 values (50-digit mpmath in numpy object arrays) before anything is called a mismatch.
@@ -13,14 +16,12 @@ from sympy.matrices.expressions.applyfunc import ElementwiseApplyFunction
 
 from ..engine import numeric
 from ..engine.check import relative_error
-from ..engine.ops import ACTIVATIONS
+from ..engine.ops import FUNCTION_TABLE
 from ..engine.steps import Derivation
 from .built import Built
 from .index import EXACT_AGREE, FLOAT_AGREE
 from .resolver import Resolver
 from .results import VectorRule
-
-SIGMA_PRIME = sp.Function("sigma'")
 
 
 class _Matrices(dict):
@@ -56,36 +57,53 @@ class _Matrices(dict):
         return arr
 
 
-def mat_eval(e, env, funcs, lib=numeric.NP):
+def mat_eval(e, env, lib=numeric.NP):
     """A SymPy matrix expression evaluated with numpy arrays for its MatrixSymbols (floats with
-    `NP`, mpmath numbers in object arrays with `MP`)."""
+    `NP`, mpmath numbers in object arrays with `MP`); an elementwise function is its Lambda."""
     if isinstance(e, sp.MatrixSymbol):
         return env[e.name]
     if isinstance(e, sp.OneMatrix):
         return np.ones(e.shape, dtype=object if lib is numeric.MP else float)
     if isinstance(e, sp.Transpose):
-        return mat_eval(e.arg, env, funcs, lib).T
+        return mat_eval(e.arg, env, lib).T
     if isinstance(e, sp.MatMul):
         out = None
         for a in e.args:
-            v = lib.const(a) if a.is_Number else mat_eval(a, env, funcs, lib)
+            v = lib.const(a) if a.is_Number else mat_eval(a, env, lib)
             out = v if out is None else (out * v if np.ndim(v) == 0 or np.ndim(out) == 0 else out @ v)
         return out
     if isinstance(e, sp.HadamardProduct):
-        out = mat_eval(e.args[0], env, funcs, lib)
+        out = mat_eval(e.args[0], env, lib)
         for a in e.args[1:]:
-            out = out * mat_eval(a, env, funcs, lib)
+            out = out * mat_eval(a, env, lib)
+        return out
+    if isinstance(e, sp.HadamardPower) and e.exp.is_Integer and e.exp > 0:
+        base = mat_eval(e.base, env, lib)
+        out = base
+        for _ in range(int(e.exp) - 1):
+            out = out * base
         return out
     if isinstance(e, sp.MatAdd):
-        return sum(mat_eval(a, env, funcs, lib) for a in e.args)
+        return sum(mat_eval(a, env, lib) for a in e.args)
     if isinstance(e, ElementwiseApplyFunction):
-        lam = funcs["sigma'"]  # the one elementwise function of the BP rules
+        lam = e.function
         (x,) = lam.variables
-        inner = mat_eval(e.expr, env, funcs, lib)
+        inner = mat_eval(e.expr, env, lib)
         if lib is numeric.MP:
             return np.frompyfunc(lambda v: numeric.evaluate(lam.expr, {x: v}, lib), 1, 1)(inner)
-        return numeric.evaluate(lam.expr, {x: inner}, lib)
+        return np.broadcast_to(numeric.evaluate(lam.expr, {x: inner}, lib), inner.shape)
     raise TypeError(f"cannot evaluate {type(e).__name__}")
+
+
+class _Shown(dict):
+    """The matrices by their names in the section's notation (h, net^h, W^o), read from `env`."""
+
+    def __init__(self, env, names: dict):
+        super().__init__()
+        self.env, self.names = env, names
+
+    def __missing__(self, name):
+        return self.env[self.names.get(name, name)]
 
 
 def _agree(got, want, exact_got, exact_want, d) -> bool:
@@ -103,45 +121,45 @@ def _agree(got, want, exact_got, exact_want, d) -> bool:
 
 
 def vector_rules(built: Built, d: Derivation, rules_=()) -> tuple[VectorRule, ...]:
-    """Nielsen's BP1–BP4 per layer, each evaluated and compared with the per-unit results."""
+    """Nielsen's BP1–BP4 per layer, each printed as evaluated and compared with the per-unit results."""
     nm = built.names
     D, N, C = nm.D, nm.batch, d.output
     env = _Matrices(built, d)
     exact = _Matrices(built, d, exact=True)
     M = lambda name, rows, cols=N: sp.MatrixSymbol(name, rows, cols)  # noqa: E731
-    z = sp.Symbol("z", real=True)
     rules = []
 
-    def add(name, lhs, rhs, description, lam=None):
-        where = {"sigma'": lam} if lam is not None else {}
-        got = mat_eval(rhs, env, where)
+    def add(name, lhs, rhs, description):
+        shown_lhs, shown_rhs, names = displayed(built, d, lhs, rhs)
+        got = mat_eval(shown_rhs, _Shown(env, names))  # the displayed right-hand side, evaluated
         ok = _agree(np.asarray(got, dtype=float), env[lhs.name],
-                    lambda: np.asarray(mat_eval(rhs, exact, where, numeric.MP), dtype=object),
+                    lambda: np.asarray(mat_eval(shown_rhs, _Shown(exact, names), numeric.MP), dtype=object),
                     lambda: exact[lhs.name], d)
-        rules.append(VectorRule(name, lhs, rhs, ok, description, where, display=displayed(built, d, lhs, rhs)))
+        rules.append(VectorRule(name, lhs, rhs, ok, description, display=(shown_lhs, shown_rhs)))
+
+    def times_derivative(m, upstream):
+        """upstream ⊙ σ′(z^l) of layer m, σ′ in the layer's own terms (no factor where σ′ = 1)."""
+        L = m + 1
+        prime = derivative_matrix(built, m, M(f"a^{L}", nm.sizes[m]), M(f"z^{L}", nm.sizes[m]))
+        return upstream if prime is None else sp.HadamardProduct(upstream, prime)
 
     for m in range(D, 0, -1):
         L = m + 1
         n_m = nm.sizes[m]
         act = built.graph.node(nm.act(m, 1, 1)).op
-        lam = None
-        if act != "softmax":
-            lam = sp.Lambda(z, sp.diff(ACTIVATIONS[act](z), z))
         if m == D:
-            if act == "softmax" or built.logits:  # the loss reads the nets: δ^L is its own formula
+            if FUNCTION_TABLE.get(act) is None or built.logits:  # the loss reads the nets: δ^L is its own formula
                 res = Resolver(built)
                 f = rules_[0]  # the output layer's δ rule comes first
                 rhs = _to_matrix(f.expr, res, n_m, N)
                 add("BP1", M(f"delta^{L}", n_m), rhs, "δ^L from the loss written in the output nets")
             else:
-                rhs = _signed(built, sp.HadamardProduct(M("nabla_a C", n_m),
-                                                        ElementwiseApplyFunction(SIGMA_PRIME, M(f"z^{L}", n_m))))
-                add("BP1", M(f"delta^{L}", n_m), rhs, "δ^L = ∇_a C ⊙ σ'(z^L)", lam)
+                rhs = _signed(built, times_derivative(m, M("nabla_a C", n_m)))
+                add("BP1", M(f"delta^{L}", n_m), rhs, "δ^L = ∇_a C ⊙ σ'(z^L)")
         else:
             nxt = nm.sizes[m + 1]
-            rhs = sp.HadamardProduct(sp.MatMul(sp.Transpose(M(f"w^{L + 1}", nxt, n_m)), M(f"delta^{L + 1}", nxt)),
-                                     ElementwiseApplyFunction(SIGMA_PRIME, M(f"z^{L}", n_m)))
-            add(f"BP2 (l = {L})", M(f"delta^{L}", n_m), rhs, "δ^l = ((w^{l+1})ᵀ δ^{l+1}) ⊙ σ'(z^l)", lam)
+            rhs = times_derivative(m, sp.MatMul(sp.Transpose(M(f"w^{L + 1}", nxt, n_m)), M(f"delta^{L + 1}", nxt)))
+            add(f"BP2 (l = {L})", M(f"delta^{L}", n_m), rhs, "δ^l = ((w^{l+1})ᵀ δ^{l+1}) ⊙ σ'(z^l)")
     for m in range(D, 0, -1):
         L = m + 1
         n_m, prev = nm.sizes[m], nm.sizes[m - 1]
@@ -200,14 +218,17 @@ def _section_name(nm, name: str, D: int, loss: str) -> str:
     return {"z": f"net^{tag}", "delta": f"delta^{tag}", "w": f"W^{tag}", "b": f"b^{tag}"}[base]
 
 
-def _derivative_display(lam, act_matrix, net_matrix):
-    """σ'(z) as a section prints it: in the layer's own activations, elementwise (h ⊙ (1 − h) for a
-    sigmoid, 1 − h ⊙ h for tanh, 1[net > 0] for relu), read off the derived Lambda."""
-    (z,) = lam.variables
-    a = sp.Symbol("a")
-    expr = lam.expr
-    for f in (ACTIVATIONS.get(k) for k in ("sigmoid", "tanh")):
-        expr = expr.replace(f(z), a) if f is not None else expr
+def derivative_matrix(built: Built, m: int, act_matrix, net_matrix):
+    """σ′(z) of layer m's activation elementwise, in the layer's own terms: the record's
+    `own_derivative` at the layer's outputs and nets (h ⊙ (1 − h) for a sigmoid, 1 − h ⊙ h for tanh,
+    1[net > 0] for relu, σ(net) for softplus); None where it is 1 (an identity layer)."""
+    node = built.graph.node(built.names.act(m, 1, 1))
+    record = FUNCTION_TABLE[node.op]
+    params = node.expr.args[1:] if node.expr.func is record.sympy else ()  # leaky_relu's α
+    a, z = sp.Dummy("a", real=True), sp.Symbol("z", real=True)
+    prime = record.own_derivative(a, z, *params)
+    if prime == 1:
+        return None
     ones = sp.OneMatrix(*act_matrix.shape)
 
     def conv(e):
@@ -219,21 +240,29 @@ def _derivative_display(lam, act_matrix, net_matrix):
             return sp.MatAdd(*[conv(t) for t in e.args])
         if e.is_Mul:
             nums = [t for t in e.args if t.is_Number]
-            mats = [conv(t) for t in e.args if not t.is_Number]
+            # the textbook's order: the activation before what is made of it, h ⊙ (1 − h)
+            mats = sorted((conv(t) for t in e.args if not t.is_Number),
+                          key=lambda m: not isinstance(m, sp.MatrixSymbol))
             body = mats[0] if len(mats) == 1 else sp.HadamardProduct(*mats)
             return sp.MatMul(*nums, body) if nums else body
         if e.is_Pow and e.exp.is_Integer and e.exp > 1:
             return sp.HadamardProduct(*[conv(e.base)] * int(e.exp))
-        if z in e.free_symbols:  # a function of the net input itself (relu's step)
-            if net_matrix.shape == (1, 1):  # SymPy would apply step() to the 1×1 matrix itself and fail
-                return sp.Basic.__new__(ElementwiseApplyFunction, sp.Lambda(z, e), net_matrix)
-            return ElementwiseApplyFunction(sp.Lambda(z, e), net_matrix)
-        raise TypeError(f"cannot display {e}")
-    return conv(expr)
+        if a not in e.free_symbols:  # a function of the net input (relu's step, softplus' σ)
+            return _apply(sp.Lambda(z, e), net_matrix)
+        raise TypeError(f"cannot write {e} elementwise")
+    return conv(prime)
+
+
+def _apply(lam, matrix):
+    """f applied elementwise to a matrix symbol."""
+    if matrix.shape == (1, 1):  # SymPy would apply f to the 1×1 matrix itself and fail
+        return sp.Basic.__new__(ElementwiseApplyFunction, lam, matrix)
+    return ElementwiseApplyFunction(lam, matrix)
 
 
 def displayed(built: Built, d: Derivation, lhs, rhs) -> tuple:
-    """(lhs, rhs) in the section's notation, with the activation's own derivative."""
+    """(lhs, rhs, names): the rule in the section's notation (its matrices renamed, nothing else
+    changed) and each printed matrix name -> its Nielsen name."""
     nm = built.names
     rename = {}
     for m in rhs.atoms(sp.MatrixSymbol) | lhs.atoms(sp.MatrixSymbol) | {lhs}:
@@ -241,22 +270,11 @@ def displayed(built: Built, d: Derivation, lhs, rhs) -> tuple:
             rename[m] = sp.MatrixSymbol(_section_name(nm, m.name, nm.D, d.output), *m.shape)
 
     def shown(e):
-        if isinstance(e, ElementwiseApplyFunction) and "sigma'" in str(e.function):
-            layer = int(e.expr.name.split("^")[1]) - 1
-            act = built.graph.node(nm.act(layer, 1, 1)).op
-            z = sp.Symbol("z", real=True)
-            lam = sp.Lambda(z, sp.diff(ACTIVATIONS[act](z), z))
-            a_name = _section_name(nm, f"a^{layer + 1}", nm.D, d.output)
-            return _derivative_display(lam, sp.MatrixSymbol(a_name, *e.expr.shape), rename[e.expr])
         if isinstance(e, sp.MatrixSymbol):
             return rename.get(e, e)
-        if isinstance(e, sp.HadamardProduct):  # an identity layer's derivative 1 is no factor
-            kept = []
-            for x in (shown(a) for a in e.args):
-                if not isinstance(x, sp.OneMatrix):
-                    kept += list(x.args) if isinstance(x, sp.HadamardProduct) else [x]
-            return kept[0] if len(kept) == 1 else sp.HadamardProduct(*kept)
+        if isinstance(e, ElementwiseApplyFunction):
+            return _apply(e.function, shown(e.expr))
         if not e.args:
             return e
         return e.func(*[shown(a) for a in e.args])
-    return shown(lhs), shown(rhs)
+    return shown(lhs), shown(rhs), {new.name: old.name for old, new in rename.items()}

@@ -9,7 +9,7 @@ import re
 from fractions import Fraction
 from pathlib import Path
 
-from ..engine.ops import FUNCTIONS
+from ..engine.ops import spelled
 from ..errors import ProblemError
 from ..i18n import LANGUAGES
 from ..limits import control_character
@@ -77,7 +77,7 @@ def number(value, source: str, key: str) -> Fraction:
 
 
 def check_name(name: str, source: str, key: str) -> None:
-    if not NAME.fullmatch(name) or name in FUNCTIONS:
+    if not NAME.fullmatch(name) or spelled(name) is not None:
         raise ProblemError(source, key, "expected a name made of letters, digits and _subscripts, "
                            f"starting with a letter and not a function name; got {name!r}")
 

@@ -18,11 +18,15 @@ Problem files (kind "layers"):
 """
 from __future__ import annotations
 
+from ..engine.ops import LAYERS
 from ..errors import ProblemError
 from .common import array, header, shape
 from .network import NetworkProblem
 
-STACKS = (("affine",), ("softmax_with_loss",), ("affine", "softmax_with_loss"))
+# the stacks derive builds, from the layer records: one layer, or a layer followed by a loss layer
+_PLAIN = tuple(name for name, layer in LAYERS.items() if not layer.loss)
+_LOSS = tuple(name for name, layer in LAYERS.items() if layer.loss)
+STACKS = tuple((n,) for n in _PLAIN + _LOSS) + tuple((n, loss) for n in _PLAIN for loss in _LOSS)
 
 
 def load_layers(data: dict, source: str):
@@ -41,8 +45,8 @@ def load_layers(data: dict, source: str):
     bias = spec.get("bias", True)
     if not isinstance(bias, bool):
         raise ProblemError(source, "[layers] bias", f"expected true or false, got {bias!r}")
-    affine = stack[0] == "affine"
-    swl = stack[-1] == "softmax_with_loss"
+    affine = not LAYERS[stack[0]].loss  # the stack starts with a layer of parameters
+    swl = LAYERS[stack[-1]].loss  # ... and ends with a loss layer (else the upstream dY is given)
     names = (["X", "W"] + (["B"] if bias else []) if affine else ["A"]) + (["T"] if swl else ["dY"])
     raw = data.get("values")
     if not isinstance(raw, dict):
@@ -76,5 +80,5 @@ def load_layers(data: dict, source: str):
             if sum(row) != 1 or any(v < 0 for v in row):
                 raise ProblemError(source, "[values] T", "expected each row to be a probability "
                                    "distribution summing to 1 (one-hot labels)")
-    return NetworkProblem(title, source, "layers", "matrix", (), (), "softmax_with_loss" if swl else "upstream",
+    return NetworkProblem(title, source, "layers", "matrix", (), (), stack[-1] if swl else "upstream",
                           bias, stack, arrays, n, description)

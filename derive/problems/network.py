@@ -11,7 +11,7 @@ from fractions import Fraction
 
 import numpy as np
 
-from ..engine.ops import ACTIVATIONS, LOSSES
+from ..engine.ops import ACTIVATIONS, DEFAULT_ACTIVATION, LOSSES
 from ..errors import ProblemError
 from .common import array, header, shape, text_key
 
@@ -121,7 +121,7 @@ def load_network(data: dict, source: str) -> NetworkProblem:
                            f"(positive integers), input layer first, e.g. [2, 2, 2]; got {sizes!r}")
     check_memory(sizes, 1, source, "[network] layers")
     depth = len(sizes) - 1
-    acts = net.get("activations", "sigmoid")
+    acts = net.get("activations", DEFAULT_ACTIVATION)
     if isinstance(acts, str):
         acts = [acts] * depth
     if not isinstance(acts, list) or len(acts) != depth or not all(isinstance(a, str) for a in acts):

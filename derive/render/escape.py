@@ -8,8 +8,9 @@ from __future__ import annotations
 import re
 import unicodedata
 
+from ..engine.ops import FUNCTION_TABLE
 from ..i18n import hangul
-from .printer import UNICODE_GREEK
+from .printer import GREEK, UNICODE_GREEK
 
 _TEX = {
     "\\": r"\textbackslash{}", "{": r"\{", "}": r"\}", "$": r"\$", "&": r"\&", "#": r"\#",
@@ -92,13 +93,14 @@ def md_text(text) -> str:
 # ---------------------------------------------------------------- text with $math$
 
 _MATH_COMMANDS = {
-    "cdot", "times", "partial", "nabla", "sum", "prod", "frac", "tfrac", "dfrac", "sqrt", "log", "ln",
-    "exp", "tanh", "max", "min", "top", "mathrm", "mathbf", "mathit", "mathsf", "boldsymbol",
+    "cdot", "times", "partial", "nabla", "sum", "prod", "frac", "tfrac", "dfrac", "sqrt", "ln",
+    "top", "mathrm", "mathbf", "mathit", "mathsf", "boldsymbol",
     "operatorname", "odot", "circ", "le", "ge", "leq", "geq", "ne", "neq", "approx", "to", "infty",
     "ldots", "cdots", "dots", "quad", "qquad", "prime", "hat", "bar", "tilde", "vec", "in", "pm", "mid",
     "left", "right", "big", "Big", "bigl", "bigr", "Bigl", "Bigr", "lvert", "rvert", "langle", "rangle",
     ",", ";", "!", "{", "}", "|",
-} | {g for g in __import__("derive.render.printer", fromlist=["GREEK"]).GREEK}
+} | GREEK | {  # and every command of the functions' LaTeX (\exp, \tanh, \max, \sigma)
+    c for f in FUNCTION_TABLE.values() for c in re.findall(r"\\([A-Za-z]+)", f.latex + f.glyph)}
 _MATH_UNICODE = {
     "·": r"\cdot ", "−": "-", "×": r"\times ", "½": r"\tfrac{1}{2}", "²": "^{2}", "³": "^{3}",
     "∂": r"\partial ", "∇": r"\nabla ", "∑": r"\sum ", "≈": r"\approx ", "≤": r"\le ", "≥": r"\ge ",

@@ -35,6 +35,8 @@ import itertools
 import math
 from dataclasses import dataclass
 
+from .. import i18n
+from ..engine.ops import activation_label
 from ..networks.names import Names
 from . import printer
 
@@ -111,7 +113,7 @@ class NetCaption:
     role: str
     index: int  # hidden layer number (1-based); 0 for input and output
     size: int
-    activation: str  # "" for the input layer
+    activation: str  # the activation's name in the current language (its record's label); "" for the input layer
 
 
 @dataclass(frozen=True)
@@ -452,7 +454,7 @@ def _build(problem, values, blanks, sample, gap, dy, labelled):
     captions = tuple(
         NetCaption(round(l * gap, 3), round(bottom - 0.5, 3),
                    "input" if l == 0 else "output" if l == depth else "hidden",
-                   l if 0 < l < depth else 0, size, problem.activations[l - 1] if l else "")
+                   l if 0 < l < depth else 0, size, i18n._(activation_label(problem.activations[l - 1])) if l else "")
         for l, size in enumerate(sizes))
     right = max([x + RADIUS for x, _ in pos.values()] + [lab.x + lab.w / 2 for lab in (*chosen, *targets.values())])
     left = min([x - RADIUS for x, _ in pos.values()] + [lab.x - lab.w / 2 for lab in chosen])

@@ -13,9 +13,10 @@ from dataclasses import dataclass
 
 import sympy as sp
 
+from ..engine.ops import activation_label
 from ..engine.parse import symbol
 from ..engine.steps import partial, split_partial
-from ..i18n import N_, _
+from ..i18n import _
 from ..networks.names import loss_formula
 
 MAX_CHAINS = 12  # per-weight chains written out with --detail full
@@ -229,15 +230,9 @@ def network_view(solution, detail: str = "concise") -> dict:
     }
 
 
-ACTIVATION_NAMES = {  # an activation as the settings sentence names it (translated when used)
-    "sigmoid": N_("sigmoid"), "tanh": N_("tanh"), "relu": N_("relu"), "identity": N_("identity"),
-    "softmax": N_("softmax"),
-}
-
-
 def activation_name(name: str) -> str:
-    """The activation `name` in the current language (an unknown name as it is)."""
-    return _(ACTIVATION_NAMES[name]) if name in ACTIVATION_NAMES else name
+    """The activation `name` in the current language, from its record (an unknown name as it is)."""
+    return _(activation_label(name))
 
 
 def settings(p) -> dict:

@@ -8,7 +8,10 @@ notation; nothing patches the printed strings afterwards.
                 several letters upright), σ/sigma -> \\sigma, nabla_a C -> \\nabla_{a} C
     gradients   the symbol "∂f/∂q" (steps.partial) -> \\frac{\\partial f}{\\partial q}
                 (setting gradient="slash": \\partial f/\\partial q, for tables and running text)
-    functions   sigmoid -> \\sigma(.), relu -> \\operatorname{relu}(.), Heaviside -> \\mathbf{1}[. > 0]
+    functions   derive's own functions print from their records (engine.ops): sigmoid -> \\sigma(.),
+                relu -> \\operatorname{relu}(.), leaky_relu(z, 0.2) -> \\operatorname{lrelu}_{0.2}(z)
+                (a parameter at its default is not printed); Heaviside -> \\mathbf{1}[. > 0] and
+                Heaviside(-z) -> \\mathbf{1}[z < 0]; SymPy's own (exp, log, tanh, |x|, max) as SymPy prints them
     matrices    HadamardProduct -> \\odot, Transpose -> ^{\\mathsf{T}}
     numbers     Floats with `digits` significant digits, 1.5 \\times 10^{-7} for small/large ones
 
@@ -28,6 +31,7 @@ import sympy as sp
 from sympy.core.function import AppliedUndef
 from sympy.printing.latex import LatexPrinter
 
+from ..engine.ops import FUNCTION_TABLE, function_of
 from ..engine.steps import split_partial
 
 GREEK = {
@@ -203,20 +207,35 @@ class DerivePrinter(LatexPrinter):
         return super()._print_Pow(expr, **kwargs)
 
     # ---- functions
-    def _print_sigmoid(self, expr, exp=None):
-        body = f"\\sigma\\left({self._print(expr.args[0])}\\right)"
-        return f"{body}^{{{exp}}}" if exp else body
-
-    def _print_relu(self, expr, exp=None):
-        body = f"\\operatorname{{relu}}\\left({self._print(expr.args[0])}\\right)"
-        return f"{body}^{{{exp}}}" if exp else body
-
     def _print_Heaviside(self, expr, exp=None):
-        body = f"\\mathbf{{1}}\\left[{self._print(expr.args[0])} > 0\\right]"
+        """The step as an indicator: 1[z > 0]; an argument whose first term is negative is negated,
+        1[z < 0] for Heaviside(-z) and 1[x + z < 0] for Heaviside(-x - z) (but 1[1 - z > 0])."""
+        arg = expr.args[0]
+        relation = ">"
+        if (arg.args[0] if arg.is_Add else arg).could_extract_minus_sign():
+            arg, relation = -arg, "<"
+        body = f"{function_of(sp.Heaviside).latex}\\left[{self._print(arg)} {relation} 0\\right]"
+        return f"{body}^{{{exp}}}" if exp else body
+
+    def _print_own(self, record, expr, exp=None) -> str:
+        """A function of derive's own from its record: its LaTeX head, the parameters that differ
+        from their defaults as a subscript (lrelu_{0.2}, a fraction as a decimal), the arguments in
+        \\left(...\\right)."""
+        arity = record.arity or len(expr.args)
+        params = expr.args[arity:]
+        head = record.latex
+        if any(not _is_default(v, d) for v, (_, d) in zip(params, record.params)):
+            head += "_{" + ",".join(number(v, self._settings["digits"]) if v.is_Rational else self._print(v)
+                                    for v in params) + "}"
+        body = f"{head}\\left({', '.join(self._print(a) for a in expr.args[:arity])}\\right)"
         return f"{body}^{{{exp}}}" if exp else body
 
     def _print_Function(self, expr, exp=None):
-        """Undefined functions (sigma', f) print their name in derive's notation."""
+        """Derive's own functions print from their records; undefined functions (sigma', f) print
+        their name in derive's notation."""
+        record = _OWN.get(expr.func)
+        if record is not None:
+            return self._print_own(record, expr, exp)
         if isinstance(expr, AppliedUndef):
             args = ", ".join(self._print(a) for a in expr.args)
             head = name(expr.func.__name__)
@@ -241,7 +260,8 @@ class DerivePrinter(LatexPrinter):
         return r"\mathbf{1}^{\top}" if rows == 1 else r"\mathbf{1}"
 
     def _print_HadamardProduct(self, expr):
-        return r" \odot ".join(self.parenthesize(a, 50) for a in expr.args)
+        """a ⊙ b ⊙ c, a nested product unparenthesised (⊙ is associative)."""
+        return r" \odot ".join(self.parenthesize(a, 50) for a in _hadamard_factors(expr))
 
     def _print_HadamardPower(self, expr):
         """h^{∘2}; a base that has a superscript already is parenthesised: (a^{2})^{∘2}."""
@@ -255,6 +275,22 @@ class DerivePrinter(LatexPrinter):
         if not isinstance(expr.arg, (sp.MatrixSymbol, sp.Symbol)):
             inner = f"\\left({inner}\\right)"
         return f"{{{inner}}}^{{\\mathsf{{T}}}}"
+
+
+# the records of derive's own functions (sigmoid, relu, ...): SymPy's own (exp, tanh, Abs) keep its printing
+_OWN = {f.sympy: f for f in FUNCTION_TABLE.values()
+        if isinstance(f.sympy, type) and not f.sympy.__module__.startswith("sympy")}
+
+
+def _hadamard_factors(expr) -> list:
+    if not isinstance(expr, sp.HadamardProduct):
+        return [expr]
+    return [f for a in expr.args for f in _hadamard_factors(a)]
+
+
+def _is_default(value, default) -> bool:
+    """A parameter's value equals its default (0.01 written as 1/100 too)."""
+    return value.is_number and float(value) == float(default)
 
 
 def latex(expr, **settings) -> str:

@@ -22,16 +22,19 @@ from dataclasses import dataclass
 
 import sympy as sp
 
+from ..engine.ops import FUNCTION_TABLE
+
 MAX_NODES = 40  # above this (after leaving inputs out), draw the per-column summary
 MAX_ROWS = 10  # nodes in one column above which the inputs (weights, data) are left out
 SUMMARY_COLUMNS = 5  # a summary of more than 2 × this many columns shows the first and last few
 DX = 2.5  # cm between columns
 DY = 2.0  # cm between rows (value label + node + gradient label)
 
-OP_GLYPH = {  # the gate's operation as a short LaTeX glyph, shown under its name
-    "add": "+", "sub": "-", "mul": r"\times", "div": r"\div", "neg": r"-x", "inv": r"1/x",
-    "exp": r"\exp", "log": r"\log", "sigmoid": r"\sigma", "tanh": r"\tanh",
-    "relu": r"\operatorname{relu}", "abs": r"|x|", "max": r"\max", "pow": r"x^{n}",
+# the gate's operation as a short LaTeX glyph, shown under its name: the arithmetic gates', then
+# every function's from its record (engine.ops)
+OP_GLYPH = {
+    "add": "+", "sub": "-", "mul": r"\times", "div": r"\div", "neg": r"-x", "inv": r"1/x", "pow": r"x^{n}",
+    **{f.name: f.glyph for f in FUNCTION_TABLE.values() if f.glyph},
 }
 
 

@@ -3,9 +3,10 @@
 A `Variant` is the problem with new input values, drawn by `random.Random(f"{seed}:{version}:{key}")`
 (never the global RNG), so a seed always gives the same sheet. Values are nice (small integers or
 one decimal). A draw is redrawn when it would make a lesson invisible or a number unusable:
-  forward (`degeneracies`): a saturated sigmoid or tanh, a ReLU/abs kink or a max tie, a tiny
-    denominator, a log of a number near or below 0, a huge value, and equal values on two
-    inputs of one gate (x = y into x + y, or w = x in a product w·x: which is which cannot show);
+  forward (`degeneracies`): a saturated unit or a kink (of every function whose record in
+    engine.ops `saturates` or has `kinks`: σ, tanh, ReLU, |x|, a max tie, ...), a tiny
+    denominator, a log of a number near or below 0, a huge value, and equal values on two inputs
+    of one gate (x = y into x + y, or w = x in a product w·x: which is which cannot show);
   backward (`solution_problems`): a local gradient that is 0 or ±1 where the gate's rule is not
     a constant or a step (z = 1 in f = q·z hides the multiply gate's swap: ∂f/∂q = z = 1), a
     vanishing gradient of an input or parameter (|∂f/∂w| < GRADIENT_MIN), a failed check or a kink.
@@ -28,16 +29,15 @@ import mpmath
 import sympy as sp
 
 from ..engine import numeric
-from ..engine.ops import relu, sigmoid
+from ..engine.ops import function_of
 from ..errors import DeriveError
 from ..pipeline import DomainError, Solution, graph_and_inputs, solve
 
 MAX_REDRAWS = 1000  # per variant; a problem that cannot be made clean in this many draws is an error
 INT_RANGE = 5  # integers are drawn from ±1 .. ±INT_RANGE
 DECIMAL_RANGE = 30  # one-decimal values from ±0.1 .. ±3.0, in tenths
-SIGMOID_LIMIT = 4  # |pre-activation| above this: σ' < 0.018, saturated
-TANH_LIMIT = 2.5  # tanh' < 0.027 beyond this
-KINK_MARGIN = Fraction(1, 10)  # relu/abs arguments and max ties closer than this to the kink
+SATURATION_MIN = 0.0175  # a saturating function's derivative below this: saturated (σ beyond |z| ≈ 4, tanh ≈ 2.7)
+KINK_MARGIN = Fraction(1, 10)  # arguments of a kinked function (relu, abs) and max ties closer than this to the kink
 DENOMINATOR_MIN = Fraction(1, 4)  # |denominator| below this: division by (nearly) zero (1/den² > 16)
 LOG_MIN = Fraction(1, 10)  # log arguments below this
 EXP_LIMIT = 4  # |exp argument| above this: big numbers, or a sigmoid built of gates saturates
@@ -187,8 +187,14 @@ def _equal_inputs(graph, node, env) -> str | None:
 
 
 def _applications(expr) -> set:
-    return {e for e in sp.preorder_traversal(expr)
-            if isinstance(e, (sigmoid, relu, sp.tanh, sp.Abs, sp.log, sp.exp, sp.Max, sp.Min, sp.Pow))}
+    """The applications a draw keeps clear of trouble: every function whose record has kinks or
+    saturates, and every log, exp and power."""
+    return {e for e in sp.preorder_traversal(expr) if isinstance(e, (sp.log, sp.exp, sp.Pow)) or _watched(e)}
+
+
+def _watched(e) -> bool:
+    record = function_of(e.func)
+    return record is not None and bool(record.kinks or record.saturates)
 
 
 def _size_then_text(e) -> tuple:
@@ -205,16 +211,11 @@ def _bad_application(e, args) -> str | None:
     if any(not isinstance(a, mpmath.mpf) for a in args):
         return f"{e} is not real here"
     a = args[0]
-    if isinstance(e, sigmoid) and abs(a) > SIGMOID_LIMIT:
-        return f"saturated sigmoid: argument {mpmath.nstr(a, 6)}"
-    if isinstance(e, sp.tanh) and abs(a) > TANH_LIMIT:
-        return f"saturated tanh: argument {mpmath.nstr(a, 6)}"
-    if isinstance(e, (relu, sp.Abs)) and _below(abs(a), KINK_MARGIN):
-        return f"at or near the kink of {e.func.__name__}: argument {mpmath.nstr(a, 6)}"
-    if isinstance(e, (sp.Max, sp.Min)):
-        ordered = sorted(args)
-        if any(_below(hi - lo, KINK_MARGIN) for lo, hi in itertools.pairwise(ordered)):
-            return f"a near tie in {e.func.__name__.lower()}"
+    record = function_of(e.func)
+    if record is not None:
+        reason = _near_kink(record, args) or _saturated(record, args)
+        if reason:
+            return reason
     if isinstance(e, sp.log) and _below(a, LOG_MIN):
         return f"log of {mpmath.nstr(a, 6)}"
     if isinstance(e, sp.exp) and abs(a) > EXP_LIMIT:  # large, or a saturated 1/(1 + e^(−s))
@@ -225,6 +226,27 @@ def _bad_application(e, args) -> str | None:
             return f"division by {mpmath.nstr(base, 6)}"
         if not e.args[1].is_integer and _below(base, DENOMINATOR_MIN):
             return f"non-integer power of {mpmath.nstr(base, 6)}"
+    return None
+
+
+def _near_kink(record, args) -> str | None:
+    """Its first argument near one of the record's kinks, or two arguments near a tie (max, min)."""
+    for kink in record.kinks:
+        if kink == "tie":
+            if any(_below(hi - lo, KINK_MARGIN) for lo, hi in itertools.pairwise(sorted(args))):
+                return f"a near tie in {record.name}"
+        elif _below(abs(args[0] - kink), KINK_MARGIN):
+            return f"at or near the kink of {record.name}: argument {mpmath.nstr(args[0], 6)}"
+    return None
+
+
+def _saturated(record, args) -> str | None:
+    """A saturating function whose derivative at its argument is below SATURATION_MIN."""
+    if not record.saturates:
+        return None
+    slope = mpmath.diff(lambda x: record.mp(x, *args[1:]), args[0])
+    if abs(slope) < SATURATION_MIN:
+        return f"saturated {record.name}: argument {mpmath.nstr(args[0], 6)}"
     return None
 
 

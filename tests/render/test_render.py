@@ -66,6 +66,8 @@ def test_matrix_notation():
     W, d = sp.MatrixSymbol("W^2", 2, 2), sp.MatrixSymbol("delta^2", 2, 1)
     out = latex(sp.HadamardProduct(W.T * d, d))
     assert r"\odot" in out and r"^{\mathsf{T}}" in out
+    a, b, c = (sp.MatrixSymbol(n, 2, 1) for n in "abc")
+    assert latex(sp.HadamardProduct(a, sp.HadamardProduct(b, c))) == r"a \odot b \odot c"  # associative
 
 
 def test_written_order_is_kept():
