@@ -249,6 +249,8 @@ def derivative_matrix(built: Built, m: int, act_matrix, net_matrix):
             return sp.HadamardProduct(*[conv(e.base)] * int(e.exp))
         if a not in e.free_symbols:  # a function of the net input (relu's step, softplus' σ)
             return _apply(sp.Lambda(z, e), net_matrix)
+        if z not in e.free_symbols:  # a function of the activation (softsign's (1 − |a|)²)
+            return _apply(sp.Lambda(a, e), act_matrix)
         raise TypeError(f"cannot write {e} elementwise")
     return conv(prime)
 
