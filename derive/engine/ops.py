@@ -42,6 +42,12 @@ from .heads import (  # noqa: F401  (the heads are part of the table's interface
     swish,
 )
 
+
+def constant(value) -> sp.Number:
+    """A record's parameter default (an int or a float of the table) as a SymPy number."""
+    return value if isinstance(value, sp.Basic) else (sp.Integer(value) if isinstance(value, int) else sp.Float(value))
+
+
 # ---------------------------------------------------------------- the function record
 
 
@@ -93,7 +99,7 @@ class Function:
 
     def make(self, *args):
         """The SymPy expression of this function at `args` (parameters filled with their defaults)."""
-        extra = [sp.sympify(v) for _, v in self.params[len(args) - 1:]] if self.params else []
+        extra = [constant(v) for _, v in self.params[len(args) - 1:]] if self.params else []
         return self.sympy(*args, *extra)
 
     def backend(self, kind: str) -> Callable:
@@ -105,7 +111,7 @@ class Function:
     def own_derivative(self, out, z, *params):
         """The derivative in the unit's own terms (`params`: its constant parameters, defaults when
         left out), else SymPy's derivative at z."""
-        values = list(params) + [sp.sympify(v) for _, v in self.params[len(params):]]
+        values = list(params) + [constant(v) for _, v in self.params[len(params):]]
         if self.prime is not None:
             return self.prime(out, z, *values)
         return sp.diff(self.make(z, *values), z)

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 import sympy as sp
 from sympy.printing.str import StrPrinter
 
-from ..engine.ops import FUNCTION_TABLE, function_of
+from ..engine.ops import FUNCTION_TABLE, constant, function_of
 from .reading import GENERIC_PRIME, primed
 
 _SUP = str.maketrans("0123456789-", "⁰¹²³⁴⁵⁶⁷⁸⁹⁻")
@@ -261,7 +261,7 @@ def ast_of(expr) -> tuple:
         return ("name", str(expr))
     args = list(expr.args)
     n = len(args) if f.arity is None else f.arity
-    if all(sp.sympify(v) == a for (_, v), a in zip(f.params, args[n:])):
+    if all(constant(v) == a for (_, v), a in zip(f.params, args[n:])):
         args = args[:n]
     return ("call", f.name, tuple(ast_of(a) for a in args))
 
