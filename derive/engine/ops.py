@@ -226,13 +226,10 @@ def spelled(name: str, answers: bool = False) -> Function | None:
 _SPELLED = {s: f for f in _FUNCTION_ROWS for s in (f.name, *f.spellings)}
 _ANSWER_SPELLED = {s: f for f in _FUNCTION_ROWS for s in f.answer_only}
 
-# name written in a problem file -> (SymPy constructor, number of arguments (None = 2 or more), op):
-# the view of the records that the expression parser reads
-FUNCTIONS: dict[str, tuple] = {s: (f.make, f.arity, f.name) for s, f in _SPELLED.items() if f.in_problems}
-
 
 def function_names() -> str:
-    return ", ".join(sorted(k for k in FUNCTIONS if k.isascii()))
+    """The names a problem file may call, for error messages."""
+    return ", ".join(sorted(s for s, f in _SPELLED.items() if f.in_problems and s.isascii()))
 
 
 # ---------------------------------------------------------------- network activations
