@@ -34,3 +34,16 @@ class CheckFailed(DeriveError):
 
 class LatexError(DeriveError):
     """LaTeX compilation failed; carries the first error and the line."""
+
+
+class LatexMissing(LatexError):
+    """latexmk/pdflatex are not installed; the .tex was written."""
+
+
+class DomainError(DeriveError):
+    """A value that is not a finite real number (log of 0, division by 0, overflow, (−2)^0.5), or a
+    problem undefined at its own values (exit code 2)."""
+
+
+class VerifyError(DeriveError):
+    """An answer that cannot be read or a NAME the problem does not have (exit code 2)."""

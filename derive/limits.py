@@ -5,6 +5,7 @@ both sides of each (tests/test_limits.py).
 """
 from __future__ import annotations
 
+import itertools
 import unicodedata
 
 from .errors import DeriveError
@@ -19,10 +20,53 @@ MAX_NESTING = 60  # parentheses and function calls inside one expression
 MAX_NUMBER_DIGITS = 60  # digits of one number literal (50-digit arithmetic cannot use more)
 MAX_EXPONENT = 300  # |e| in 1e300: beyond it a number is not a float any more
 MAX_POWER_DIGITS = 1000  # an exact constant power (9^9^9) bigger than this many digits is refused
+MAX_INTEGER_DIGITS = 4300  # an integer in a TOML file: Python reads no longer one (sys.int_info.default_max_str_digits)
+
+# networks: memory to derive and prove one (network_memory). Measured as peak RSS of `derive check
+# --json`: a 784-64-10 network over 1 sample peaks near 0.25 GiB (`make bench`), where the weights
+# dominate; over a batch each sample adds its own units (net, activation, loss terms and their
+# steps and checks): 2-2-2 over 400 and 1,600 samples peaks at 250 and 801 MiB (~470 KiB a sample),
+# 3-6-2 over 100 and 400 at 127 and 468 MiB (~1.1 MiB a sample), 2-8-2 over 400 at 405 MiB, 8-8-8
+# over 200 at 475 MiB, 2-2-2-2-2 over 400 at 378-463 MiB, 20-20-2 over 100 at 335 MiB. The constants
+# bound all of these from above, by at most about 1.7x (tests/test_outputs_input.py measures two).
+NETWORK_BASE_BYTES = 120 * 2**20  # the interpreter, SymPy, mpmath and derive
+BYTES_PER_WEIGHT_SAMPLE = 3 * 2**10  # one term of one unit's net, per sample
+BYTES_PER_UNIT_SAMPLE = 120 * 2**10  # a unit's net, activation, their gradients and checks, per sample
+BYTES_PER_SAMPLE = 250 * 2**10  # the sample's inputs, targets and loss
+BYTES_PER_PARAMETER = 2 * 2**10  # a weight's or bias's gradient, chain and check
+
+
+def network_memory(sizes, batch: int) -> int:
+    """Bytes needed to derive and prove a network of these layer sizes over `batch` samples."""
+    sizes = [int(n) for n in sizes]
+    weights = sum(a * b for a, b in itertools.pairwise(sizes))
+    units = sum(sizes[1:])
+    return (NETWORK_BASE_BYTES + batch * (BYTES_PER_SAMPLE + BYTES_PER_UNIT_SAMPLE * units
+                                          + BYTES_PER_WEIGHT_SAMPLE * weights)
+            + BYTES_PER_PARAMETER * (weights + units))
+
+
+# options
+MIN_TOLERANCE = 1e-14  # a Moodle answer's relative tolerance: its key is printed with up to 17 significant
+# digits (the double exactly, itself within 1.1e-16 of the 50-digit proof), so a finer band could reject it
 
 
 class LimitError(DeriveError):
     """Input over one of the limits above (exit code 2)."""
+
+
+def tolerance(text) -> float:
+    """A relative tolerance from an option's text: a finite number in [MIN_TOLERANCE, 1), or a
+    LimitError saying what was expected."""
+    import math
+    try:
+        value = float(str(text).strip())
+    except ValueError:
+        value = math.nan
+    if not math.isfinite(value) or not MIN_TOLERANCE <= value < 1:
+        raise LimitError(f"--tolerance: expected a relative tolerance from {MIN_TOLERANCE:g} (what a key's "
+                         f"double precision carries) to below 1, such as 0.01 for 1 %, got {str(text)[:40]!r}")
+    return value
 
 
 def toml_depth(text: str) -> int:
@@ -71,3 +115,17 @@ def control_character(text: str, allow: str = "") -> tuple[int, str] | None:
                 ch, "control character")
             return i, f"U+{ord(ch):04X} ({name})"
     return None
+
+
+def toml_loads(text: str) -> dict:
+    """`tomllib.loads`, with an integer too long for Python to read (5,000 digits) refused as a
+    LimitError instead of the ValueError tomllib lets through; TOMLDecodeError as tomllib raises it."""
+    import tomllib
+    try:
+        return tomllib.loads(text)
+    except tomllib.TOMLDecodeError:
+        raise
+    except ValueError:
+        from .i18n import _
+        raise LimitError(_("a number in the file has more than {limit} digits, the most Python reads (derive "
+                           "computes with 50 significant digits)").format(limit=MAX_INTEGER_DIGITS)) from None

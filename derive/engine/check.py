@@ -20,11 +20,11 @@ import math
 import time
 from dataclasses import dataclass, field
 
-import mpmath
 import numpy as np
 
 from . import numeric
 from .graph import ancestors
+from .precision import as_float, mp
 
 SMALL_GRAPH = 200  # nodes; up to this every node is proven in multiprecision directly
 GOOD = 1e-7  # relative error at or below this: the derivation is right
@@ -106,9 +106,9 @@ def accumulate(steps, local: dict, change: dict | None = None, stop: str | None 
         if ("seed", g.node) in change:
             grads[g.node] = change[("seed", g.node)]
         elif not g.contributions:
-            grads[g.node] = mpmath.mpf(1)
+            grads[g.node] = mp.mpf(1)
         else:
-            grads[g.node] = mpmath.fsum(
+            grads[g.node] = mp.fsum(
                 grads[c.via] * change.get((g.node, c.via), local[(g.node, c.via)])
                 for c in g.contributions)
         if g.node == stop:
@@ -166,15 +166,15 @@ class Prover:
         if not want:
             return grads
         env = numeric.NameEnv(self.forward(digits))
-        with mpmath.workdps(digits):
+        with mp.workdps(digits):
             for name in self.d.order:
                 if name not in want:
                     continue
                 g = self.d.gradient(name)
                 if not g.contributions:
-                    grads[name] = mpmath.mpf(1)
+                    grads[name] = mp.mpf(1)
                     continue
-                grads[name] = mpmath.fsum(grads[c.via] * numeric.value_of(c.local.expr, env, numeric.MP)
+                grads[name] = mp.fsum(grads[c.via] * numeric.value_of(c.local.expr, env, numeric.MP)
                                           for c in g.contributions)
         return grads
 
@@ -187,21 +187,21 @@ class Prover:
         """(numeric derivative, its rounding error, h, |f|) at `digits` by central differences."""
         base = self.forward(digits)
         cone = self.cone(node)
-        with mpmath.workdps(digits):
+        with mp.workdps(digits):
             x = base[node]
-            h = mpmath.mpf(10) ** (-(digits // 3)) * (abs(x) if x != 0 else 1)
+            h = mp.mpf(10) ** (-(digits // 3)) * (abs(x) if x != 0 else 1)
             for _ in range(3):  # near the edge of a function's domain (log of 1e-20): a smaller step
                 try:
                     plus = cone.value(base, {node: x + h})
                     minus = cone.value(base, {node: x - h})
                     break
                 except numeric.DomainError:
-                    h = h * mpmath.mpf(10) ** (-(digits // 3))
+                    h = h * mp.mpf(10) ** (-(digits // 3))
             else:
                 raise numeric.DomainError(f"∂{self.graph.output}/∂{node} cannot be checked: the function is not "
-                                          f"defined on both sides of {node} = {mpmath.nstr(x, 8)}")
+                                          f"defined on both sides of {node} = {mp.nstr(x, 8)}")
             n = (plus - minus) / (2 * h)
-            rounding = mpmath.mpf(10) ** (1 - digits) * max(abs(plus), abs(minus)) / h
+            rounding = mp.mpf(10) ** (1 - digits) * max(abs(plus), abs(minus)) / h
             return n, rounding, h, abs(base[self.graph.output])
 
     # ---------------------------------------------------------------- the levels
@@ -210,7 +210,7 @@ class Prover:
         rel = relative_error(a, n, floor)
         v = "kink" if node in self.near_kink else verdict(rel)
         self.tally[(method, digits)] = self.tally.get((method, digits), 0) + 1
-        return Check(node, kind, float(a), float(n), rel, v, method, digits, float(step), float(error))
+        return Check(node, kind, as_float(a), as_float(n), rel, v, method, digits, float(step), as_float(error))
 
     def multiprecision(self, pending: list[_Pending]) -> list[Check]:
         """Central differences at 50, 100, 200, ... digits until each node is settled."""
@@ -226,7 +226,7 @@ class Prover:
             for i, p in enumerate(pending):
                 a = grads[p.node]
                 n, rounding, h, f = self.central(p.node, digits)
-                resolution = rounding + mpmath.mpf(10) ** (-(3 * digits // 5)) * max(1, f)
+                resolution = rounding + mp.mpf(10) ** (-(3 * digits // 5)) * max(1, f)
                 scale = max(abs(a), abs(n))
                 moved = None if p.digits < levels[0] else max(abs(a - p.a), abs(n - p.n))
                 error = rounding if moved is None else rounding + moved
@@ -299,7 +299,7 @@ class Prover:
                                                                                    kv[0][1])):
             cs = method == "complex step"
             methods.append({"method": method, "digits": digits, "precision": "float64" if cs else f"{digits} digits",
-                            "step": CS_STEP if cs else float(mpmath.mpf(10) ** (-(digits // 3))),
+                            "step": CS_STEP if cs else float(mp.mpf(10) ** (-(digits // 3))),
                             "relative_step": not cs, "count": count})
         return {
             "checked": len(checks), "inputs": inputs, "intermediates": len(checks) - inputs,

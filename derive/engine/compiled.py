@@ -7,35 +7,38 @@ number. A domain error raises heads.OutOfDomain (a ValueError); a function no re
 """
 from __future__ import annotations
 
-import mpmath
 import sympy as sp
 
 from . import numeric
+from .precision import mp
 
 _CACHE: dict = {}
 MAX_CACHED = 50_000
 
 
 def _exp(x):
-    return mpmath.exp(x) if abs(x) < 10_000 else mpmath.inf
+    return mp.exp(x) if abs(x) < 10_000 else mp.inf
 
 
 def _pow(b, e):
-    if b != 0 and abs(e * mpmath.log(abs(b))) > 10_000:
-        return mpmath.inf
-    return mpmath.power(b, e)
+    if b != 0 and abs(e * mp.log(abs(b))) > 10_000:
+        return mp.inf
+    return mp.power(b, e)
 
 
 _CEILING = {sp.exp: _exp}  # heads whose mp form would compute a giant number: their capped form
 
 
 def compiled(expr):
-    """A function env -> value of `expr` (env maps SymPy symbols to mpmath numbers)."""
-    f = _CACHE.get(expr)
+    """A function env -> value of `expr` (env maps SymPy symbols to mpmath numbers).
+
+    Cached per working precision: its constants are numbers made at the precision in use."""
+    key = (expr, mp.prec)
+    f = _CACHE.get(key)
     if f is None:
         if len(_CACHE) > MAX_CACHED:
             _CACHE.clear()
-        f = _CACHE[expr] = _compile(expr)
+        f = _CACHE[key] = _compile(expr)
     return f
 
 

@@ -9,17 +9,17 @@ from __future__ import annotations
 
 import sys
 
-import mpmath
 import sympy as sp
 
 from . import numeric
+from .precision import mp
 
-FLOAT_MAX = mpmath.mpf(sys.float_info.max)
+FLOAT_MAX = mp.mpf(sys.float_info.max)
 
 
 def _short(v) -> str:
-    if isinstance(v, mpmath.mpf):
-        return str(int(v)) if mpmath.isint(v) and abs(v) < 10**15 else mpmath.nstr(v, 6)
+    if isinstance(v, mp.mpf):
+        return str(int(v)) if mp.isint(v) and abs(v) < 10**15 else mp.nstr(v, 6)
     return str(v)
 
 
@@ -32,13 +32,13 @@ def _why(e, args, value) -> str:
         base, ex = args
         if base == 0 and ex < 0:
             return "division by zero" if ex == -1 else f"0 to the negative power {_short(ex)}"
-        if base < 0 and not mpmath.isint(ex):
+        if base < 0 and not mp.isint(ex):
             return f"the non-integer power {_short(ex)} of the negative number {_short(base)}"
     if value is None:
         return "it cannot be evaluated"
-    if isinstance(value, mpmath.mpc):
+    if isinstance(value, mp.mpc):
         return "it is not a real number"
-    if not mpmath.isfinite(value):
+    if not mp.isfinite(value):
         return "it is infinite"
     if abs(value) > FLOAT_MAX:
         return f"its value {_short(value)} is beyond double precision (about 1.8e308)"
@@ -53,13 +53,13 @@ def _evaluate(expr, env):
 
 
 def _bad(value) -> bool:
-    return (value is None or isinstance(value, mpmath.mpc) or not mpmath.isfinite(value)
+    return (value is None or isinstance(value, mp.mpc) or not mp.isfinite(value)
             or abs(value) > FLOAT_MAX)
 
 
 def undefined_at(graph, inputs: dict) -> str | None:
     """None if every node has a finite real value at `inputs`; else what is undefined, and where."""
-    with mpmath.workdps(numeric.PRECISION):
+    with mp.workdps(numeric.PRECISION):
         env: dict = {}
         for node in graph.nodes:
             if node.is_input:
@@ -81,7 +81,7 @@ def _explain(node, env, value) -> str:
         sub_value = _evaluate(sub, env)
         if _bad(sub_value):
             args = [_evaluate(a, env) for a in sub.args]
-            if all(a is not None and not isinstance(a, mpmath.mpc) for a in args):
+            if all(a is not None and not isinstance(a, mp.mpc) for a in args):
                 reason = _why(sub, args, sub_value)
                 if reason:
                     break

@@ -3,9 +3,10 @@ swish), read through their records in `ops`; `real_diff` differentiates |u| on t
 """
 from __future__ import annotations
 
-import mpmath
 import numpy as np
 import sympy as sp
+
+from .precision import mp
 
 # ---------------------------------------------------------------- SymPy heads of derive's own functions
 
@@ -155,26 +156,26 @@ def _re(x):
 
 def _mp_log(x):
     if x <= 0:
-        raise OutOfDomain(f"log of {mpmath.nstr(x, 6)} (log needs a positive argument)")
-    return mpmath.log(x)
+        raise OutOfDomain(f"log of {mp.nstr(x, 6)} (log needs a positive argument)")
+    return mp.log(x)
 
 
 def _mp_sqrt(x):
     if x < 0:
-        raise OutOfDomain(f"sqrt of {mpmath.nstr(x, 6)} (sqrt needs an argument ≥ 0)")
-    return mpmath.sqrt(x)
+        raise OutOfDomain(f"sqrt of {mp.nstr(x, 6)} (sqrt needs an argument ≥ 0)")
+    return mp.sqrt(x)
 
 
 def _mp_step(x):
-    return mpmath.mpf(1) if x > 0 else (mpmath.mpf(0) if x < 0 else mpmath.mpf("0.5"))
+    return mp.mpf(1) if x > 0 else (mp.mpf(0) if x < 0 else mp.mpf("0.5"))
 
 
 def _mp_softplus(x):  # log(1 + e^x) without overflow or cancellation
-    return x + mpmath.log1p(mpmath.exp(-x)) if x > 0 else mpmath.log1p(mpmath.exp(x))
+    return x + mp.log1p(mp.exp(-x)) if x > 0 else mp.log1p(mp.exp(x))
 
 
 def _mp_sigmoid(x):
-    return 1 / (1 + mpmath.exp(-x))
+    return 1 / (1 + mp.exp(-x))
 
 
 def _np_sigmoid(x):

@@ -12,19 +12,18 @@ from __future__ import annotations
 
 from fractions import Fraction
 
-import mpmath
 import numpy as np
 import sympy as sp
 
-from ..errors import DeriveError
+from .. import errors
 from .heads import OutOfDomain
 from .ops import function_of
+from .precision import mp
 
 PRECISION = 50  # decimal digits of derive's own values and of the first multiprecision proof
 
 
-class DomainError(DeriveError):
-    """A value that is not a finite real number (log of 0, division by 0, overflow, (−2)^0.5)."""
+DomainError = errors.DomainError  # a value that is not a finite real number (one class for all of derive)
 
 
 class MP:
@@ -35,16 +34,16 @@ class MP:
     @staticmethod
     def const(x):
         if isinstance(x, sp.Rational):
-            return mpmath.mpf(x.p) / x.q
-        return mpmath.mpf(str(x))
+            return mp.mpf(x.p) / x.q
+        return mp.mpf(str(x))
 
     @staticmethod
     def pow(b, e):
         if b < 0 and e != int(e):
-            raise DomainError(f"{mpmath.nstr(b, 6)} to the power {mpmath.nstr(e, 6)} is not a real number")
+            raise DomainError(f"{mp.nstr(b, 6)} to the power {mp.nstr(e, 6)} is not a real number")
         if b == 0 and e < 0:
-            raise DomainError(f"0 to the negative power {mpmath.nstr(e, 6)}")
-        return mpmath.power(b, e)
+            raise DomainError(f"0 to the negative power {mp.nstr(e, 6)}")
+        return mp.power(b, e)
 
     @staticmethod
     def inv(b):
@@ -156,6 +155,16 @@ def evaluate(expr: sp.Expr, env, lib=MP):
     return ev(expr if isinstance(expr, sp.Basic) else sp.Float(expr))
 
 
+def number_of(expr) -> mp.mpf:
+    """A SymPy expression without symbols as a number at derive's working precision, by this
+    evaluator: SymPy's own evalf computes tanh, sinh, σ... at the process-wide mpmath precision,
+    which another thread (or the caller) may change meanwhile. SymPy's N for a head no record has."""
+    try:
+        return evaluate(expr, {}, MP)
+    except (TypeError, DomainError):
+        return mp.mpf(sp.N(expr, mp.dps))
+
+
 def value_of(expr, env, lib=NP):
     """`evaluate`, with the common cases (a bare symbol, a number) answered directly."""
     if expr.is_Symbol:
@@ -182,11 +191,11 @@ class NameEnv(dict):
         raise KeyError(sym)
 
 
-def to_mp(value) -> mpmath.mpf:
+def to_mp(value) -> mp.mpf:
     """An input value (int, float, Fraction, str) as an mpmath number at the current precision."""
     if isinstance(value, Fraction):
-        return mpmath.mpf(value.numerator) / value.denominator
-    return mpmath.mpf(str(value))
+        return mp.mpf(value.numerator) / value.denominator
+    return mp.mpf(str(value))
 
 
 def terms_value(node, values, lib=MP):
@@ -194,7 +203,7 @@ def terms_value(node, values, lib=MP):
     if lib is MP:
         pairs = [(values[t[0]], values[t[1]]) for t in node.terms if len(t) == 2]
         rest = [_product(values, t) for t in node.terms if len(t) != 2]
-        return mpmath.fdot(pairs) + mpmath.fsum(rest) if rest else mpmath.fdot(pairs)
+        return mp.fdot(pairs) + mp.fsum(rest) if rest else mp.fdot(pairs)
     total = lib.const(0)
     for t in node.terms:
         total = total + _product(values, t)
@@ -216,15 +225,15 @@ def node_value(node, values: dict, lib=MP):
         raise DomainError(f"{_at(node, values)}: division by 0") from None
     except DomainError as e:
         raise DomainError(f"{_at(node, values)}: {e}") from None
-    if lib is MP and not (isinstance(v, mpmath.mpf) and mpmath.isfinite(v)):
-        raise DomainError(f"{_at(node, values)} is {mpmath.nstr(v, 6)}, not a finite real number")
+    if lib is MP and not (isinstance(v, mp.mpf) and mp.isfinite(v)):
+        raise DomainError(f"{_at(node, values)} is {mp.nstr(v, 6)}, not a finite real number")
     return v
 
 
 def _at(node, values) -> str:
     """`node = expr at p = v, ...`: where a value went wrong."""
     shown = list(dict.fromkeys(node.parents))[:4]
-    at = ", ".join(f"{p} = {mpmath.nstr(values[p], 6) if isinstance(values[p], mpmath.mpf) else values[p]}"
+    at = ", ".join(f"{p} = {mp.nstr(values[p], 6) if isinstance(values[p], mp.mpf) else values[p]}"
                    for p in shown)
     return f"{node.name} = {node.expr} at {at}" + (", ..." if len(set(node.parents)) > 4 else "")
 
@@ -245,7 +254,7 @@ def forward(graph, inputs: dict, lib=MP, overrides: dict | None = None) -> dict:
 
 def forward_values(graph, inputs: dict, digits: int = PRECISION) -> dict:
     """Node -> mpmath number: every node's value at `digits` decimal digits (inputs exact)."""
-    with mpmath.workdps(digits):
+    with mp.workdps(digits):
         seen: dict = {}  # seeded weights repeat a few hundred distinct values
         point = {}
         for k, v in inputs.items():

@@ -14,7 +14,6 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-import mpmath
 import numpy as np
 import sympy as sp
 
@@ -41,6 +40,7 @@ from .heads import (  # noqa: F401  (the heads are part of the table's interface
     softplus,
     swish,
 )
+from .precision import mp as mpmath  # derive's own context, precision per thread (engine.precision)
 
 
 def constant(value) -> sp.Number:
@@ -311,14 +311,18 @@ LOSSES: dict[str, Loss] = {
 
 @dataclass(frozen=True)
 class Layer:
-    """One layer of a `[layers]` stack.
+    """One layer of a `[layers]` stack (the textbook's layers: cs231n, Saito ch. 5-7).
 
-    name: as a stack entry names it; params: its parameter arrays (X, W, B...) and their shapes in
-    the letters N (batch), D (inputs), M (outputs); inputs/outputs: the matrices it reads and
-    writes; forward: its forward pass in matrix form (text for the layer box); backward: its local
-    backward rules in matrix form, name -> the rule's right side as text in the layer's matrices
-    (each checked element by element against the per-element derivation); label: the catalog
-    message drawn in its box; options: its options and their defaults.
+    name: as a stack entry names it; params: the arrays it reads, its input X (a loss layer also
+    the targets T) and its own parameters (the k-th counted layer's W{k}, b{k}; gamma{k}, beta{k};
+    mask{k}; see `own`), with their shapes in letters (N batch, D inputs, M outputs; F filters,
+    C channels, H × W an image, HH × WW a filter; "in": the shape of its input);
+    forward: its forward pass in matrix form (text for the layer box); backward: its backward
+    rules in the textbook's matrix form, gradient name -> right side as text (what the report
+    prints; the rule itself is derived and checked by networks.stack); label: the catalog message
+    drawn in its box; options: its options and their defaults; loss: a loss layer (last in a
+    stack, reads the targets T); counted: W{k}, b{k} count this layer (affine, conv); function:
+    an activation layer's `Function` record (its forward and derivative come from that record).
     """
     name: str
     params: tuple[tuple[str, tuple[str, ...]], ...]
@@ -327,11 +331,46 @@ class Layer:
     label: str
     options: tuple[tuple[str, object], ...] = field(default=())
     loss: bool = False
+    counted: bool = False
+    function: str = ""
+
+    @property
+    def own(self) -> tuple[tuple[str, tuple[str, ...]], ...]:
+        """Its own parameter arrays (W, b, gamma, beta, mask): `params` without its input and targets."""
+        return tuple((n, shape) for n, shape in self.params if n not in ("X", "T"))
 
 
-LAYERS: dict[str, Layer] = {
-    "affine": Layer("affine", (("X", ("N", "D")), ("W", ("D", "M")), ("B", ("M",))), "Y = X·W + B",
-                    (("X", "dY·Wᵀ"), ("W", "Xᵀ·dY"), ("B", "Σ_n dY")), N_("Affine")),
-    "softmax_with_loss": Layer("softmax_with_loss", (("A", ("N", "M")), ("T", ("N", "M"))),
-                               "L = −Σ T ⊙ log softmax(A)", (("A", "Y − T"),), N_("Softmax-with-Loss"), loss=True),
-}
+_ANY = (("X", ("in",)),)  # an elementwise layer reads an input of any shape
+_IMAGES = (("X", ("N", "C", "H", "W")),)
+_SCORES = (("X", ("N", "M")), ("T", ("N", "M")))
+
+
+def _activation_layer(name: str, backward: str, label: str) -> Layer:
+    f = FUNCTION_TABLE[name]
+    return Layer(name, _ANY, f"Y = {f.plain}(X)", (("X", backward),), label, options=f.params, function=name)
+
+
+LAYERS: dict[str, Layer] = {layer.name: layer for layer in (
+    Layer("affine", (("X", ("N", "D")), ("W", ("D", "M")), ("b", ("M",))), "Y = X·W + b",
+          (("X", "dY·Wᵀ"), ("W", "Xᵀ·dY"), ("b", "Σ_n dY")), N_("Affine"), counted=True),
+    _activation_layer("relu", "dY ⊙ [X > 0]", N_("ReLU")),
+    _activation_layer("sigmoid", "dY ⊙ Y ⊙ (1 − Y)", N_("Sigmoid")),
+    _activation_layer("tanh", "dY ⊙ (1 − Y ⊙ Y)", N_("Tanh")),
+    _activation_layer("leaky_relu", "dY ⊙ ([X > 0] + α [X ≤ 0])", N_("Leaky ReLU")),
+    Layer("batchnorm", (("X", ("N", "D")), ("gamma", ("D",)), ("beta", ("D",))),
+          "Y = γ ⊙ x̂ + β,  x̂ = (X − μ) / √(σ² + ε)",
+          (("X", "(γ / (N σ)) ⊙ (N dY − Σ_n dY − x̂ ⊙ Σ_n (dY ⊙ x̂))"), ("gamma", "Σ_n dY ⊙ x̂"),
+           ("beta", "Σ_n dY")), N_("Batch Normalization"), options=(("eps", 1e-5),)),
+    Layer("dropout", (("X", ("in",)), ("mask", ("in",))), "Y = X ⊙ mask / p", (("X", "dY ⊙ mask / p"),), N_("Dropout"),
+          options=(("p", 0.5),)),
+    Layer("conv", (*_IMAGES, ("W", ("F", "C", "HH", "WW")), ("b", ("F",))), "Y = X ⋆ W + b",
+          (("X", "dY ⋆full rot180(W)"), ("W", "Σ_n X ⋆ dY"), ("b", "Σ_{n,h,w} dY")), N_("Convolution"),
+          options=(("stride", 1), ("pad", 0)), counted=True),
+    Layer("max_pool", _IMAGES, "Y = max over each window of X", (("X", "dY routed to each window's maximum"),),
+          N_("Max Pooling"), options=(("size", 2), ("stride", 2))),
+    Layer("avg_pool", _IMAGES, "Y = mean over each window of X", (("X", "dY / size² spread over each window"),),
+          N_("Average Pooling"), options=(("size", 2), ("stride", 2))),
+    Layer("softmax_with_loss", _SCORES, "L = −Σ T ⊙ log softmax(X)", (("X", "Y − T"),), N_("Softmax-with-Loss"),
+          loss=True),
+    Layer("mse", _SCORES, "L = ½ Σ (X − T)²", (("X", "X − T"),), N_("Mean Squared Error"), loss=True),
+)}

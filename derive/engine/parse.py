@@ -59,6 +59,8 @@ def tokenize(text: str) -> list[tuple[str, str, int]]:
                 i += len(op)
                 break
         else:
+            if ch == "$":  # math delimiters around an answer: the answer is read as a formula already
+                raise ParseError(_("'$' cannot be used: type the expression alone, without math delimiters"), text, i)
             raise ParseError(_("unexpected character {character}").format(character=repr(ch)), text, i)
     return tokens
 
@@ -70,7 +72,7 @@ def _check_number(literal: str, text: str, pos: int) -> None:
     if digits > limits.MAX_NUMBER_DIGITS:
         raise ParseError(f"the number is too long: {digits} digits, at most {limits.MAX_NUMBER_DIGITS}",
                          text, pos)
-    if exponent and abs(int(exponent)) > limits.MAX_EXPONENT:
+    if exponent and (len(exponent.lstrip("+-").lstrip("0")) > 6 or abs(int(exponent)) > limits.MAX_EXPONENT):
         raise ParseError(f"the number is too large or too small: its exponent {exponent} is out of range "
                          f"(|e| at most {limits.MAX_EXPONENT})", text, pos)
 

@@ -13,16 +13,18 @@ asked for (`steps.Records`): a 784-64-10 network has 50,890 of them and a check 
 """
 from __future__ import annotations
 
-import mpmath
 import sympy as sp
 
 from . import numeric
 from .graph import ancestors
 from .ops import FUNCTION_TABLE, function_of, real_diff
 from .parse import symbol
-from .steps import Chain, Contribution, Derivation, Factor, Gradient, LocalGradient, Records, partial
+from .precision import as_float, mp
+from .steps import Chain, Contribution, Derivation, Factor, Gradient, LocalGradient, Records, partial, tree_size
 
 CLOSED_FORM_LIMIT = 60  # nodes; above this `Gradient.closed` is left out (it grows fast)
+CLOSED_SIZE_LIMIT = 400  # tree nodes of one closed form; a bigger one is left out (None): what is
+# printed and read is then the named form (upstream × local), which is what was checked
 
 
 def linear_derivative(node, parent: str) -> sp.Expr:
@@ -45,18 +47,13 @@ def _terms_local(node, parent: str, values: dict):
     if len(terms) == 1 and len(terms[0]) == 2 and terms[0][0] != terms[0][1]:  # w·a: the partner
         t = terms[0]
         return values[t[1]] if t[0] == parent else values[t[0]]
-    total = mpmath.mpf(0)
+    total = mp.mpf(0)
     for others in node.terms_with(parent):
-        p = mpmath.mpf(1)
+        p = mp.mpf(1)
         for f in others:
             p = p * values[f]
         total += p
     return total
-
-
-def to_float(v) -> float:
-    """An mpmath number as the nearest float (inf or 0 beyond float range)."""
-    return mpmath.libmp.to_float(v._mpf_, rnd=mpmath.libmp.round_nearest)
 
 
 _KINKED = tuple(f.sympy for f in FUNCTION_TABLE.values() if f.kinks and isinstance(f.sympy, type))
@@ -79,7 +76,7 @@ def kinks_at(graph, values: dict, need=None, digits: int = numeric.PRECISION) ->
 
     `values` are at `digits` digits: an argument within that resolution of the kink is at it.
     """
-    tiny = mpmath.mpf(10) ** (-(digits - 10))
+    tiny = mp.mpf(10) ** (-(digits - 10))
     found = []
     for node in graph.steps:
         if node.terms is not None or (need is not None and node.name not in need):
@@ -120,8 +117,8 @@ def reverse(graph, values: dict, local=local_derivative, wanted=None,
     those leaves and the output (data and targets get no gradient); None means every node the
     output depends on. `progress(done, total)` is called now and then.
     """
-    with mpmath.workdps(digits):
-        values = {k: v if isinstance(v, mpmath.mpf) else numeric.to_mp(v) for k, v in values.items()}
+    with mp.workdps(digits):
+        values = {k: v if isinstance(v, mp.mpf) else numeric.to_mp(v) for k, v in values.items()}
         need = needed(graph, wanted)
         out = graph.output
         grads: dict = {}
@@ -132,7 +129,7 @@ def reverse(graph, values: dict, local=local_derivative, wanted=None,
         for done, node in enumerate(order):
             name = node.name
             if name == out:
-                grads[name] = mpmath.mpf(1)
+                grads[name] = mp.mpf(1)
                 continue
             total = []
             for c in graph.consumers(name):
@@ -149,16 +146,16 @@ def reverse(graph, values: dict, local=local_derivative, wanted=None,
                         raise numeric.DomainError(f"∂{c}/∂{name} = {expr} divides by 0 at this point") from None
                 local_vals[(name, c)] = lv
                 total.append(grads[c] * lv)
-            grads[name] = total[0] if len(total) == 1 else mpmath.fsum(total)
+            grads[name] = total[0] if len(total) == 1 else mp.fsum(total)
             if progress is not None and done % 2000 == 0:
                 progress(done, len(order))
         kinks = kinks_at(graph, values, need, digits)
     small = len(graph.nodes) <= closed_limit
     builder = _Builder(graph, need, local, grads, local_vals, local_exprs, small)
     records = builder.records = Records(tuple(n.name for n in order), builder)
-    floats = {k: to_float(v) for k, v in values.items()}
+    floats = {k: as_float(v) for k, v in values.items()}  # (a Wide beyond double)
     return Derivation(graph, floats, records, kinks, values, grads, digits,
-                      {k: to_float(v) for k, v in grads.items()})
+                      {k: as_float(v) for k, v in grads.items()})
 
 
 class _Builder:
@@ -185,14 +182,17 @@ class _Builder:
             lv, up = self.local_vals[(name, c)], self.grads[c]
             upstream = partial(out, c)
             contributions.append(Contribution(
-                name, c, upstream, float(up), LocalGradient(c, name, expr, float(lv)),
-                sp.Mul(upstream, expr), float(up * lv)))
+                name, c, upstream, as_float(up), LocalGradient(c, name, expr, as_float(lv)),
+                sp.Mul(upstream, expr), as_float(up * lv)))
         closed = None
-        if self.small:
-            records = self.records
-            closed = sp.Add(*(c.local.expr * records.get(c.via).closed for c in contributions))
+        upstream_forms = [self.records.get(c.via).closed for c in contributions] if self.small else [None]
+        if all(f is not None for f in upstream_forms) and all(
+                tree_size(f, CLOSED_SIZE_LIMIT) <= CLOSED_SIZE_LIMIT for f in upstream_forms):
+            closed = sp.Add(*(c.local.expr * f for c, f in zip(contributions, upstream_forms)))
+            if tree_size(closed, CLOSED_SIZE_LIMIT) > CLOSED_SIZE_LIMIT:
+                closed = None
         return Gradient(name, sym, tuple(contributions), sp.Add(*(c.expr for c in contributions)),
-                        closed, float(self.grads[name]))
+                        closed, as_float(self.grads[name]))
 
 
 def backward(graph, inputs: dict, digits: int = numeric.PRECISION) -> Derivation:

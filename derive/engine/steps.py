@@ -28,6 +28,27 @@ def split_partial(sym) -> tuple[str, str] | None:
     return None
 
 
+def tree_size(expr, limit: int) -> int:
+    """How many nodes `expr` has written out as a tree (a shared subexpression counts at every
+    use, as printing writes it), counted over the shared structure in linear time; any count past
+    `limit` is returned as limit + 1. Closed forms grow exponentially on deep graphs: this is how
+    they are capped before anything prints or rebuilds them."""
+    sizes: dict = {}
+    stack = [expr]
+    while stack:
+        e = stack[-1]
+        if e in sizes:
+            stack.pop()
+            continue
+        pending = [a for a in e.args if a not in sizes]
+        if pending:
+            stack.extend(pending)
+            continue
+        stack.pop()
+        sizes[e] = min(limit + 1, 1 + sum(sizes[a] for a in e.args))
+    return sizes[expr]
+
+
 @dataclass(frozen=True)
 class LocalGradient:
     """∂node/∂wrt for one gate, in the graph's own names."""
