@@ -1,24 +1,22 @@
 """The whole flow in one place: problem -> graph -> derivation -> numeric check -> Solution.
 
 A scalar circuit goes straight through the engine; a network or matrix-layer problem through
-`networks.solve`, which adds per-parameter chains, index rules and matrix forms (`extra`).
+`networks.solve`, which adds per-parameter chains, index rules and matrix forms (`extra`); a layer
+stack through `networks.stack` (derivation None; `extra` a StackResult).
 """
 from __future__ import annotations
 
 import math
 from dataclasses import dataclass
 
-import mpmath
-
+from . import errors
 from .engine import numeric
 from .engine.check import CheckReport, derive_and_prove
 from .engine.domain import undefined_at
-from .errors import DeriveError
+from .engine.precision import mp as mpmath  # derive's own context, precision per thread (engine.precision)
 from .networks import solve as networks
 
-
-class DomainError(DeriveError):
-    """The problem is undefined (or not a finite real number) at its own values (exit code 2)."""
+DomainError = errors.DomainError  # the problem is undefined (or not finite) at its own values: exit code 2
 
 
 @dataclass(frozen=True)
@@ -51,6 +49,10 @@ def solve(problem, progress=None) -> Solution:
         derivation, report = derive_and_prove(graph, problem.values, progress=progress)
         _finite_gradients(derivation)
         return Solution(problem, derivation, report, None, dict(problem.values))
+    if problem.notation == "stack":  # a layer stack: each layer's rule applied with numpy, every element proven
+        from .networks.stack import solve as solve_stack
+        result, report = solve_stack(problem, progress)
+        return Solution(problem, None, report, result, None)
     try:
         b, derivation, report, result = networks.solve(problem, progress)
     except (ZeroDivisionError, ValueError, OverflowError, TypeError, numeric.DomainError):
@@ -71,8 +73,11 @@ def _finite_values(derivation) -> None:
 
 
 def _finite_gradients(derivation) -> None:
+    """Every asked gradient (of an input) must be a double; an intermediate one beyond double
+    precision (∂f/∂s = 1/σ(−1000) in log σ(−1000)) is printed from its 50-digit value."""
+    asked = set(derivation.graph.inputs)
     for node in derivation.order:
-        if not math.isfinite(derivation.gradient_value(node)):
+        if node in asked and not math.isfinite(derivation.gradient_value(node)):
             at = ", ".join(f"{n} = {derivation.values[n]:.6g}" for n in derivation.graph.inputs)
             raise DomainError(f"∂{derivation.output}/∂{node} is beyond double precision (about 1.8e308) "
                               f"at {at}")

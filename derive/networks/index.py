@@ -9,13 +9,13 @@ from __future__ import annotations
 
 import itertools
 
-import mpmath
 import numpy as np
 import sympy as sp
 
 from ..engine import numeric
 from ..engine.check import relative_error
 from ..engine.parse import symbol
+from ..engine.precision import mp as mpmath  # derive's own context, precision per thread
 from ..engine.steps import Derivation, partial
 from .built import Built
 from .chains import _named_upstream, delta_factors, negate

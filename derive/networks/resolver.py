@@ -24,6 +24,23 @@ def _sym(name: str) -> sp.Symbol:
     return s
 
 
+class Sampled(sp.Indexed):
+    """A per-sample generic quantity: the sample index n is the first index, and it is written as the
+    instances write it, a superscript after the layer: a^{L,(n)}_j, o^{(n)}_k (never a^L_{nj})."""
+
+    def written(self) -> sp.Indexed:
+        """The same quantity with the sample moved into the base's superscript (for printing only)."""
+        label = str(self.base.label)
+        sample = f"({self.indices[0]})"
+        return sp.Indexed(sp.IndexedBase(label + ("," if "^" in label else "^") + sample), *self.indices[1:])
+
+    def _derive_latex(self, printer):  # the project's LaTeX printer prints the written form
+        return printer._print(self.written())
+
+    def _sympystr(self, printer):
+        return printer._print(self.written())
+
+
 def letter(s: str) -> sp.Symbol:
     if s not in _LETTER:
         _LETTER[s] = sp.Symbol(s, integer=True, positive=True)
@@ -71,7 +88,7 @@ class Resolver:
             return symbol(self.nm.loss)
         letters = [self._letter(m, r)] + ([self._letter(m - 1, r)] if role == "w" else [])
         if self.batch > 1 and role in self.PER_SAMPLE:
-            letters = ["n"] + letters
+            return Sampled(sp.IndexedBase(self.base(role, m, r)), *(letter(x) for x in ["n", *letters]))
         return sp.IndexedBase(self.base(role, m, r))[tuple(letter(x) for x in letters)]
 
     def generalize(self, expr, r: int):
@@ -128,7 +145,9 @@ class Resolver:
         return self.nm.sizes[number - 1]
 
     def label(self, generic) -> str:
-        """A generic quantity as a user types it: o_k, w_kj, a^l_j, w^l+1_kj, delta^l_j."""
+        """A generic quantity as a user types it: o_k, w_kj, a^l_j, w^l+1_kj, delta^l_j, a^L,(n)_j."""
+        if isinstance(generic, Sampled):
+            generic = generic.written()
         if isinstance(generic, sp.Indexed):
             return f"{generic.base.label}_{''.join(str(i) for i in generic.indices)}"
         return str(generic)

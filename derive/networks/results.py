@@ -103,6 +103,7 @@ class VectorRule:
     description: str = ""
     element: tuple | None = None  # (lhs, rhs) one element in index form: ∂L/∂x_ij = Σ_k ∂L/∂y_ik w_jk
     display: object = None  # rhs as printed, in the section's notation (None: print rhs)
+    layer: int | None = None  # a per-layer rule's layer, numbered as Nielsen's l (input layer 1)
 
 
 @dataclass(frozen=True)

@@ -7,12 +7,12 @@ import math
 import time
 import weakref
 
-import mpmath
 import sympy as sp
 
 from ..engine.check import CheckReport
 from ..engine.check import derive_and_prove as engine_derive_and_prove
 from ..engine.numeric import DomainError
+from ..engine.precision import mp as mpmath  # derive's own context, precision per thread
 from ..engine.steps import Derivation
 from . import layers
 from .built import Built, indexed, nested

@@ -9,7 +9,6 @@ values (50-digit mpmath in numpy object arrays) before anything is called a mism
 """
 from __future__ import annotations
 
-import mpmath
 import numpy as np
 import sympy as sp
 from sympy.matrices.expressions.applyfunc import ElementwiseApplyFunction
@@ -17,6 +16,7 @@ from sympy.matrices.expressions.applyfunc import ElementwiseApplyFunction
 from ..engine import numeric
 from ..engine.check import relative_error
 from ..engine.ops import FUNCTION_TABLE
+from ..engine.precision import mp as mpmath  # derive's own context, precision per thread
 from ..engine.steps import Derivation
 from .built import Built
 from .index import EXACT_AGREE, FLOAT_AGREE
@@ -129,13 +129,13 @@ def vector_rules(built: Built, d: Derivation, rules_=()) -> tuple[VectorRule, ..
     M = lambda name, rows, cols=N: sp.MatrixSymbol(name, rows, cols)  # noqa: E731
     rules = []
 
-    def add(name, lhs, rhs, description):
+    def add(name, lhs, rhs, description, layer):
         shown_lhs, shown_rhs, names = displayed(built, d, lhs, rhs)
         got = mat_eval(shown_rhs, _Shown(env, names))  # the displayed right-hand side, evaluated
         ok = _agree(np.asarray(got, dtype=float), env[lhs.name],
                     lambda: np.asarray(mat_eval(shown_rhs, _Shown(exact, names), numeric.MP), dtype=object),
                     lambda: exact[lhs.name], d)
-        rules.append(VectorRule(name, lhs, rhs, ok, description, display=(shown_lhs, shown_rhs)))
+        rules.append(VectorRule(name, lhs, rhs, ok, description, display=(shown_lhs, shown_rhs), layer=layer))
 
     def times_derivative(m, upstream):
         """upstream ⊙ σ′(z^l) of layer m, σ′ in the layer's own terms (no factor where σ′ = 1)."""
@@ -152,23 +152,23 @@ def vector_rules(built: Built, d: Derivation, rules_=()) -> tuple[VectorRule, ..
                 res = Resolver(built)
                 f = rules_[0]  # the output layer's δ rule comes first
                 rhs = _to_matrix(f.expr, res, n_m, N)
-                add("BP1", M(f"delta^{L}", n_m), rhs, "δ^L from the loss written in the output nets")
+                add("BP1", M(f"delta^{L}", n_m), rhs, "δ^L from the loss written in the output nets", L)
             else:
                 rhs = _signed(built, times_derivative(m, M("nabla_a C", n_m)))
-                add("BP1", M(f"delta^{L}", n_m), rhs, "δ^L = ∇_a C ⊙ σ'(z^L)")
+                add("BP1", M(f"delta^{L}", n_m), rhs, "δ^L = ∇_a C ⊙ σ'(z^L)", L)
         else:
             nxt = nm.sizes[m + 1]
             rhs = times_derivative(m, sp.MatMul(sp.Transpose(M(f"w^{L + 1}", nxt, n_m)), M(f"delta^{L + 1}", nxt)))
-            add(f"BP2 (l = {L})", M(f"delta^{L}", n_m), rhs, "δ^l = ((w^{l+1})ᵀ δ^{l+1}) ⊙ σ'(z^l)")
+            add(f"BP2 (l = {L})", M(f"delta^{L}", n_m), rhs, "δ^l = ((w^{l+1})ᵀ δ^{l+1}) ⊙ σ'(z^l)", L)
     for m in range(D, 0, -1):
         L = m + 1
         n_m, prev = nm.sizes[m], nm.sizes[m - 1]
         if nm.bias(m, 1) in built.graph:
             rhs = M(f"delta^{L}", n_m) if N == 1 else sp.MatMul(M(f"delta^{L}", n_m), sp.OneMatrix(N, 1))
             rhs = _signed(built, rhs)
-            add(f"BP3 (l = {L})", M(f"∂{C}/∂b^{L}", n_m, 1), rhs, "∂C/∂b^l = δ^l (summed over the batch)")
+            add(f"BP3 (l = {L})", M(f"∂{C}/∂b^{L}", n_m, 1), rhs, "∂C/∂b^l = δ^l (summed over the batch)", L)
         rhs = _signed(built, sp.MatMul(M(f"delta^{L}", n_m), sp.Transpose(M(f"a^{L - 1}", prev))))
-        add(f"BP4 (l = {L})", M(f"∂{C}/∂w^{L}", n_m, prev), rhs, "∂C/∂w^l = δ^l (a^{l−1})ᵀ")
+        add(f"BP4 (l = {L})", M(f"∂{C}/∂w^{L}", n_m, prev), rhs, "∂C/∂w^l = δ^l (a^{l−1})ᵀ", L)
     return tuple(rules)
 
 

@@ -99,3 +99,4 @@ def shape(a) -> tuple:
             return ("ragged",)
         return (len(a),) + inner.pop()
     return ()
+

@@ -1,7 +1,9 @@
-"""Matrix layers over a batch: `[layers]` problem files (Affine Y = X·W + B, Softmax-with-Loss)
-validated into a NetworkProblem of kind "layers".
+"""Matrix layers over a batch: `[layers]` problem files. A stack of the layer records with
+W1, b1, ... (problems.stack) becomes a StackProblem; the original single-layer files below (W, B,
+dY, A) stay a NetworkProblem of kind "layers" derived per element, or a StackProblem when they
+are too big for that.
 
-Problem files (kind "layers"):
+The original files (kind "layers"):
 
     title = "Affine layer Y = X·W + B"
     [layers]
@@ -18,15 +20,19 @@ Problem files (kind "layers"):
 """
 from __future__ import annotations
 
-from ..engine.ops import LAYERS
+import numpy as np
+
 from ..errors import ProblemError
 from .common import array, header, shape
 from .network import NetworkProblem
+from .stack import StackLayer, StackProblem, check_proof_work, check_stack_memory, load_stack
 
-# the stacks derive builds, from the layer records: one layer, or a layer followed by a loss layer
-_PLAIN = tuple(name for name, layer in LAYERS.items() if not layer.loss)
-_LOSS = tuple(name for name, layer in LAYERS.items() if layer.loss)
-STACKS = tuple((n,) for n in _PLAIN + _LOSS) + tuple((n, loss) for n in _PLAIN for loss in _LOSS)
+# the original files' stacks: one affine layer, Softmax-with-Loss, or the two
+STACKS = (("affine",), ("softmax_with_loss",), ("affine", "softmax_with_loss"))
+_ORIGINAL_ARRAYS = ("W", "B", "A", "dY")
+# elements (N·D·M products and matrix sizes) up to which an original file is derived per element;
+# beyond, it goes through the stack path (rules applied with numpy), which scales like a network
+PER_ELEMENT_LIMIT = 1500
 
 
 def load_layers(data: dict, source: str):
@@ -34,6 +40,39 @@ def load_layers(data: dict, source: str):
     spec = data["layers"]
     if not isinstance(spec, dict):
         raise ProblemError(source, "[layers]", 'expected a table with stack = ["affine", ...]')
+    raw = data.get("values")
+    original = "bias" in spec or (isinstance(raw, dict) and any(k in raw for k in _ORIGINAL_ARRAYS))
+    if not original:
+        return load_stack(spec, raw, title, description, source)
+    p = _load_original(spec, raw, title, description, source)
+    return _as_stack(p) if _work(p) > PER_ELEMENT_LIMIT and p.bias else p
+
+
+def _work(p) -> int:
+    a = p.arrays
+    if "W" not in a:
+        return len(a["A"]) * len(a["A"][0])
+    return len(a["X"]) * len(a["W"]) * len(a["W"][0])
+
+
+def _as_stack(p) -> StackProblem:
+    """An original file too big to derive per element, as a stack under its own array names."""
+    values = {k: np.array(v, dtype=float) for k, v in p.arrays.items()}
+    out = values["dY" if "dY" in values else "T"]  # the shape of the layer's output
+    check_stack_memory(sum(v.size for k, v in values.items() if k not in ("T", "dY")), out.size, p.source)
+    if "W" in values:
+        x = values["X"]
+        check_proof_work([("affine", {"W": "W", "b": "B"}, x.shape, x.size * out.shape[1])], p.batch,
+                         out.shape[1], values, p.source)
+    affine = "W" in values
+    layers = (StackLayer("affine", {}, {"W": "W", "b": "B"}),) if affine else ()
+    loss = "softmax_with_loss" if p.stack[-1] == "softmax_with_loss" else "upstream"
+    return StackProblem(p.title, p.source, layers, loss, "sum", 0.0, values, p.batch,
+                        input_name="X" if affine else "A", target_name="T" if loss != "upstream" else "dY",
+                        description=p.description, stack=p.stack)
+
+
+def _load_original(spec, raw, title, description, source):
     for key in spec:
         if key not in ("stack", "bias"):
             raise ProblemError(source, f"[layers] {key}", "unknown key; expected stack or bias")
@@ -45,10 +84,9 @@ def load_layers(data: dict, source: str):
     bias = spec.get("bias", True)
     if not isinstance(bias, bool):
         raise ProblemError(source, "[layers] bias", f"expected true or false, got {bias!r}")
-    affine = not LAYERS[stack[0]].loss  # the stack starts with a layer of parameters
-    swl = LAYERS[stack[-1]].loss  # ... and ends with a loss layer (else the upstream dY is given)
+    affine = stack[0] == "affine"  # the stack starts with a layer of parameters
+    swl = stack[-1] == "softmax_with_loss"  # ... and ends with a loss layer (else the upstream dY is given)
     names = (["X", "W"] + (["B"] if bias else []) if affine else ["A"]) + (["T"] if swl else ["dY"])
-    raw = data.get("values")
     if not isinstance(raw, dict):
         raise ProblemError(source, "[values]", f"expected a table with the arrays {', '.join(names)}")
     for key in raw:

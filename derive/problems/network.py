@@ -11,25 +11,17 @@ from fractions import Fraction
 
 import numpy as np
 
+from .. import limits
 from ..engine.ops import ACTIVATIONS, DEFAULT_ACTIVATION, LOSSES
 from ..errors import ProblemError
 from .common import array, header, shape, text_key
 
 NOTATIONS = ("mitchell", "nielsen")
 DELTA_CONVENTIONS = {"dL/dnet": 1, "-dL/dnet": -1}  # [network] delta: what δ stands for
-# Memory to derive and prove a network (measured by `make bench`: a 784-64-10 network, 50,890
-# parameters, peaks near 0.25 GiB): a base for the interpreter and libraries, then per weight
-# and sample (every weight is one term of one unit per sample) and per parameter.
-BASE_BYTES = 120 * 2**20
-BYTES_PER_TERM = 3 * 2**10
-BYTES_PER_PARAMETER = 2 * 2**10
-
-
 def memory_needed(sizes, batch: int) -> int:
-    """Bytes needed to derive and prove a network of these layer sizes over `batch` samples."""
-    weights = sum(a * b for a, b in itertools.pairwise(sizes))
-    params = weights + sum(sizes[1:])
-    return BASE_BYTES + BYTES_PER_TERM * weights * batch + BYTES_PER_PARAMETER * params
+    """Bytes needed to derive and prove a network of these layer sizes over `batch` samples
+    (limits.network_memory: measured per weight, unit and sample)."""
+    return limits.network_memory(sizes, batch)
 
 
 def memory_available() -> int | None:
@@ -63,7 +55,9 @@ def check_memory(sizes, batch: int, source: str, key: str) -> None:
         weights = sum(a * b for a, b in itertools.pairwise(sizes))
         raise ProblemError(source, key, f"a {'-'.join(map(str, sizes))} network over {batch} sample(s) has "
                            f"{weights:,} weights and needs about {_gib(need)} to derive and prove (about "
-                           f"{BYTES_PER_TERM // 1024} KiB per weight and sample), but only {_gib(have)} of memory "
+                           f"{limits.BYTES_PER_WEIGHT_SAMPLE // 1024} KiB per weight and "
+                           f"{limits.BYTES_PER_UNIT_SAMPLE // 1024} KiB per unit, for each sample), but only "
+                           f"{_gib(have)} of memory "
                            "is available; use fewer units or samples")
 
 
