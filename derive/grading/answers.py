@@ -13,9 +13,10 @@ from dataclasses import dataclass, field
 
 import sympy as sp
 
+from .. import errors
 from ..engine.ops import FUNCTION_TABLE
 from ..engine.parse import number
-from ..errors import DeriveError, ParseError
+from ..errors import ParseError
 from ..i18n import _
 from .reading import GENERIC_PRIME, primed, resolve_known
 
@@ -23,8 +24,7 @@ GENERIC = "no single common mistake"  # the diagnosis when none of the simulated
 LOSS_ALIASES = ("E", "L", "C", "J", "Loss", "loss", "E_total", "Etotal", "E_tot")
 
 
-class VerifyError(DeriveError):
-    """An answer that cannot be read or a NAME the problem does not have (exit code 2)."""
+VerifyError = errors.VerifyError  # an unreadable answer or a NAME the problem does not have: exit code 2
 
 
 class Diagnosis(str):
@@ -32,18 +32,20 @@ class Diagnosis(str):
     English ("sign", "factor-2", "missing-factor", "wrong-index", "generic", ...) that the code
     tests instead of the text."""
 
-    def __new__(cls, message: str, code: str = "other"):
+    def __new__(cls, message: str, code: str = "other", msgid: str = "", values: dict | None = None):
         d = super().__new__(cls, message)
         d.code = code
+        d.msgid, d.values = msgid, dict(values or {})  # so a renderer can typeset each value as math
         return d
 
     def __reduce__(self):
-        return Diagnosis, (str(self), self.code)
+        return Diagnosis, (str(self), self.code, self.msgid, self.values)
 
 
 def diagnosis(code: str, message: str, **values) -> Diagnosis:
-    """`message` (an English msgid) in the current language, formatted with `values`."""
-    return Diagnosis(_(message).format(**values) if values else _(message), code)
+    """`message` (an English msgid) in the current language, formatted with `values` (kept, with
+    the msgid, for renderers that typeset the values as math)."""
+    return Diagnosis(_(message).format(**values) if values else _(message), code, message, values)
 
 
 def code_of(d) -> str:
@@ -101,8 +103,8 @@ def _check_numbers(ast):
     elif kind == "call":
         for a in ast[2]:
             _check_numbers(a)
-    elif kind == "sum":
-        _check_numbers(ast[2])
+    elif kind in ("sum", "diff"):
+        _check_numbers(ast[2] if kind == "sum" else ast[1])
     elif kind not in ("name", "grad"):
         for child in ast[1:]:
             _check_numbers(child)
@@ -176,6 +178,39 @@ def _bound(text_, what: str, default):
     return default  # a symbolic upper bound (m, n_L, K): the whole layer
 
 
+def _at_index(ast, index: str, value: int):
+    """The answer's tree with the index letter in every name's subscript set to a number (x_n1 -> x_21)."""
+    if ast[0] == "name" and "_" in ast[1]:
+        head, sub = ast[1].split("_", 1)
+        if re.fullmatch(r"\{?[A-Za-z0-9]{1,3}\}?", sub):  # x_n1, dY_{nm}: one character per index
+            return ("name", head + "_" + sub.replace(index, str(value)))
+        return ("name", head + "_" + re.sub(rf"(?<![A-Za-z]){re.escape(index)}(?![A-Za-z])", str(value), sub))
+    if ast[0] == "sum" and ast[1] == index:
+        return ast
+    return tuple(_at_index(a, index, value) if isinstance(a, tuple) else
+                 [_at_index(x, index, value) for x in a] if isinstance(a, list) else a for a in ast)
+
+
+def _unrolled(ast, target: Target):
+    """Σ_n over plain names (a layer problem's x_n1 dY_{n,2}): the terms for n = 1, 2, … up to the
+    upper bound, or while every name of the summand exists."""
+    lo, hi = _bound(ast[3], "lower", sp.Integer(1)), _bound(ast[4], "upper", None)
+    if _at_index(ast[2], ast[1], 0) == ast[2]:  # no name carries the index: nothing to sum over
+        raise VerifyError(_("a sum over {index} only makes sense in a network problem with indexed "
+                            "quantities").format(index=ast[1]))
+    terms = []
+    for value in range(int(lo), int(lo) + 1000):
+        if hi is not None and value > hi:
+            break
+        try:
+            terms.append(_to_expr(_at_index(ast[2], ast[1], value), target))
+        except VerifyError:
+            if hi is not None or not terms:
+                raise
+            break
+    return sp.Add(*terms)
+
+
 def _to_expr(ast, target: Target):
     from .symbols import FULL, Grad, Local, letter
     kind = ast[0]
@@ -194,10 +229,14 @@ def _to_expr(ast, target: Target):
                 and num.split("_")[0] in LOSS_ALIASES):
             return Grad(x)
         return Local(lookup(num, target), x)
+    if kind == "diff":  # ∂(xy)/∂x: the expression's partial derivative, other quantities held fixed
+        x = lookup(ast[2], target)
+        if not isinstance(x, (sp.Symbol, sp.Indexed)):
+            raise VerifyError(_("cannot take a derivative with respect to {name}").format(name=ast[2]))
+        return sp.diff(_to_expr(ast[1], target), x)
     if kind == "sum":
         if not hasattr(target.names, "nm"):
-            raise VerifyError(_("a sum over {index} only makes sense in a network problem with indexed "
-                                "quantities").format(index=ast[1]))
+            return _unrolled(ast, target)
         lo = _bound(ast[3], "lower", sp.Integer(1))
         hi = _bound(ast[4], "upper", FULL)
         return sp.Sum(_to_expr(ast[2], target), (letter(ast[1]), lo, hi))

@@ -63,6 +63,8 @@ def _derivative_fraction(num: str, den: str) -> str | None:
     """∂E/∂o_k (or dE/do_k) from the two halves of a \\frac, in the plain syntax; else None."""
     n = re.fullmatch(r"\s*(?:∂|d)\s*(.+?)\s*", num)
     d = re.fullmatch(r"\s*(?:∂|d)\s*(.+?)\s*", den)
+    if d and num.strip() in ("∂", "d"):  # \frac{\partial}{\partial x}(…): the operator, read with its operand
+        return f" ∂/∂{d.group(1).strip()} "
     if not n or not d:
         return None
     if num.strip().startswith("d") and not re.fullmatch(_LOSS, n.group(1).replace(" ", "")):
@@ -174,7 +176,8 @@ class Latex:
         take = 1
         after = re.compile(r"\s*\^\s*(\{[^{}]*\}|[A-Za-z0-9](?:[-+−]\d)?)").match(self.s, self.i + len(run))
         later = f"^({after.group(1).strip('{}')})" if after else ""
-        if run.isdigit() or (base and (self._known(base.group(), run) or
+        mixed = re.sub(r"[A-Za-z]", "1", run) if re.search(r"\d", run) else run  # x_n1: x_{n1}, as x_11 is
+        if run.isdigit() or (base and (self._known(base.group(), run) or self._known(base.group(), mixed) or
                                        (later and self._known(base.group() + later, run)))):
             take = len(run)
         self.i += take
@@ -198,8 +201,10 @@ class Latex:
             return " "
         if name in ("{", "}"):
             return "(" if name == "{" else ")"
-        if name in ("|",):
+        if name in ("|", "vert", "lvert", "rvert", "mid"):
             return "|"
+        if name in ("top", "intercal", "T"):
+            return "T"
         if name in _SIZERS:
             return self.sizer()
         if name in _TIMES:

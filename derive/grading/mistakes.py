@@ -10,15 +10,17 @@ named quantity, a contribution counted twice, and an answer right for some units
 """
 from __future__ import annotations
 
+import re
+import threading
 from fractions import Fraction
 from itertools import permutations, product
 
-import mpmath
 import sympy as sp
 
 from .. import i18n
 from ..engine import numeric
 from ..engine.parse import symbol
+from ..engine.precision import mp as mpmath  # derive's own context, precision per thread
 from ..i18n import N_
 from .answers import GENERIC, VerifyError, code_of, diagnosis, text
 from .mutations import mutations
@@ -78,6 +80,59 @@ class Judge:
 
 
 def diagnose(engine, target, used, expected, got) -> list[str]:
+    found = _diagnose(engine, target, used, expected, got)
+    spoken = _spoken(engine.graph, target) if target.kind == "scalar" else {}
+    return [_respoken(d, spoken) for d in found] if spoken else found
+
+
+def _composed(node, graph) -> bool:
+    """A gate named by auto-staging (wx, wxpb, tanhwxpb, sigy, sum_1), not by the problem's author."""
+    from ..engine.stage import _BINARY_JOIN, _UNARY_NAME, _WORD
+    name, parents = node.name, node.parents
+    if re.fullmatch("(?:" + "|".join(map(re.escape, set(_WORD.values()))) + r")(?:_\d+)?", name):
+        return True
+    if len(parents) == 1:
+        return name == _UNARY_NAME.get(node.op, "\0") + parents[0] or (node.op == "pow" and name.startswith(parents[0]))
+    return len(parents) == 2 and name == parents[0] + _BINARY_JOIN.get(node.op, "\0") + parents[1]
+
+
+def _spoken(graph, target) -> dict:
+    """Auto-staged gate name -> the expression it stands for in the problem's own names (short ones),
+    parenthesized unless a single call: the student wrote f = tanh(w·x + b), never saw wxpb."""
+    auto = {n.name: n for n in graph.steps if n.name not in (graph.output, target.wrt) and _composed(n, graph)}
+    out = {}
+    for name, node in auto.items():
+        expr = node.expr
+        for _i in range(len(auto)):
+            inner = {s: auto[s.name].expr for s in expr.free_symbols if s.name in auto}
+            if not inner:
+                break
+            expr = expr.xreplace(inner)
+        plain = text(expr)
+        if len(plain) <= 40:
+            out[name] = plain if re.fullmatch(r"\w+\((?:[^()]|\([^()]*\))*\)", plain) else f"({plain})"
+    return out
+
+
+def _respoken(d, spoken: dict):
+    """The diagnosis, carrying its values told in the problem's own names (`spoken`) and the gate
+    names replaced (`gates`): feedback for an answer that uses none of them tells it so."""
+    values = getattr(d, "values", None)
+    if not values or not d.msgid:
+        return d
+    pattern = re.compile(r"(?<![\w^])(" + "|".join(sorted(map(re.escape, spoken), key=len, reverse=True))
+                         + r")(?![\w])")
+    renamed = {k: pattern.sub(lambda m: spoken[m.group(1)], v) if isinstance(v, str) else v
+               for k, v in values.items()}
+    if renamed != values:
+        d.spoken, d.gates = renamed, frozenset(spoken)
+    return d
+
+
+_MUTATIONS_LOCK = threading.Lock()
+
+
+def _diagnose(engine, target, used, expected, got) -> list[str]:
     j = Judge(engine, target, used, expected, got)
     scale_of = target.scale
     scales = [(diagnosis("sign", N_("sign error: the answer is the negative of the gradient")), -1)]
@@ -89,16 +144,22 @@ def diagnose(engine, target, used, expected, got) -> list[str]:
     else:
         scales += [(diagnosis("factor-2", N_("off by a factor of 2")), 2),
                    (diagnosis("factor-half", N_("off by a factor of ½")), Fraction(1, 2))]
+    if getattr(target.names, "batch", 1) > 1:  # before the ½: with N = 2 both read 1/2
+        scales.insert(1, (diagnosis("batch-size", N_("divided by the batch size N = {n} (averaged over the batch): the "
+                          "loss adds the samples' losses, so the gradient is a sum over n without 1/N"),
+                          n=target.names.batch), Fraction(1, target.names.batch)))
 
     def ref(c):
         return lambda s, k, inst: scale_of * s.grads[inst.node] * numeric.to_mp(c)
 
-    cache = target.extra.setdefault("mutations", {})
-    if cache.get("engine") is not engine or cache.get("language") != i18n.current():  # labels are text
-        cache.clear()
-        cache["engine"], cache["language"] = engine, i18n.current()
-        cache["per"] = [mutations(engine, target, inst) for inst in j.insts]
-        cache["values"] = {}
+    with _MUTATIONS_LOCK:  # one cache per engine and language (labels are text), shared by threads
+        caches = target.extra.setdefault("mutations", {})
+        cache = caches.get((id(engine), i18n.current()))
+        if cache is None or cache["engine"] is not engine:
+            if len(caches) > 8:
+                caches.clear()
+            cache = caches[(id(engine), i18n.current())] = {
+                "engine": engine, "per": [mutations(engine, target, inst) for inst in j.insts], "values": {}}
     muts, values = cache["per"], cache["values"]
     common = [lab for lab in muts[0] if all(lab in m for m in muts[1:])]
 
@@ -130,6 +191,8 @@ def diagnose(engine, target, used, expected, got) -> list[str]:
     for slabel, c in scales:
         for lab in common:
             if j.confirmed(mut(lab, c)):
+                lab = type(lab)(lab, code_of(lab), lab.msgid, lab.values)
+                lab.together = True  # both mistakes at once: shown together, not as alternatives
                 return [slabel, lab]
     return _ratios(j) or _contribution_twice(j) or _extra_term(j) or _some_units(j) or [generic_message(target)]
 
@@ -228,14 +291,14 @@ def _substitutions(j: Judge):
     """The reference with one quantity replaced by another: the wrong input, index, layer or weight
     (one occurrence or all of them)."""
     target = j.target
-    if target.kind == "scalar":
+    names = target.names
+    if target.kind == "scalar" or not hasattr(names, "nm"):  # a layer problem's element: plain symbols
         yield from _scalar_substitutions(j)
         return
-    names = target.names
     bases = {}
     for nm in names.shown():
         g = names.get(nm)
-        if g is not None:
+        if isinstance(g, sp.Indexed):
             bases.setdefault(g.base, len(g.indices))
     letters = [letter(x) for x in target.indices if x != "n"] or \
         [letter(x) for x in sorted({k for i in target.instances for k in i.bindings} - {"l", "n"})]
@@ -249,8 +312,10 @@ def _substitutions(j: Judge):
                 if new == g:
                     continue
                 index = names.label(new).split("_")[0] == names.label(g).split("_")[0]
-                label = diagnosis("wrong-index" if index else "wrong-quantity",
+                layer = "^" in names.label(g) and names.label(new).split("^")[0] == names.label(g).split("^")[0]
+                label = diagnosis("wrong-index" if index else "wrong-layer" if layer else "wrong-quantity",
                                   N_("the wrong index: {new} where {old} belongs") if index else
+                                  N_("one layer off: {new} where {old} belongs") if layer else
                                   N_("the wrong quantity: {new} where {old} belongs"),
                                   new=names.label(new), old=names.label(g))
                 if target.kind == "element":
@@ -333,7 +398,9 @@ def _ratios(j: Judge):
         for e, g in zip(e_row, g_row):
             if abs(e) > ABS_TOL * 1e10:
                 ratios.append(g / e)
-    if len(ratios) >= 3 and all(close(r, ratios[0]) for r in ratios):
+    flat = [g for g_row in j.got for g in g_row]
+    if len(ratios) >= 3 and all(close(r, ratios[0]) for r in ratios) \
+            and not (ratios[0] == 0 and any(g != 0 for g in flat)):  # 0 where it should not be, not 0 times
         r = Fraction(str(mpmath.nstr(ratios[0], 15))).limit_denominator(1000)
         shown = str(r) if abs(float(r) - float(ratios[0])) < 1e-12 else mpmath.nstr(ratios[0], 8)
         return [diagnosis("ratio", N_("off by a constant factor: the answer is {ratio} times {label}"), ratio=shown,
@@ -357,9 +424,25 @@ def _ratios(j: Judge):
             return [diagnosis("extra-factor", N_("an extra factor {factor}: the answer is {name} × {label}"),
                               factor=name, name=short, label=label)]
         if j.confirmed(over):
+            den = _denominator(graph, name)
+            if den:  # 1/den where 1/den² belongs reads as "missing a factor 1/den"
+                return [diagnosis("quotient-rule", N_("the quotient rule's denominator is not squared: the answer is "
+                                  "{name} × {label} (a 1/{name}² became 1/{name})"), name=den, label=label)]
             short = name.split(" = ")[0]
             return [diagnosis("missing-factor", N_("a missing factor {factor}: the answer is {label} / {name}"),
                               factor=name, name=short, label=label)]
+    return None
+
+
+def _denominator(graph, name: str) -> str | None:
+    """The denominator of a quotient node (invden = 1/den: den), else None."""
+    if name not in graph:
+        return None
+    node = graph.node(name)
+    if node.op == "inv" and node.parents:
+        return node.parents[0]
+    if node.op == "div" and len(node.parents) == 2:
+        return node.parents[1]
     return None
 
 

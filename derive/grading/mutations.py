@@ -8,12 +8,14 @@ the sum over k. Per-term mistakes ("the contribution through net_2 ...") name th
 """
 from __future__ import annotations
 
-import mpmath
+from functools import lru_cache
+
 import sympy as sp
 
 from ..engine.compiled import compiled
-from ..engine.ops import FUNCTION_TABLE
+from ..engine.ops import FUNCTION_TABLE, LOSSES
 from ..engine.parse import symbol
+from ..engine.precision import mp as mpmath  # derive's own context, precision per thread
 from ..i18n import N_, _
 from .answers import diagnosis, text
 from .showing import ast_of, show_plain
@@ -174,7 +176,7 @@ def mutations(engine, target, inst) -> dict:
                                                     if a.exp == pw.exp})
                             for p, c, local in es}
                 muts[diagnosis("quotient-rule", N_("the denominator {denominator} in {factor} is not squared (quotient "
-                               "rule: the denominator is squared)"), denominator=show(pw.base ** -pw.exp),
+                               "rule: the denominator is squared)"), denominator=show(pw.base),
                                factor=lab)] = \
                     Sweep(node, _set(es, lambda s, e, v, pe=per_edge: _value_at(pe[e], s)))
         c0, p0 = es[0][1], es[0][0]
@@ -189,6 +191,10 @@ def mutations(engine, target, inst) -> dict:
                                "belongs ({activation} {unit}, {factor})"), wrong=label, right=own,
                                unit=G(c0), activation=_(unit.unit), factor=lab)] = \
                     Sweep(node, _set(es, lambda s, e, v, pe=per_edge: _value_at(pe[e], s)))
+            muts.update(_activation_mix_ups(unit, rate, own, G(p0), lab, node, es))
+        muts.update(_term_signs(local0, es, lab, node, show))
+        if c0 == out or graph.node(c0).op in LOSSES:
+            muts.update(_head_mix_ups(engine, es, node, show))
         if c0 != out and any(graph.consumers(c) for _, c, _ in es):
             upstream = {(p, c): symbol("∂" + out + "/∂" + c) for p, c, _ in es}
             up = f"∂{out}/∂{G(c0)}" + _as_delta(engine, names, c0, bind)
@@ -243,6 +249,106 @@ def mutations(engine, target, inst) -> dict:
         muts[diagnosis("chain-stops", N_("missing the upstream gradient {upstream}: the chain stops at {quantity}"),
                        upstream=f"∂{out}/∂{lab}", quantity=lab)] = Seed(node, at)
     return muts
+
+
+def _activation_mix_ups(unit, rate, own: str, net: str, lab: str, node: str, es) -> dict:
+    """The activation itself where its derivative belongs (relu(z) for relu′(z)); for a derivative
+    with two values (relu′ = 1[z > 0]) the two values swapped: 1[z < 0]."""
+    out = {diagnosis("activation-for-derivative", N_("the activation {wrong} where its derivative {right} belongs "
+                     "({factor})"), wrong=f"{unit.plain}({net})", right=own, factor=lab):
+           Sweep(node, _set(es, lambda s, e, v: s.values[e[1]]))}
+    if rate.has(sp.Heaviside) and len(rate.free_symbols) == 1:
+        z = next(iter(rate.free_symbols))
+        below, above = rate.subs(z, -1), rate.subs(z, 1)
+        if below.is_Number and above.is_Number and below != above:
+            flip = lambda s, e, v, t=below + above: mpmath.mpf(str(t)) - v  # noqa: E731
+            out[diagnosis("flipped-indicator", N_("the indicator is reversed: {wrong} where {right} belongs "
+                          "({factor})"), wrong=f"1[{net} < 0]", right=f"1[{net} > 0]", factor=lab)] = \
+                Sweep(node, _set(es, flip))
+    return out
+
+
+def _term_signs(local0, es, lab: str, node: str, show) -> dict:
+    """A local derivative that is a sum (o − t, 1 − h²) with the sign of one term flipped: o + t."""
+    local0 = local0 if local0.is_Add else sp.expand(local0)  # −(t − o) as o − t
+    if not local0.is_Add or len(local0.args) > 4:
+        return {}
+    out = {}
+    for i, term in enumerate(local0.args):
+        wrong, per_edge = local0 - 2 * term, {}
+        for p, c, local in es:
+            local = local if local.is_Add else sp.expand(local)
+            terms = local.args if local.is_Add else ()
+            if len(terms) != len(local0.args):
+                return out
+            per_edge[(p, c)] = local - 2 * terms[i]
+        out[diagnosis("sign-in-term", N_("sign error in one term of {factor}: {wrong} where {right} belongs"),
+                      factor=lab, wrong=show(wrong), right=show(local0))] = \
+            Sweep(node, _set(es, lambda s, e, v, pe=per_edge: _value_at(pe[e], s)))
+    return out
+
+
+def _tidy(expr):
+    """−o(o − 1) as o(1 − o): a leading minus sign taken into a difference."""
+    c, rest = expr.as_coeff_Mul()
+    factors = rest.args if rest.is_Mul else (rest,)
+    add = next((a for a in factors if a.is_Add), None)
+    if c >= 0 or add is None:
+        return expr
+    return sp.Mul(-c, *[a for a in factors if a is not add], -add)
+
+
+@lru_cache(maxsize=64)
+def _softmax_diagonal(o):
+    """∂o_k/∂z_k of o_k = e^{z_k} / (e^{z_k} + R) in o_k's own terms (SymPy's derivative)."""
+    e, rest = sp.symbols("e R", positive=True)
+    return sp.factor(sp.simplify((e * sp.diff(e / (e + rest), e)).subs(e, o * rest / (1 - o))))
+
+
+def _head_mix_ups(engine, es, node: str, show) -> dict:
+    """A loss taken from the output nets (softmax or sigmoid with cross-entropy, ∂L/∂z = o − t): the
+    output activation's derivative multiplied in again, and the loss's derivative by the output
+    ∂L/∂o (the activation's derivative left out), both from the loss's record."""
+    graph = engine.graph
+    loss_node = graph.node(es[0][1])
+    loss = LOSSES.get(loss_node.op)
+    half = len(loss_node.parents) // 2
+    if loss is None or not loss.from_logits or 2 * half != len(loss_node.parents):
+        return {}
+    z, t = [symbol(n) for n in loss_node.parents[:half]], [symbol(n) for n in loss_node.parents[half:]]
+    o = []
+    for zi in z:
+        c = next((c for c in engine.derivation.gradient(zi.name).contributions if c.via == loss_node.name), None)
+        outs = [x for x in (c.local.expr.free_symbols if c else ()) if x not in t and x.name in graph]
+        if len(outs) != 1:
+            return {}
+        o.append(outs[0])
+    in_o = loss.expr(t, o, z).xreplace({graph.node(x.name).expr: x for x in o})  # −Σ t log o, not log softmax(z)
+    by_o = sp.diff(in_o, o[z.index(symbol(es[0][0]))]) if symbol(es[0][0]) in z else 0
+    extra, lost = {}, {}
+    for p, c, local in es:
+        if symbol(p) not in z:
+            return {}
+        i = z.index(symbol(p))
+        op = graph.node(o[i].name).op
+        f = FUNCTION_TABLE.get(op)
+        prime = f.own_derivative(o[i], z[i]) if f is not None else _softmax_diagonal(o[i]) if op == "softmax" else None
+        if prime is None or prime.has(z[i]):
+            return {}
+        extra[(p, c)], lost[(p, c)] = local * prime, sp.diff(in_o, o[i])
+    right, first = show(es[0][2]), es[0][2]
+    out = {diagnosis("output-derivative-twice", N_("an extra factor {factor}, the output activation's derivative: "
+                     "∂{loss}/∂{net} = {right} already includes it (the loss is taken from the net input)"),
+                     factor=show(_tidy(sp.factor(extra[es[0][:2]] / first))), loss=show(symbol(loss_node.name)),
+                     net=show(symbol(es[0][0])), right=right):
+           Sweep(node, _set(es, lambda s, e, v: _value_at(extra[e], s)))}
+    if by_o != 0 and all(v != 0 for v in lost.values()):
+        out[diagnosis("loss-by-output", N_("this is ∂{loss}/∂{output} = {wrong}, the loss's derivative by the output: "
+                      "the output activation's derivative is missing (∂{loss}/∂{net} = {right})"),
+                      loss=show(symbol(loss_node.name)), output=show(o[z.index(symbol(es[0][0]))]),
+                      wrong=show(by_o), net=show(symbol(es[0][0])), right=right)] = \
+            Sweep(node, _set(es, lambda s, e, v: _value_at(lost[e], s)))
+    return out
 
 
 def _as_delta(engine, names, node, bind) -> str:

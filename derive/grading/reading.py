@@ -25,10 +25,11 @@ from ..errors import ParseError
 from ..i18n import _
 from .latex_reading import to_plain
 from .typed_names import _BASE, _NAMECH, _START, UnknownName, _name_at, _strip_parens, resolve_known
+from .written import forms
 
 __all__ = ["ANSWER_FUNCTIONS", "Reading", "UnknownName", "parse_answer", "read_answer", "resolve_known"]
 
-_MARK = re.compile(r"(SUMPq|NAMEq|GRADq|PRIMEq|STEPq)")
+_MARK = re.compile(r"(SUMPq|NAMEq|GRADq|PRIMEq|STEPq|DIFFq)")
 
 PRIME = "′"  # a derivative's op is its function's name and a prime: ("call", "sigmoid′", (z,))
 GENERIC_PRIME = "act′"  # f′(z), g′, φ′: the derivative of whichever activation z feeds
@@ -63,7 +64,8 @@ _SUPERSCRIPTS = dict(zip("⁰¹²³⁴⁵⁶⁷⁸⁹⁺⁻⁽⁾ⁿ", "01234567
 _SUBSCRIPTS = dict(zip("₀₁₂₃₄₅₆₇₈₉ᵢⱼₖₗₘₙₒₜₓ", "0123456789ijklmnotx"))
 _CHARS = {"−": "-", "–": "-", "—": "-", "‒": "-", "∗": "*", "⋅": "*", "∙": "*", "•": "*", "⊙": "*", "∘": "*",
           "∑": "Σ", "'": "′", "’": "′", "ʹ": "′", "\u00a0": " ", "\u2009": " ", "\u200a": " ", "\u202f": " ",
-          "⩾": "≥", "⩽": "≤", "√": " sqrt", "\u2061": "", "\u2062": "*"}
+          "⩾": "≥", "⩽": "≤", "√": " sqrt", "\u2061": "", "\u2062": "*", "ᵀ": "^(T)", "⊤": "T",
+          "∣": "|", "｜": "|"}
 
 
 @dataclass(frozen=True)
@@ -350,8 +352,13 @@ def _expression(text: str, known) -> tuple:
     plain = to_plain(_DGRAD.sub(lambda m: f"∂{m.group(1)}/∂", text), known)
     plain = _normalize(plain)
     plain = _primes(plain)
+    plain = forms.function_powers(plain, [k for k in ANSWER_FUNCTIONS if re.fullmatch(r"[A-Za-zσΘ]+", k)
+                                          and not resolve_known(k, known)])
+    plain = forms.absolute_values(plain)
+    plain = forms.matrix_components(plain, known, resolve_known)
     table: dict = {}
     plain = _element_gradients(plain, table)
+    plain = forms.expression_derivatives(plain, table, lambda t, i, strict=False: _variable_at(t, i, known, strict))
     plain = _indicators(plain).replace("[", "(").replace("]", ")")
     plain = _sums(plain, known, table)
     plain = _gradients(plain, known, table)
@@ -360,12 +367,31 @@ def _expression(text: str, known) -> tuple:
         raise ParseError(_("the answer is too long once translated"))
     functions = {k: v for k, v in ANSWER_FUNCTIONS.items()
                  if _MARK.match(k) or not resolve_known(k, known)}
-    functions.update({k: (None, 1, k) for k, v in table.items() if v[0] == "sum"})
+    functions.update({k: (None, 1, k) for k, v in table.items() if v[0] in ("sum", "diff")})
     try:
-        ast = parse(plain, implicit=True, functions=functions)
+        ast = forms.balanced(parse(plain, implicit=True, functions=functions))
     except ParseError as e:
         raise ParseError(_unmark_text(e.bare, table), text if len(text) <= 120 else "") from None
+    except RecursionError:
+        ast = None
+    if ast is None or forms.depth(ast) > 4 * MAX_DEPTH:
+        raise ParseError(_("the answer nests too deeply once read (at most {most} levels): write a long sum "
+                           "with Σ").format(most=4 * MAX_DEPTH))
     return _unmark(ast, table)
+
+
+def _variable_at(text: str, i: int, known, strict: bool = False):
+    """(end, name) of the quantity a derivative ∂(…)/∂x is taken with respect to, else None."""
+    if not _START.match(text, i):
+        return None
+    found = _name_at(text, i, known)
+    if found and found[2] is None:
+        return found[0], found[1]
+    n = _SIMPLE_NAME.match(text, i)
+    name = re.sub(r"[{}\s]", "", n.group()) if n else ""
+    if not n or (strict and not resolve_known(name, known)):
+        return None
+    return n.end(), name
 
 
 def _unmark_text(message: str, table: dict) -> str:
@@ -376,9 +402,9 @@ def _unmark_text(message: str, table: dict) -> str:
                 return "step"
             f = FUNCTION_TABLE.get(m.group()[len("PRIMEq"):])
             return f.prime_plain if f is not None else "f′"
-        return {"sum": lambda: f"Σ_{v[1]} ", "grad": lambda: f"∂{v[1]}/∂{v[2]}",
+        return {"sum": lambda: f"Σ_{v[1]} ", "grad": lambda: f"∂{v[1]}/∂{v[2]}", "diff": lambda: f"∂/∂{v[1]} ",
                 "name": lambda: v[1]}[v[0]]()
-    return re.sub(r"(?:SUMPq|NAMEq|GRADq)\d+|PRIMEq\w+|STEPq", show, message)
+    return re.sub(r"(?:SUMPq|NAMEq|GRADq|DIFFq)\d+|PRIMEq\w+|STEPq", show, message)
 
 
 def read_answer(text: str, known=frozenset()) -> Reading:
@@ -429,6 +455,8 @@ def _unmark(ast, table):
         entry = table.get(ast[1])
         if entry is not None and entry[0] == "sum":
             return ("sum", entry[1], args[0], _bound(entry[2]), _bound(entry[3]))
+        if entry is not None and entry[0] == "diff":
+            return ("diff", args[0], entry[1])
         return ("call", ast[1], args)
     if kind == "neg":
         return ("neg", _unmark(ast[1], table))

@@ -7,15 +7,15 @@ re-sweep reverse mode with a changed edge (how mistakes are simulated).
 from __future__ import annotations
 
 import random
+import threading
 from fractions import Fraction
-
-import mpmath
 
 from ..engine import numeric
 from ..engine.check import accumulate, local_values
 from ..engine.compiled import compiled
 from ..engine.graph import ancestors
 from ..engine.ops import FUNCTION_TABLE
+from ..engine.precision import mp as mpmath  # derive's own context, precision per thread
 from ..engine.steps import partial
 
 POINTS = 30  # random points for the numeric comparison
@@ -115,6 +115,7 @@ class Engine:
         self._symbols: dict = {}
         self._locals: dict = {}
         self.kinked = [n.expr for n in self.graph.steps if _kink_args(n.expr)]  # steps with a kink
+        self._drawing = threading.Lock()  # threads sharing this engine draw its points in one order
 
     def locals_of(self, expr) -> list:
         """The local-derivative symbols of an expression with their edges (cached per expression)."""
@@ -153,17 +154,23 @@ class Engine:
         return self._relevant
 
     def _random_point(self, i: int) -> dict:
+        """A random point: every other one anywhere in [−4, 4] while such draws land in the problem's
+        domain, else near the problem's own values, closer the more draws were rejected (log(s) of an
+        s that is negative at most points: the points are drawn where s > 0, by rejection)."""
         if self.draw is not None:
             return self.draw(self.rng, i)
+        rejected = i - len(self.samples)
+        wide = i % 2 and rejected < 8 + i // 4
+        near = 0.5 ** min(10, rejected // 20) / 2
         point = {}
         for name, v in self.base.items():
-            r = self.rng.uniform(-4, 4) if i % 2 else float(v) + self.rng.uniform(-1, 1) * max(1.0, abs(float(v))) / 2
+            r = self.rng.uniform(-4, 4) if wide else float(v) + self.rng.uniform(-1, 1) * max(1.0, abs(float(v))) * near
             point[name] = Fraction(round(r * 10_000), 10_000)
         return point
 
     def sample(self, i: int) -> Sample | None:
         """The i-th valid point (0 is the problem's own point when valid), or None."""
-        with mpmath.workdps(DIGITS):
+        with self._drawing, mpmath.workdps(DIGITS):
             while len(self.samples) <= i and self.attempts < MAX_ATTEMPTS:
                 point = self.base if self.attempts == 0 else self._random_point(self.attempts)
                 self.attempts += 1
@@ -173,8 +180,8 @@ class Engine:
                     if s.valid():
                         s.fractions = point
                         self.samples.append(s)
-                except (ZeroDivisionError, ValueError, OverflowError, TypeError):
-                    continue
+                except (ArithmeticError, ValueError, TypeError, numeric.DomainError):
+                    continue  # outside the problem's domain (log of a negative number): another draw
         return self.samples[i] if i < len(self.samples) else None
 
 

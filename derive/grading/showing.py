@@ -30,7 +30,9 @@ def _prec(ast) -> int:
 
 
 def display_name(name: str) -> str:
-    """delta_k -> δ_k (the Greek letter of a spelled base); everything else as typed."""
+    """delta_k -> δ_k (the Greek letter of a spelled base), a sample's superscript in braces
+    (delta^L,(n)_j -> δ^{L,(n)}_j); everything else as typed."""
+    name = re.sub(r"\^([^,{}_^]+),\(n\)(?=_)", r"^{\1,(n)}", name)
     m = re.match(r"([A-Za-z]+)(.*)$", name, re.S)
     if m and m.group(1) in _SPELLED:
         return _SPELLED[m.group(1)] + m.group(2)
@@ -92,6 +94,7 @@ class Style:
     unknown: Callable[[str], str]  # the head of a function no record has
     call: Callable[[str, str], str]  # (head, arguments) -> the call
     group: Callable[[str], str]  # parentheses
+    diff: Callable[[str, str], str]  # (shown expression, variable) -> ∂(expression)/∂variable
     minus: str
     sum: Callable[[tuple, str], str]  # (the sum's AST, its shown body) -> the sum
     power: Callable  # (base AST, exponent AST, walk) -> the power
@@ -118,6 +121,8 @@ def show(ast, style: Style) -> str:
         return style.minus + (style.group(s) if _prec(inner) <= 2 and inner[0] not in ("mul", "sum") else s)
     if kind == "sum":
         return style.sum(ast, walk(ast[2]))
+    if kind == "diff":
+        return style.diff(walk(ast[1]), ast[2])
     a, b = ast[1], ast[2]
     if kind in ("add", "sub"):
         right = walk(b)
@@ -173,7 +178,7 @@ def _plain_product(a, b, left: str, right: str) -> str:
         return left + right
     if a[0] == "num" and b[0] in ("name", "call", "grad"):
         return left + right
-    if b[0] == "num":
+    if b[0] == "num" or b[-1] == "joined":  # a name written against the one before it (zz read as z·z)
         return f"{left}·{right}"
     return f"{left} {right}"
 
@@ -181,7 +186,8 @@ def _plain_product(a, b, left: str, right: str) -> str:
 PLAIN = Style(
     name=lambda n: display_name(n), grad=lambda num, den: f"∂{num}/∂{display_name(den)}",
     head=lambda f: f.plain, prime=lambda f: f.prime_plain, generic_prime="f′", unknown=lambda op: op,
-    call=lambda head, args: f"{head}({args})", group=lambda s: f"({s})", minus="−", sum=_plain_sum,
+    call=lambda head, args: f"{head}({args})", group=lambda s: f"({s})", minus="−",
+    diff=lambda body, x: f"∂({body})/∂{display_name(x)}", sum=_plain_sum,
     power=_plain_power, quotient=_plain_quotient, product=_plain_product)
 
 
@@ -217,6 +223,7 @@ TEX = Style(
     grad=lambda num, den: rf"\frac{{\partial {tex_name(num)}}}{{\partial {tex_name(den)}}}",
     head=lambda f: f.latex, prime=lambda f: f.prime_latex, generic_prime="f'",
     unknown=lambda op: rf"\operatorname{{{op}}}", call=_tex_call, group=lambda s: rf"\left({s}\right)",
+    diff=lambda body, x: rf"\frac{{\partial}}{{\partial {tex_name(x)}}}\left({body}\right)",
     minus="-", sum=_tex_sum, power=_tex_power,
     quotient=lambda a, b, walk: rf"\frac{{{walk(a)}}}{{{walk(b)}}}",
     product=lambda a, b, left, right: left + (r" \cdot " if b[0] == "num" else r"\,") + right)
@@ -305,3 +312,31 @@ class _Plain(StrPrinter):
 def sympy_plain(expr, names=None) -> str:
     """A SymPy expression as plain text (x^2, w_kj, Σ_k(...)), in the order SymPy holds it."""
     return _Plain(names).doprint(expr).replace("**", "^")
+
+
+def spelled_out(reading, names, split):
+    """The reading with each run of names written together (zz, xy) as the product it is read as
+    (`split(name, names)`: its parts, answers._split_name), so that `read_as` shows z·z."""
+    from dataclasses import replace
+
+    from .reading import resolve_known
+
+    def walk(ast):
+        if not isinstance(ast, tuple) or not ast:
+            return ast
+        if ast[0] == "name" and isinstance(ast[1], str) and resolve_known(ast[1], names) is None:
+            parts = split(ast[1], names)
+            if parts and len(parts) > 1:
+                out = ("name", parts[0])
+                for p in parts[1:]:
+                    out = ("mul", out, ("name", p, "joined"))  # shown z·z (grading.showing)
+                return out
+            return ast
+        if ast[0] in ("name", "num", "grad"):
+            return ast
+        return tuple(walk(a) if isinstance(a, tuple) else [walk(x) for x in a] if isinstance(a, list) else a
+                     for a in ast)
+    try:
+        return replace(reading, parts=tuple(walk(a) for a in reading.parts))
+    except (TypeError, ValueError):
+        return reading

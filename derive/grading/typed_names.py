@@ -71,6 +71,8 @@ def canonical(base: str, sup: str | None, sub: str | None) -> list[str]:
     sup_c = re.sub(r"\s", "", _strip_parens(sup)).replace("−", "-")
     out = [f"{base}^{sup_c}" + (f"_{sub_c}" if sub_c is not None else "")]
     m = re.fullmatch(r"(?:(.*?),?)\(([A-Za-z0-9]+)\)", sup_c)
+    if not m:  # y^{(n)}_j, t^((2))_k: the parentheses of a sample read off as grouping
+        m = re.fullmatch(r"()\(\(?([A-Za-z0-9]+)\)?\)", re.sub(r"[\s{}]", "", sup).replace("−", "-"))
     if m:
         layer, sample = m.group(1), m.group(2)
         head = f"{base}^{layer}" if layer else base
@@ -147,3 +149,37 @@ def _name_at(text: str, i: int, known):
         if sub is not None and re.search(r"[A-Za-z]", sup) and not resolve_known(base, known):
             raise UnknownName(canonical(base, sup, sub)[0])
     return None
+
+
+def index_splits(sub: str, counts, limits) -> list[list[str]]:
+    """Every reading of a subscript as `counts` (allowed numbers of) indices: `3,10` as written;
+    `nj`, `12`, `111` with each letter one index and each run of digits split every way (12: 1,2 or
+    12). `limits(count)` gives each position's largest 1-based value (None: a letter only fits)."""
+    sub = re.sub(r"[\s{}]", "", sub)
+    if "," in sub:
+        runs = [[p] for p in sub.split(",")]
+    else:
+        runs = [[t] if t.isalpha() else _digit_splits(t) for t in re.findall(r"[A-Za-z]|[0-9]+|.", sub)]
+    out: list[list[str]] = [[]]
+    for options in runs:
+        out = [r + o for r in out for o in ([opt] if isinstance(opt, str) else opt for opt in options)][:256]
+    found = []
+    for r in out:
+        if len(r) in counts and all(_fits(p, top) for p, top in zip(r, limits(len(r)))) and r not in found:
+            found.append(r)
+    return found
+
+
+def _digit_splits(run: str) -> list[list[str]]:
+    if len(run) > 6:
+        return [[run]]
+    out = [[run]]
+    for i in range(1, len(run)):
+        out += [[run[:i], *rest] for rest in _digit_splits(run[i:])]
+    return out
+
+
+def _fits(part: str, top) -> bool:
+    if len(part) == 1 and part.isalpha():
+        return True
+    return part.isdigit() and not part.startswith("0") and (top is None or int(part) <= top)

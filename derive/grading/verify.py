@@ -22,13 +22,14 @@ or w_12) through the engine above, with random draws whose target rows sum to 1.
 from __future__ import annotations
 
 import re
+import threading
 import weakref
 
-import mpmath
 import sympy as sp
 
 from ..engine import numeric
 from ..engine.parse import symbol
+from ..engine.precision import mp as mpmath  # derive's own context, precision per thread
 from ..errors import ParseError
 from ..i18n import N_, _
 from .answers import (
@@ -38,6 +39,7 @@ from .answers import (
     Target,
     Verdict,
     VerifyError,
+    _split_name,
     answer_expr,
     cannot_read,
     code_of,
@@ -48,8 +50,8 @@ from .answers import (
 )
 from .reading import UnknownName, read_answer
 from .sampling import DIGITS, POINTS, Engine, _value, close
-from .showing import show_plain, show_tex
-from .targets import find_target, layer_element_targets, layout, targets_of
+from .showing import show_plain, show_tex, spelled_out
+from .targets import find_target, layer_element_targets, layout, reduced, targets_of, unknown_wrt, whole
 from .vocabulary import FULL, NoSuchQuantity, letter, parse_tag
 
 __all__ = ["MatrixVerdict", "Verdict", "VerifyError", "targets_of", "text", "verify"]
@@ -59,6 +61,11 @@ def verify(solution, wrt: str, answer_text: str, seed: int = 0, points: int = PO
            delta_sign: int | None = None) -> Verdict:
     """Decide whether `answer_text` is ∂output/∂wrt (or δ) of the solved problem, and diagnose it."""
     draw = None
+    if solution.derivation is None:  # a layer stack: an answer to one layer's rule (matrix.stack)
+        from .matrix.stack import verify_stack
+        v = verify_stack(solution, wrt, answer_text, seed)
+        return _with(v, read_as=v.answer_text, read_as_tex=v.answer_tex)
+    solution = scaled(solution, (wrt, answer_text))
     kind = getattr(solution.problem, "kind", "scalar")
     if kind == "layers":
         from .matrix.answers import Draws, verify_matrix  # numpy matrix answers: only for [layers]
@@ -72,11 +79,11 @@ def verify(solution, wrt: str, answer_text: str, seed: int = 0, points: int = PO
         targets = _cached(solution, ("targets", delta_sign), lambda: targets_of(solution, delta_sign))
     key = find_target(wrt, targets)
     if key is None:
-        raise _unknown_wrt(wrt, targets, kind == "layers" and lay.grads)
+        raise unknown_wrt(wrt, targets, kind == "layers" and lay.grads, whole(solution.problem))
     target = targets[key]
     if target.kind == "element":
         target.extra["elements"] = {t.extra["leaf"]: k for k, t in targets.items() if t.extra.get("leaf")}
-    reading = _read(answer_text, target)
+    reading = spelled_out(_read(answer_text, target), target.names, _split_name)
     shown = [show_plain(a) for a in ((reading.lhs,) if reading.lhs else ()) + reading.parts]
     shown_tex = [show_tex(a) for a in ((reading.lhs,) if reading.lhs else ()) + reading.parts]
     sign = delta_sign if delta_sign is not None else getattr(solution.problem, "delta_sign", 1)
@@ -97,38 +104,46 @@ def verify(solution, wrt: str, answer_text: str, seed: int = 0, points: int = PO
             verdict = _with(verdict, diagnosis=[diagnosis("right-side", N_("the right side number {number} ({side}) is "
                                                           "wrong"), number=i + 1, side=shown[-len(reading.parts) + i])]
                             + list(verdict.diagnosis))
-    return _with(verdict, read_as=" = ".join(shown), read_as_tex=" = ".join(shown_tex))
+    notes = verdict.notes
+    if whole(solution.problem) is not solution.problem:
+        notes = (*notes, _("checked on every unit of a {sizes} network of the same form (the same activations, "
+                           "loss and notation; an index-form rule does not depend on the layer sizes)").format(
+            sizes="-".join(map(str, solution.problem.sizes))))
+    return _with(verdict, read_as=" = ".join(shown), read_as_tex=" = ".join(shown_tex), notes=notes)
+
+
+def scaled(solution, texts):
+    """`solution`, or for a big network the solved smaller copy its answers are checked on
+    (targets.reduced; solved once per copy while `solution` lives)."""
+    copy = reduced(solution.problem, texts)
+    if copy is solution.problem:
+        return solution
+    from ..pipeline import solve
+    return _cached(solution, ("reduced", copy.sizes, copy.batch), lambda: solve(copy))
 
 
 _CACHE: dict = {}  # id(solution) -> (weak reference, {key: targets or engine}): a class's answers share them
+_CACHE_LOCK = threading.RLock()  # threads verifying at once share the cache (issue 27)
 
 
 def _cached(solution, key, make):
     """What `make` builds for this solution, built once while the solution lives (batch mode checks
     many answers against one solution: the targets and the sampled points are the same)."""
-    entry = _CACHE.get(id(solution))
-    if entry is None or entry[0]() is not solution:
-        for k in [k for k, (ref, _) in _CACHE.items() if ref() is None]:
-            del _CACHE[k]
-        entry = _CACHE[id(solution)] = (weakref.ref(solution), {})
-    store = entry[1]
-    if key not in store:
-        store[key] = make()
-    return store[key]
+    with _CACHE_LOCK:
+        entry = _CACHE.get(id(solution))
+        if entry is None or entry[0]() is not solution:
+            for k in [k for k, (ref, _) in _CACHE.items() if ref() is None]:
+                _CACHE.pop(k, None)
+            entry = _CACHE[id(solution)] = (weakref.ref(solution), {})
+        store = entry[1]
+        if key not in store:
+            store[key] = make()
+        return store[key]
 
 
 def _with(v: Verdict, **changes) -> Verdict:
     from dataclasses import replace
     return replace(v, **changes)
-
-
-def _unknown_wrt(wrt, targets, matrices) -> VerifyError:
-    if matrices:
-        return VerifyError(_("--wrt {wrt} is not a quantity with a gradient in this problem; expected a matrix "
-                             "({matrices}) or one element ({elements}, ...)").format(
-            wrt=repr(wrt), matrices=", ".join(matrices), elements=", ".join(list(targets)[:4])))
-    return VerifyError(_("--wrt {wrt} is not a quantity with a gradient in this problem; expected one of: "
-                         "{names}").format(wrt=repr(wrt), names=", ".join(targets)))
 
 
 def _read(answer_text, target: Target):
@@ -231,10 +246,19 @@ def _decide(engine, target: Target, expr, points: int, ast=None, search: bool = 
         graph_answers = [target.names.concretize(expr, inst.bindings) for inst in target.instances]
     except NoSuchQuantity as e:
         return _structural(engine, target, expr, [Diagnosis(str(e), "no-such-unit")])
-    v = _compare(engine, target, expr, graph_answers, points, diagnose_it=not quick)
-    if v.correct or ast is None:
+    v = _compare(engine, target, expr, graph_answers, points, diagnose_it=False)
+    if v.correct or quick:
         return v
-    first, alone = _form_diagnoses(engine, target, expr, graph_answers, ast, points, v)
+    first, alone = [], False
+    if ast is not None:  # what the form shows (a sum cut short, the other δ convention) may say it all
+        first, alone = _form_diagnoses(engine, target, expr, graph_answers, ast, points, v)
+        if first and alone and all(code_of(d) != "number" for d in first):
+            return _with(v, diagnosis=first)  # the mistakes need not be simulated
+    v = _compare(engine, target, expr, graph_answers, points)  # the same points, now diagnosed
+    if ast is None:
+        return v
+    if any(code_of(d) == "number" for d in first):  # a number is told apart by the diagnosis
+        first, alone = _form_diagnoses(engine, target, expr, graph_answers, ast, points, v)
     if first:
         rest = [] if alone else [d for d in v.diagnosis if not is_generic(d)]
         return _with(v, diagnosis=first + rest)
@@ -321,7 +345,7 @@ def _other_convention(engine, target: Target, graph_answers, points) -> str | No
     this = "∂L/∂net" if engine.delta_sign == 1 else mitchell
     that = mitchell if engine.delta_sign == 1 else "∂L/∂net"
     return diagnosis("delta-convention", N_("right under the other sign convention for δ: the answer takes δ = {that}, "
-                     "but in this problem δ = {this} (set by [network] delta in the problem file, or --delta-sign)"),
+                     "but in this problem δ = {this}, so its sign is reversed"),
                      that=that, this=this)
 
 

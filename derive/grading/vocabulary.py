@@ -20,6 +20,7 @@ from ..engine.steps import partial
 from ..i18n import _
 from .answers import VerifyError
 from .symbols import FULL, ActPrime, Grad, Local, letter, local_symbol
+from .typed_names import index_splits
 
 PER_SAMPLE = ("act", "net", "delta", "target")
 _SPEC = re.compile(r"(act|net|delta|w|b|target)@(a|r|L|\?)(-?\d*)$")
@@ -91,7 +92,7 @@ class NetNames:
     def _read(self, name: str):
         if name in self.graph and self.meta.get(name, ("",))[0] == "loss":
             return symbol(name)  # a sample's loss C^(1): a node like any other
-        m = re.fullmatch(r"([A-Za-z\u0370-\u03ff]+)(?:\^([^_]+))?(?:_(.+))?", name)
+        m = re.fullmatch(r"([A-Za-z\u0370-\u03ff]+)(?:\^\{?([^_{}]+)\}?)?(?:_(.+))?", name)
         if not m or m.group(3) is None:
             return None
         base, sup, sub = m.groups()
@@ -100,31 +101,28 @@ class NetNames:
         if role_spec is None:
             return None
         role, spec = role_spec
-        parts = sub.split(",") if "," in sub else list(sub)
-        idx = []
-        for p in parts:
-            if p.isdigit():
-                idx.append(sp.Integer(int(p)))
-            elif len(p) == 1 and p.isalpha():
-                idx.append(letter(p))
-            else:
-                return None
-        units = 2 if role == "w" else 1
-        sample = []
-        if self.batch > 1 and role in PER_SAMPLE:
-            if len(idx) == units + 1:
-                sample, idx = idx[:1], idx[1:]
-            elif len(idx) == units:
-                sample = [letter("n")]
-            else:
-                return None
-        elif len(idx) != units:
+        units, per = 2 if role == "w" else 1, self.batch > 1 and role in PER_SAMPLE
+        found = index_splits(sub, (units + 1, units) if per else (units,), lambda c: self._tops(role, spec, c, units))
+        if len(found) > 1:
+            raise VerifyError(_("{name} can be read as {readings}: separate its indices with commas, e.g. {example}")
+                              .format(name=name, readings=" or ".join(",".join(r) for r in found),
+                                      example=f"{name.split('_')[0]}_{{{','.join(found[0])}}}"))
+        if not found:
             return None
+        idx = [letter(p) if p.isalpha() else sp.Integer(int(p)) for p in found[0]]
+        sample = idx[:1] if len(idx) == units + 1 else ([letter("n")] if per else [])
+        idx = idx[len(idx) - units:]
         if spec == ("?", 0):
             spec = self._from_letters(role, idx)
         if spec[0] == "a" and not 0 <= spec[1] <= self.D:
             return None
         return sp.Indexed(_tag(role, *spec), *(sample + idx))
+
+    def _tops(self, role, spec, count, units) -> list:
+        """The largest 1-based value at each index position of a name (its layers' sizes)."""
+        m = {"a": spec[1], "L": self.D + spec[1]}.get(spec[0], -1)
+        size = lambda k: self.nm.sizes[k] if 0 <= k <= self.D and m >= 0 else max(self.nm.sizes)  # noqa: E731
+        return ([self.batch] if count > units else []) + [size(m), size(m - 1)][:units]
 
     def _role(self, base: str, sup):
         D = self.D
@@ -225,6 +223,8 @@ class NetNames:
         if isinstance(e, sp.Sum):
             body, (v, lo, hi) = outermost(e)
             spec = self._sum_spec(v.name, body, letters)
+            if spec is None:
+                return sp.Sum(self._resolve(body, letters, ambiguous), (v, lo, hi))
             inner = self._resolve(body, {**letters, v.name: spec}, ambiguous)
             if hi == FULL:
                 hi = sp.Symbol(f"#size:{spec[0]}{spec[1]}")
@@ -270,6 +270,8 @@ class NetNames:
             return found[0]
         if v in self.conventional:
             return self.conventional[v]
+        if any(v in {str(i) for i in g.indices} and parse_tag(g.base)[1] == "?" for g in body.atoms(sp.Indexed)):
+            return None  # Σ_m e^{net_m}: the layer of net_m (tried both ways) fixes the sum's
         raise VerifyError(_("cannot tell which layer's units the sum over {index} runs over; use the letter of that "
                             "layer ({letters})").format(index=v, letters=", ".join(self.conventional)))
 
@@ -299,6 +301,8 @@ class NetNames:
                                          "samples here ({index} = 1..{size})") if spec == ("batch", 0) else
                                        _("the sum over {index} runs to {upper}, but {index} counts only {size} "
                                          "units here ({index} = 1..{size})")).format(index=v, upper=hi_v, size=size))
+            elif hi == FULL:  # a sum whose layer came from a letterless name's reading
+                hi_v = self.size(self._sum_spec(v.name, body, {}) or ("?", 0), bind)
             else:
                 kind = re.fullmatch(r"#size:(a|r|L|batch)(-?\d+)", hi.name)
                 hi_v = self.size((kind.group(1), int(kind.group(2))), bind)
@@ -364,7 +368,7 @@ class NetNames:
                 return f"y_{sub}"
             sup = {"a": lambda: str(d + 1), "L": lambda: "L" + (f"{d:+d}" if d else ""),
                    "r": lambda: "l" + (f"{d:+d}" if d else ""), "?": lambda: "?"}[kind]()
-            return f"{head}^{sup}_{sub}"
+            return f"{head}^{{{sup}}}_{sub}" if len(sup) > 1 else f"{head}^{sup}_{sub}"  # a^{l-1}_k
         if role == "act":
             head = {0: "x", self.D: "o"}.get(d, "h") if kind == "a" else "a"
         else:

@@ -254,7 +254,8 @@ def test_batch_feedback_markdown_and_pdf(tmp_path):
     assert r.exit_code == 0, r.output
     md = (out / "feedback.md").read_text(encoding="utf-8")
     assert "1 of 3 answers correct" in md
-    assert "missing the contribution through xy" in md and "expected 8, the answer gives 6" in md
+    # the answer uses no gate name: the gate xy is told as the product it stands for, in math
+    assert "missing the contribution through $x\\,y$" in md and "expected $8$, the answer gives $6$" in md
     assert "Could not check" in md and "unexpected character" in md
     text = subprocess.run(["pdftotext", str(out / "feedback.pdf"), "-"], capture_output=True,
                           text=True, timeout=60).stdout

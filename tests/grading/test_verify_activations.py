@@ -5,7 +5,6 @@ of a function the record says a student confuses with it is judged wrong as "the
 A new activation row is tested here without a new line. The numbers verify compares against are
 checked by central differences of a forward pass written here (the record gives only its function,
 never its derivative), and the derivative each prime means is checked by central differences too."""
-import mpmath
 import pytest
 import sympy as sp
 from click.testing import CliRunner
@@ -13,6 +12,7 @@ from click.testing import CliRunner
 from derive import problems
 from derive.cli import main
 from derive.engine.ops import FUNCTION_TABLE
+from derive.engine.precision import mp as mpmath  # derive's context: its records compute at its precision
 from derive.grading.answers import code_of
 from derive.grading.verify import verify
 from derive.pipeline import solve

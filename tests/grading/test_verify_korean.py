@@ -162,7 +162,9 @@ def test_cli_text_in_korean_and_english():
     assert_korean(korean.output, "wrong is not read as counterexample at the problem's own values expected "
                                  "your answer gives numeric random points digits " + SIGN)
     assert not i18n.hangul(english.output) and english.output.startswith("wrong: ")
-    assert "counterexample for k = 1, j = 1 at x_1 = 0.05" in english.output
+    # the few values the two values depend on, not the network's 16 inputs
+    assert "counterexample for k = 1, j = 1 at the problem's own values, where h_1 = 0.5932699921" in english.output
+    assert "x_1 = 0.05" not in english.output
     numbers = re.findall(r"-?\d+\.\d+", english.output)
     assert numbers and numbers == re.findall(r"-?\d+\.\d+", korean.output)  # the same counterexample
 
@@ -272,20 +274,21 @@ def test_batch_feedback_in_korean(tmp_path):
     heading = md.splitlines()[0]
     assert heading.startswith("# " + ko("Feedback: {title}", title="")) and "신경망" in heading
     assert ko("{correct} of {total} answers correct.", correct=1, total=5) in md
-    for message in ("Correct.", "Wrong.", "Could not check:", "Answer:"):
+    for message in ("Correct.", "Wrong.", "Could not check:", "Answer as written:"):
         assert ko(message) in md, message
     assert ko(SIGN) in md and ko(FACTOR_2) in md
-    counterexample = ko("Counterexample at {point} (for {bindings}): expected {expected}, the answer gives {got}.",
-                        point="x\\_1 = 0.05", bindings="k = 1, j = 1", expected="0.08216704056", got="-0.08216704056")
-    assert "- " + counterexample.split(":")[0] + ": x\\_1 = 0.05, x\\_2 = 0.1" in md  # the binding first
-    assert counterexample.split("0.05")[1] in md  # the values, as the English verdict has them
-    assert "0.08216704056" in md and "-0.08216704056" in md
+    point = "$h_{1} = 0.5932699921$, $o_{1} = 0.7513650696$, $t_{1} = 0.01$, $w^{o}_{11} = 0.4$"
+    counterexample = ko("Counterexample for {bindings} at the problem's own values, where {point}: expected "
+                        "{expected}, the answer gives {got}.", point=point, bindings="$k = 1$, $j = 1$",
+                        expected="$0.08216704056$", got="$-0.08216704056$")
+    assert "- " + counterexample in md  # the values that matter, in math, as the English verdict has them
+    assert "x\\_1" not in md and "x_{1}" not in md  # not the network's 16 inputs
     for words in ENGLISH_FEEDBACK:
         assert words not in md, words
     text = subprocess.run(["pdftotext", str(out / "feedback.pdf"), "-"], capture_output=True, text=True,
                           timeout=60).stdout
     assert "[U+" not in text
-    assert "김민준" in text and "신경망" in text and "부호 실수" in text and "오답입니다" in text
+    assert "김민준" in text and "신경망" in text and ko(SIGN).split(":")[0] in text and "오답입니다" in text
     assert ko("Feedback: {title}", title="").strip() in text
     for words in ENGLISH_FEEDBACK:
         assert words not in text, words
@@ -300,6 +303,7 @@ def test_batch_feedback_in_english_stays_english(tmp_path):
     md, tex = feedback_markdown(sol, results), feedback_tex(sol, results)
     assert not i18n.hangul(md) and not i18n.hangul(tex)
     assert "1 of 2 answers correct." in md and "- " + SIGN in md
-    assert "- Counterexample at x\\_1 = 0.05" in md and "(for k = 1, j = 1): expected 0.08216704056" in md
+    assert "- Counterexample for $k = 1$, $j = 1$ at the problem's own values, where $h_{1} = 0.5932699921$" in md
+    assert "expected $0.08216704056$" in md and "x\\_1" not in md
     assert r"\textbf{\color{bad}Wrong.} Read as $\displaystyle" in tex
     assert r"\textbf{Correct.} Read as $\displaystyle" in tex

@@ -59,7 +59,7 @@ def test_unknown_names_get_the_list_and_a_suggestion():
     message = str(err.value)
     assert "'q^l-1_k', which is not a quantity" in message and "a^l-1_k" in message and "refers to ?" not in message
     v = verify(sol("mlp_nielsen"), "w^l_jk", "a^l-2_k delta^l_j")  # a layer that does not exist: a verdict
-    assert not v.correct and "a^l-2_1, which does not exist" in v.diagnosis[0]
+    assert not v.correct and "a^{l-2}_1, which does not exist" in v.diagnosis[0]
     with pytest.raises(VerifyError) as err:
         verify(sol("mlp_nielsen"), "w^l_jk", "a^l-1_k delt^l_j")
     assert "did you mean" in str(err.value)

@@ -122,9 +122,9 @@ CORRECT_NIELSEN = [
 
 WRONG_NIELSEN = [
     ("delta^L_j", "-(y_j - a^L_j)", "missing factor"),
-    ("delta^l_j", r"\sum_i w^{l+1}_{ji}\delta^{l+1}_i a^l_j(1-a^l_j)", "w^l+1_ji where w^l+1_ij belongs"),
+    ("delta^l_j", r"\sum_i w^{l+1}_{ji}\delta^{l+1}_i a^l_j(1-a^l_j)", "w^{l+1}_ji where w^{l+1}_ij belongs"),
     ("delta^l_j", r"w^{l+1}_{ij}\delta^{l+1}_i a^l_j(1-a^l_j)", "a missing sum over i"),
-    ("w^l_jk", "a^{l}_k delta^l_j", "a^l_k where a^l-1_k belongs"),
+    ("w^l_jk", "a^{l}_k delta^l_j", "a^l_k where a^{l-1}_k belongs"),
     ("W2[1,2]", "a^1_2 delta^2_1", "this is ∂C/∂W1[1,2]"),
 ]
 

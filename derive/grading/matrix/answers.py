@@ -27,7 +27,7 @@ from ..answers import Diagnosis, MatrixVerdict, VerifyError, cannot_read, code_o
 from ..sampling import Engine
 from ..targets import Layout, layout
 from .mistakes import _paths, diagnose
-from .reading import parse_matrix_answer
+from .reading import parse_matrix_answer, split_equation
 from .tree import ONES, ONES_ALONE, ShapeError, evaluate, label, same, shape, shape_text, show, tex
 
 DRAWS = 20
@@ -110,9 +110,13 @@ def reference_expr(solution, key):
 def verify_matrix(solution, key: str, answer_text: str, seed: int = 0, points: int = DRAWS):
     lay = layout(solution)
     try:
-        ast = parse_matrix_answer(answer_text, lay.names)
+        named, right = split_equation(answer_text)
+        ast = parse_matrix_answer(right, lay.names)
     except ParseError as e:
         raise VerifyError(cannot_read(e)) from None
+    if named is not None and named != key.rstrip("0123456789"):
+        raise VerifyError(_("the left side {side} is not {label}: the question asks for {label}").format(
+            side=f"∂L/∂{named}", label=f"∂L/∂{key}"))
     size = sum(1 for _node in _paths(ast))
     if size > MAX_NODES:
         raise VerifyError(cannot_read(_("it has {size} parts; a matrix answer has at most {most} (names, numbers, "

@@ -19,11 +19,11 @@ def _paths(ast, path=()):
     """Every subtree with its path (a tuple of child positions)."""
     yield path, ast
     kind = ast[0]
-    if kind in ("T", "neg"):
+    if kind in ("T", "neg", "slice"):
         yield from _paths(ast[1], path + (1,))
     elif kind == "call":
         yield from _paths(ast[2], path + (2,))
-    elif kind in ("add", "sub", "mul", "div"):
+    elif kind in ("add", "sub", "mul", "div", "had"):
         yield from _paths(ast[1], path + (1,))
         yield from _paths(ast[2], path + (2,))
 
@@ -60,6 +60,18 @@ def _edits(ast, names):
             swapped = ("mul", node[2], node[1])
             yield (diagnosis("order", N_("factors in the wrong order: {product} should be {swapped}"),
                              product=show(node), swapped=show(swapped)), _put(ast, path, swapped))
+        elif kind == "mul" and node[1][0] == "num" and path:
+            yield (diagnosis("extra-factor", N_("an extra factor {factor} on {term}"), factor=show(node[1]),
+                             term=show(node[2])), _put(ast, path, node[2]))
+        elif kind == "had":
+            yield from _hadamard_edits(ast, path, node)
+        elif kind == "slice":
+            why = N_("{slice} is one row of {matrix} (one sample) where the sum of its rows over the batch, "
+                     "colsum({matrix}), belongs") if node[2] is not None else \
+                N_("{slice} is one column of {matrix} where the sum of its rows over the batch, colsum({matrix}), "
+                   "belongs")
+            yield (diagnosis("one-slice", why, slice=show(node), matrix=show(node[1])),
+                   _put(ast, path, ("call", "colsum", node[1])))
         elif kind == "call":
             f = node[1]
             for g, why in (("colsum", N_("summed the wrong way: {call} where {right} belongs — column sums (one per "
@@ -73,6 +85,17 @@ def _edits(ast, names):
     for other in names:  # a missing term: Y where Y − T belongs
         yield diagnosis("missing-term", N_("a missing term {term}"), term=f"−{other}"), ("sub", ast, ("name", other))
         yield diagnosis("missing-term", N_("a missing term {term}"), term=f"+{other}"), ("add", ast, ("name", other))
+
+
+def _hadamard_edits(ast, path, node):
+    """A ⊙ B with one factor too many (Y ⊙ (Y − T)), or ⊙ where − or + belongs (Y ⊙ T for Y − T)."""
+    for keep, drop in ((node[1], node[2]), (node[2], node[1]))[:1 if node[1] == node[2] else 2]:
+        yield (diagnosis("extra-factor", N_("an extra elementwise factor {factor}: {wrong} where {right} belongs"),
+                         factor=show(drop), wrong=show(node), right=show(keep)), _put(ast, path, keep))
+    for op in ("sub", "add") if not {node[1][0], node[2][0]} & {"add", "sub", "had"} else ():
+        right = (op, node[1], node[2])
+        yield (diagnosis("wrong-operation", N_("the wrong operation: {wrong} where {right} belongs"), wrong=show(node),
+                         right=show(right)), _put(ast, path, right))
 
 
 def _at(ast, path):
@@ -108,11 +131,15 @@ def diagnose(ast, key, lay, draws, got0) -> list:
                   0.5: diagnosis("factor-2", N_("off by a factor of 2")),
                   2: diagnosis("factor-half", N_("off by a factor of ½"))}
         if n > 1:
-            batch = {n: diagnosis("batch-size", N_("divided by the batch size N = {size}: this loss is summed over the "
-                                  "batch, not averaged"), size=n),
+            over = diagnosis("batch-size", N_("divided by the batch size N = {size} once more: this loss already "
+                                              "averages over the batch (reduction = \"mean\")"), size=n) \
+                if getattr(lay, "reduction", "sum") == "mean" else \
+                diagnosis("batch-size", N_("divided by the batch size N = {size}: this loss is summed over the "
+                                           "batch, not averaged"), size=n)
+            batch = {n: over,
                      1 / n: diagnosis("batch-size", N_("multiplied by the batch size N = {size}"), size=n)}
             for c, text in batch.items():
-                scales[c] = type(text)(f"{scales[c]} — {text}", code_of(scales[c])) if c in scales else text
+                scales[c] = type(text)(f"{text} — {scales[c]}", code_of(text)) if c in scales else text
         scales = list(scales.items())
         for c, text in scales:
             if not found and confirmed(lambda j, c=c: c * ans(j)):

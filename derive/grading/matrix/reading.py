@@ -6,7 +6,8 @@ dA / ∂L/∂A); products written `*`, `·`, `@`, `\\cdot`, `\\times` or by juxt
 division by a number; column sums `colsum(M)` = `sum_rows(M)` = `sum(M, axis=0)` = `1^T M`; row
 sums `rowsum(M)` = `sum_cols(M)` = `sum(M, axis=1)`; `sum(M)` (every element); `softmax(A)`.
 The result is a small tuple AST: ("name", "X"), ("num", "2"), ("T", a), ("neg", a),
-("add"|"sub"|"mul"|"div", a, b), ("call", "colsum"|"rowsum"|"sum"|"softmax", a), ("ones",).
+("add"|"sub"|"mul"|"had"|"div", a, b), ("call", "colsum"|"rowsum"|"sum"|"softmax", a), ("ones",),
+("slice", a, row, column) (0-based; None for ":"). ⊙, \\odot, ∘ are elementwise products.
 """
 from __future__ import annotations
 
@@ -26,6 +27,11 @@ _GRAD_FRAC = re.compile(r"\\[dtc]?frac\s*\{\s*(?:\\partial|∂|d)\s*L\s*\}\s*\{\
 _GRAD_SLASH = re.compile(r"(?:\\partial\s*|∂|(?<![A-Za-z])d)L\s*/\s*(?:\\partial\s*|∂|d)\s*([A-Z])(?![A-Za-z0-9_])")
 _TRANSPOSE_SUP = re.compile(r"\s*(?:T|\{\s*T\s*\}|\\top|\{\s*\\top\s*\}|\\intercal|\{\s*\\intercal\s*\}|"
                             r"\{?\s*\\(?:mathsf|mathrm|rm|mathbf|text)\s*\{?\s*T\s*\}?\s*\}?)")
+_SUM_SLICE = re.compile(r"(?:\\sum|Σ|∑|sum)\s*(?:\\limits\s*)?_\s*\{?\s*([a-z])\s*(?:=\s*[01]\s*)?\}?"
+                        r"(?:\s*\^\s*(?:\{[^{}]*\}|\w))?\s*([A-Za-z]+)\s*(?:\[|_\s*\{)\s*([a-z:])\s*,\s*([a-z:])\s*[\]}]")
+_SLICE = re.compile(r"\s*(?:\[|_\s*\{)\s*(\d+|:)\s*,\s*(\d+|:)\s*[\]}]")
+_ODOT = ("odot", "circ")
+_CMP = {"gt": ">", "lt": "<", "geq": ">=", "ge": ">=", "leq": "<=", "le": "<="}
 _WRAPPERS = ("mathbf", "boldsymbol", "bm", "mathrm", "mathit", "mathsf", "operatorname", "text", "textrm")
 
 
@@ -33,6 +39,7 @@ def _matrix_tokens(s: str, names) -> list:
     """(kind, value, position) tokens: name, num, func, op (+ - * / , =), (, ), T."""
     s = _GRAD_FRAC.sub(lambda m: f" d{m.group(1) or m.group(2)} ", s)
     s = _GRAD_SLASH.sub(lambda m: f" d{m.group(1)} ", s)
+    s = _SUM_SLICE.sub(_sum_of_slices, s)
     toks, i = [], 0
 
     def err(msg, at):
@@ -52,10 +59,14 @@ def _matrix_tokens(s: str, names) -> list:
                 continue
             if cmd in ("{", "}"):
                 toks.append(("(" if cmd == "{" else ")", cmd, i - 2))
+            elif cmd in _ODOT:
+                toks.append(("op", "⊙", i - len(cmd) - 1))
             elif cmd in _TIMES:
                 toks.append(("op", "*", i - len(cmd) - 1))
             elif cmd == "div":
                 toks.append(("op", "/", i - 4))
+            elif cmd in _CMP:
+                toks.append(("cmp", _CMP[cmd], i - len(cmd) - 1))
             elif cmd in _FRACS:
                 num, i = _brace_group(s, i, err)
                 den, i = _brace_group(s, i, err)
@@ -100,12 +111,19 @@ def _matrix_tokens(s: str, names) -> list:
         elif ch in "+-\u2212":
             toks.append(("op", "-" if ch != "+" else "+", i))
             i += 1
+        elif ch in "⊙∘":
+            toks.append(("op", "⊙", i))
+            i += 1
         elif ch in "*·⋅@×∙":
             toks.append(("op", "*", i))
             i += 1
         elif ch in "/÷":
             toks.append(("op", "/", i))
             i += 1
+        elif ch in "<>≤≥" and not s.startswith("<=>", i):  # (X > 0): a 0/1 indicator (layer stacks)
+            op = {"≤": "<=", "≥": ">="}.get(ch, ch + "=" if s.startswith("=", i + 1) else ch)
+            toks.append(("cmp", op, i))
+            i += 1 + (s.startswith("=", i + 1) and ch in "<>")
         elif ch in ",=":
             toks.append(("op", ch, i))
             i += 1
@@ -121,9 +139,45 @@ def _matrix_tokens(s: str, names) -> list:
                 m = re.compile(re.escape(word)).match(s, i)
             i = m.end()
             toks += _words(word, names, m.start(), err)
+            sl = _SLICE.match(s, i)
+            if sl and (sl.group(1) == ":") != (sl.group(2) == ":"):  # dY[1,:], dY_{:,2}
+                toks.append(("slice", tuple(None if g == ":" else int(g) for g in sl.groups()), i))
+                i = sl.end()
         else:
             err(_("unexpected character {character} in a matrix answer").format(character=repr(ch)), i)
     return toks
+
+
+def _sum_of_slices(m) -> str:
+    """Σ_n dY_{n,:} (the rows summed) -> colsum(dY); Σ_j dY_{:,j} -> rowsum(dY)."""
+    index, name, row, col = m.groups()
+    if row == index and col == ":":
+        return f" colsum({name}) "
+    if row == ":" and col == index:
+        return f" rowsum({name}) "
+    return m.group()
+
+
+def split_equation(text: str) -> tuple[str | None, str]:
+    """`∂L/∂W = X^T dY` -> ("W", "X^T dY"): the matrix a left side names, and the right side; a
+    text without '=' -> (None, text). A left side that is not a gradient raises ParseError."""
+    depth, at = 0, []
+    for i, ch in enumerate(text):
+        depth += (ch in "({[") - (ch in ")}]")
+        if ch == "=" and depth == 0:
+            at.append(i)
+    if not at:
+        return None, text
+    left, right = text[:at[0]], text[at[0] + 1:]
+    if len(at) > 1 or not right.strip():
+        raise ParseError(_("a matrix answer is one expression, or ∂L/∂W = one expression"), text)
+    named = _GRAD_SLASH.sub(lambda m: f" d{m.group(1)} ", _GRAD_FRAC.sub(lambda m: f" d{m.group(1) or m.group(2)} ",
+                                                                       left))
+    m = re.fullmatch(r"\s*(?:\$\s*)?d\s*([A-Z])\s*", named)
+    if not m:
+        raise ParseError(_("the left side of '=' must name the gradient, e.g. {example}").format(
+            example="∂L/∂W = X^T dY"), text)
+    return m.group(1), right
 
 
 def _brace_group(s: str, i: int, err):
@@ -179,6 +233,12 @@ class _MatrixParser:
         raise ParseError(msg, self.text, min(at, len(self.text) - 1) if self.text else None)
 
     def expr(self):
+        node = self.sum()
+        if self.peek()[0] == "cmp":  # (X > 0): 1 where it holds, else 0
+            node = ("cmp", self.take()[1], node, self.sum())
+        return node
+
+    def sum(self):
         node = self.term()
         while self.peek()[0] == "op" and self.peek()[1] in "+-":
             op = self.take()[1]
@@ -192,9 +252,9 @@ class _MatrixParser:
         node = self.unary()
         while True:
             kind, val, _pos = self.peek()
-            if kind == "op" and val in "*/":
+            if kind == "op" and val in "*/⊙":
                 self.take()
-                node = ("mul" if val == "*" else "div", node, self.unary())
+                node = ({"*": "mul", "/": "div", "⊙": "had"}[val], node, self.unary())
             elif self.starts_primary():
                 node = ("mul", node, self.unary())
             else:
@@ -209,9 +269,10 @@ class _MatrixParser:
 
     def postfix(self):
         node = self.primary()
-        while self.peek()[0] == "T":
-            self.take()
-            node = ("ones",) if node == ("num", "1") else ("T", node)
+        while self.peek()[0] in ("T", "slice"):
+            kind, val, _pos = self.take()
+            transposed = ("ones",) if node == ("num", "1") else ("T", node)
+            node = ("slice", node, *val) if kind == "slice" else transposed
         return node
 
     def primary(self):
@@ -267,4 +328,18 @@ def parse_matrix_answer(text: str, names) -> tuple:
     node = p.expr()
     if p.peek()[0] is not None:
         p.err(_("unexpected {token}").format(token=repr(p.peek()[1])))
+    slices = [t[1] for t in toks if t[0] == "slice"]
+    if slices:  # NumPy counts from 0 (dY[0,:]); otherwise rows count from 1, as W[1,2] does
+        base = 0 if any(i == 0 for pair in slices for i in pair) else 1
+        node = _slices_from(node, base)
     return node
+
+
+def _slices_from(node, base: int):
+    if node[0] == "slice":
+        return ("slice", _slices_from(node[1], base), *(None if i is None else i - base for i in node[2:]))
+    if node[0] in ("name", "num", "ones"):
+        return node
+    if node[0] == "call":
+        return ("call", node[1], _slices_from(node[2], base))
+    return (node[0], *(_slices_from(x, base) for x in node[1:]))

@@ -28,7 +28,7 @@ class ShapeError(Exception):
 ONES_ALONE = N_("1ᵀ (a row of ones) only makes sense multiplied by a matrix on its right")
 
 
-_PREC = {"add": 1, "sub": 1, "mul": 2, "div": 2, "neg": 3, "T": 4}
+_PREC = {"cmp": 0, "add": 1, "sub": 1, "mul": 2, "had": 2, "div": 2, "neg": 3, "T": 4, "slice": 4}
 
 
 def show(ast, outer: int = 0) -> str:
@@ -43,13 +43,17 @@ def show(ast, outer: int = 0) -> str:
     if kind == "call":
         return f"{ast[1]}({show(ast[2])})"
     p = _PREC[kind]
-    if kind == "T":
+    if kind == "slice":
+        s = show(ast[1], 5) + f"[{_at(ast[2])},{_at(ast[3])}]"
+    elif kind == "T":
         inner = show(ast[1], 5)
         s = inner + "ᵀ"
     elif kind == "neg":
         s = "−" + show(ast[1], p)
     else:
-        sym = {"add": " + ", "sub": " − ", "mul": "·", "div": "/"}[kind]
+        sym = {"add": " + ", "sub": " − ", "mul": "·", "had": " ⊙ ", "div": "/"}.get(kind) or f" {ast[1]} "
+        if kind == "cmp":  # (X > 0)
+            return f"({show(ast[2], 1)}{sym}{show(ast[3], 1)})"
         s = show(ast[1], p) + sym + show(ast[2], p + (kind in ("sub", "div")))
     return f"({s})" if p < outer or (kind == "T" and outer > 4) else s
 
@@ -67,16 +71,26 @@ def tex(ast, outer: int = 0) -> str:
     if kind == "call":
         return rf"\operatorname{{{ast[1]}}}\left({tex(ast[2])}\right)"
     p = _PREC[kind]
-    if kind == "T":
+    if kind == "slice":
+        s = "{" + tex(ast[1], 5) + "}_{" + f"{_at(ast[2])},{_at(ast[3])}" + "}"
+    elif kind == "T":
         s = "{" + tex(ast[1], 5) + r"}^{\top}"
     elif kind == "neg":
         s = "-" + tex(ast[1], p)
     elif kind == "div":
         s = rf"\frac{{{tex(ast[1])}}}{{{tex(ast[2])}}}"
     else:
-        sym = {"add": " + ", "sub": " - ", "mul": r" \, "}[kind]
+        sym = {"add": " + ", "sub": " - ", "mul": r" \, ", "had": r" \odot "}.get(kind)
+        if kind == "cmp":  # (X > 0): the operator is one of four fixed strings
+            op = {">": ">", "<": "<", ">=": r"\geq", "<=": r"\leq"}[ast[1]]
+            return rf"\left[{tex(ast[2], 1)} {op} {tex(ast[3], 1)}\right]"
         s = tex(ast[1], p) + sym + tex(ast[2], p + (kind == "sub"))
     return rf"\left({s}\right)" if p < outer else s
+
+
+def _at(i) -> str:
+    """A slice's index as written back, 1-based (":" for the whole row or column)."""
+    return ":" if i is None else str(i + 1)
 
 
 # ---------------------------------------------------------------- evaluating the AST
@@ -101,11 +115,23 @@ def evaluate(ast, env: dict):
         return env[ast[1]]
     if kind == "ones":
         return ONES
+    if kind == "cmp":  # (X > 0): 1.0 where it holds, else 0.0
+        a, b = evaluate(ast[2], env), evaluate(ast[3], env)
+        if a is ONES or b is ONES:
+            raise ShapeError(_(ONES_ALONE))
+        return np.asarray({">": np.greater, "<": np.less, ">=": np.greater_equal,
+                           "<=": np.less_equal}[ast[1]](a, b), dtype=float)
     a = evaluate(ast[1] if kind != "call" else ast[2], env)
     if a is ONES and kind != "mul":
         raise ShapeError(_(ONES_ALONE))
     if kind == "T":
         return a if np.ndim(a) == 0 else a.T
+    if kind == "slice":  # dY[1,:] (one row) or dY[:,2] (one column)
+        r, c = ast[2], ast[3]
+        if np.ndim(a) != 2 or (r is not None and r >= a.shape[0]) or (c is not None and c >= a.shape[1]):
+            raise ShapeError(_("{expression} is not defined: {matrix} is {shape}").format(
+                expression=show(ast), matrix=show(ast[1]), shape=shape_text(shape(a))))
+        return a[r:r + 1, :] if r is not None else a[:, c:c + 1]
     if kind == "neg":
         return -a
     if kind == "call":
@@ -127,10 +153,15 @@ def evaluate(ast, env: dict):
     if kind in ("add", "sub"):
         if b is ONES:
             raise ShapeError(_(ONES_ALONE))
-        if sa != sb and not _broadcasts(sa, sb):
+        if sa != sb and () not in (sa, sb) and not _broadcasts(sa, sb):  # 1 − Y: elementwise, as NumPy
             raise ShapeError(what + (_("{left} plus {right}") if kind == "add" else _("{left} minus {right}")).format(
                 left=shape_text(sa), right=shape_text(sb)))
         return a + b if kind == "add" else a - b
+    if kind == "had":  # the elementwise (Hadamard) product
+        if b is ONES or (sa != sb and not (sa == () or sb == () or _broadcasts(sa, sb))):
+            raise ShapeError(what + _("an elementwise product of {left} and {right}").format(
+                left=shape_text(sa), right=shape_text(sb)))
+        return a * b
     if kind == "div":
         if b is ONES or sb != ():
             raise ShapeError(what + _("dividing by a matrix"))
