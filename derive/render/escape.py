@@ -45,8 +45,10 @@ def _tex_char(ch: str) -> str:
     if code <= 0xFF or (code < 0x250 and unicodedata.category(ch).startswith("L")):
         return ch
     # Korean letters print as they are: a document holding them is set with LuaLaTeX and luatexko
-    # (render/pdf.document).
-    if hangul(ch):
+    # (render/pdf.document); so does any other letter (ς, ά, ϑ, ƀ, ĸ, Cyrillic, CJK), combining
+    # mark or digit, and CJK punctuation (『 』, full-width forms), in a document set with LuaLaTeX
+    # and fonts that have it (pdf.unicode_preamble). Other symbols show their code point.
+    if hangul(ch) or unicodedata.category(ch)[0] in "LMN" or 0x3000 <= code <= 0x303F or 0xFF00 <= code <= 0xFFEF:
         return ch
     return rf"\texttt{{[U+{code:04X}]}}"
 
@@ -209,6 +211,17 @@ def html_rich(text) -> str:
     return _rich(text, lambda t: html.escape(t, quote=False), lambda m: "\\(" + html.escape(m, quote=False) + "\\)")
 
 
+_MD_MATH = {"<": r"\lt ", ">": r"\gt ", "&": r"\&"}
+
+
+def md_math(latex: str) -> str:
+    """LaTeX math for a Markdown `$...$`: `<`, `>` and `&` as `\\lt`, `\\gt` and `\\&`, which KaTeX and
+    MathJax print as the same signs, so a renderer that passes raw HTML (or one without a math
+    extension) never reads a tag or an entity in it."""
+    return "".join(_MD_MATH.get(ch, ch) for ch in str(latex))
+
+
 def md_rich(text) -> str:
-    """User text for Markdown: literal, except $...$ segments kept as math for KaTeX/MathJax."""
-    return _rich(text, md_text, lambda m: f"${m}$")
+    """User text for Markdown: literal, except $...$ segments kept as math for KaTeX/MathJax
+    (with `<` and `>` as \\lt and \\gt, see md_math)."""
+    return _rich(text, md_text, lambda m: f"${md_math(m)}$")

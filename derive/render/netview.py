@@ -157,8 +157,17 @@ def _chain_view(extra, pc, env, general_lhs) -> ChainView:
     width = sum(len(latex(f.expr)) + len(latex(f.substituted)) for f in factors)
     lhs = partial(extra.loss_name, pc.node)
     symbols_line = not (len(factors) == 1 and factors[0].symbol == lhs)
-    return ChainView(lhs, general_lhs.get(sp.srepr(pc.general)), pc.general, factors, pc.chain.value,
+    return ChainView(lhs, general_lhs.get(sp.srepr(pc.general)), _sizes_named(pc.general), factors, pc.chain.value,
                      width > LONG_CHAIN, symbols_line)
+
+
+def _sizes_named(expr):
+    """A layer size written as the loss writes it: Nielsen's n_{l+1} (the loss's n_L), never m^{l+1}."""
+    if not isinstance(expr, sp.Basic):
+        return expr
+    sizes = {s: sp.Symbol("n_" + s.name[2:], integer=True, positive=True)
+             for s in expr.free_symbols if isinstance(s, sp.Symbol) and s.name.startswith("m^")}
+    return expr.xreplace(sizes) if sizes else expr
 
 
 def _drop_ones(expr):
@@ -193,7 +202,7 @@ def network_view(solution, detail: str = "concise") -> dict:
         listed = r.instances[:MAX_INSTANCES] if full else (() if chain else r.instances[:1])
         factors = tuple(partial(num, den) for num, den, _ in r.factors)
         rules.append(RuleView(
-            r.lhs, factors, _drop_ones(r.expr), tuple((k, a, b) for k, (a, b) in r.ranges.items()),
+            r.lhs, factors, _sizes_named(_drop_ones(r.expr)), tuple((k, a, b) for k, (a, b) in r.ranges.items()),
             tuple((_instance_lhs(extra, node), expr, _substitute(expr, env), value)
                   for _, node, expr, value in listed),
             len(r.instances) - len(listed), r.checked, chain,
@@ -225,9 +234,20 @@ def network_view(solution, detail: str = "concise") -> dict:
         "chains_total": len(extra.chains),
         "rules": tuple(rules),
         "vector_rules": tuple(extra.vector_rules),
+        "vector_labels": tuple(rule_label(v, p) for v in extra.vector_rules),
         "arrays": arrays,
         "full": full,
     }
+
+
+def rule_label(rule, problem) -> str:
+    """A rule's label in the section's notation: Nielsen's "BP2 (l = 2)"; under Mitchell's names
+    the layer is his (hidden h, output o), never Nielsen's layer number l."""
+    if rule.layer is None or problem.kind != "network" or problem.notation == "nielsen":
+        return rule.name
+    head = rule.name.split(" (")[0]  # BP2 of "BP2 (l = 2)"
+    output = rule.layer == len(problem.sizes)
+    return (_("{rule}, output layer o") if output else _("{rule}, hidden layer h")).format(rule=head)
 
 
 def activation_name(name: str) -> str:

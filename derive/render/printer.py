@@ -12,7 +12,7 @@ notation; nothing patches the printed strings afterwards.
                 relu -> \\operatorname{relu}(.), leaky_relu(z, 0.2) -> \\operatorname{lrelu}_{0.2}(z)
                 (a parameter at its default is not printed); Heaviside -> \\mathbf{1}[. > 0] and
                 Heaviside(-z) -> \\mathbf{1}[z < 0]; SymPy's own (exp, log, tanh, |x|, max) as SymPy prints them
-    matrices    HadamardProduct -> \\odot, Transpose -> ^{\\mathsf{T}}
+    matrices    HadamardProduct -> \\odot, Transpose -> ^{\\top} ((W^{o})^{\\top} when the base has a superscript)
     numbers     Floats with `digits` significant digits, 1.5 \\times 10^{-7} for small/large ones
 
 Sums and products keep their written (argument) order: `order` defaults to 'none'.
@@ -30,6 +30,7 @@ import re
 import sympy as sp
 from sympy.core.function import AppliedUndef
 from sympy.printing.latex import LatexPrinter
+from sympy.printing.precedence import PRECEDENCE
 
 from ..engine.ops import FUNCTION_TABLE, function_of
 from ..engine.steps import split_partial
@@ -126,15 +127,19 @@ def name(text: str) -> str:
 
 
 def number(x, digits: int = 6) -> str:
-    """A number as LaTeX: 6 significant digits, scientific form as m \\times 10^{e}."""
-    x = float(x)
-    if math.isnan(x):
-        return r"\mathrm{NaN}"
-    if math.isinf(x):
-        return r"\infty" if x > 0 else r"-\infty"
-    if x == 0:
-        return "0"
-    text = f"{x:.{digits}g}"
+    """A number as LaTeX: 6 significant digits, scientific form as m \\times 10^{e}; a number
+    beyond double precision (engine.precision.Wide) from its 50-digit value."""
+    if hasattr(x, "exact"):
+        text = x.text(digits)
+    else:
+        x = float(x)
+        if math.isnan(x):
+            return r"\mathrm{NaN}"
+        if math.isinf(x):
+            return r"\infty" if x > 0 else r"-\infty"
+        if x == 0:
+            return "0"
+        text = f"{x:.{digits}g}"
     if "e" in text:
         mant, exp = text.split("e")
         exp = int(exp)
@@ -200,6 +205,8 @@ class DerivePrinter(LatexPrinter):
 
     def _print_Pow(self, expr, **kwargs):
         """An indexed base that already has a superscript is parenthesised: (a^{l}_{j})^{2}."""
+        if self._substituted() and isinstance(expr.base, sp.Float) and expr.base < 0 and expr.exp.is_Integer:
+            return f"{self._print_Float(expr.base)}^{{{self._print(expr.exp)}}}"
         if isinstance(expr.base, sp.Indexed) and expr.exp.is_Integer and expr.exp > 0:
             base = self._print(expr.base)
             if "^" in base:
@@ -250,8 +257,48 @@ class DerivePrinter(LatexPrinter):
         return super()._print_ElementwiseApplyFunction(expr)
 
     # ---- numbers
+    def _substituted(self) -> bool:
+        """mul_symbol "dot" marks numbers substituted into a formula: a negative one keeps its
+        parentheses wherever it stands, 1 − (−0.09), (−0.5) · (1 − (−0.5)), e^{−(−0.09)}."""
+        return self._settings["mul_symbol"] == "dot"
+
     def _print_Float(self, expr):
-        return number(expr, self._settings["digits"])
+        text = number(expr, self._settings["digits"])
+        return f"\\left({text}\\right)" if self._substituted() and expr < 0 else text
+
+    def _print_Add(self, expr, order=None):
+        """In substituted numbers, every term is written as it stands: 1 − (−0.09), (−0.09) + (−2),
+        x − 2·(−2), never 1 − −0.09 or a sign folded into the number."""
+        if not self._substituted():
+            return super()._print_Add(expr, order)
+        pieces = [self._print(expr.args[0])]
+        for term in expr.args[1:]:
+            head = term.args[0] if isinstance(term, sp.Mul) else None
+            sign, body = "+", term
+            if isinstance(head, sp.Rational) and head < 0:  # −2·(−2), not −(−4): written, not evaluated
+                rest = term.args[1:] if head == -1 else (-head, *term.args[1:])
+                sign, body = "-", rest[0] if len(rest) == 1 else sp.Mul(*rest, evaluate=False)
+            text = self._print(body) if isinstance(body, sp.Float) else self.parenthesize(
+                body, PRECEDENCE["Add"], strict=sign == "+")
+            pieces.append(f"{sign} " + (f"\\left({text}\\right)" if text.startswith("-") else text))
+        return " ".join(pieces)
+
+    def _print_Mul(self, expr):
+        """In substituted numbers, a negative factor is written as it is, not pulled out in front."""
+        if self._substituted() and expr.args[0] == -1 and len(expr.args) > 1:  # −x, never (−1)·x
+            rest = expr.args[1] if len(expr.args) == 2 else sp.Mul(*expr.args[1:], evaluate=False)
+            text = self.parenthesize(rest, PRECEDENCE["Mul"], strict=False)
+            return "- " + (f"\\left({text}\\right)" if text.startswith("-") else text)
+        negative = [a for a in expr.args if isinstance(a, sp.Float) and a < 0]
+        if not (self._substituted() and negative and len(expr.args) > 1):
+            return super()._print_Mul(expr)
+        marks = {a: sp.Dummy() for a in negative}
+        names = {**self._settings["symbol_names"], **{m: self._print_Float(a) for a, m in marks.items()}}
+        inner = DerivePrinter({**self._settings_given(), "symbol_names": names})
+        return inner._print_Mul(sp.Mul(*(marks.get(a, a) for a in expr.args), evaluate=False))
+
+    def _settings_given(self) -> dict:
+        return {k: v for k, v in self._settings.items() if k in self._default_settings}
 
     # ---- matrices
     def _print_OneMatrix(self, expr):
@@ -271,10 +318,11 @@ class DerivePrinter(LatexPrinter):
         return f"{base}^{{\\circ {self._print(expr.exp)}}}"
 
     def _print_Transpose(self, expr):
+        """X^⊤; a base that has a superscript already is parenthesised: (W^{o})^{⊤}, never W^{oT}."""
         inner = self._print(expr.arg)
-        if not isinstance(expr.arg, (sp.MatrixSymbol, sp.Symbol)):
+        if not isinstance(expr.arg, (sp.MatrixSymbol, sp.Symbol)) or "^" in inner:
             inner = f"\\left({inner}\\right)"
-        return f"{{{inner}}}^{{\\mathsf{{T}}}}"
+        return f"{{{inner}}}^{{\\top}}"
 
 
 # the records of derive's own functions (sigmoid, relu, ...): SymPy's own (exp, tanh, Abs) keep its printing

@@ -13,7 +13,9 @@ LuaLaTeX's DVI (dvisvgm misplaces its OpenType glyphs): it is set like a Korean 
 LuaLaTeX, luatexko and the Nanum fonts, into a PDF that `dvisvgm --pdf --no-fonts` (Ghostscript,
 which Debian's dvisvgm links) turns into paths. Pictures without Hangul keep the DVI route.
 
-Both programs run in a fresh temporary directory that is removed afterwards, without shell
+Both programs run in a fresh temporary directory (`derive-svg-<pid>-...` in the system's temporary
+folder) that is removed afterwards, also on SIGINT or SIGTERM (the TeX process group is killed
+first); folders left by a run killed outright (SIGKILL) are removed by the next run. Without shell
 escape, non-interactive, halting on the first error, with file access restricted to that
 directory, under one time limit for the whole run (the process group is killed when it is
 exceeded). Failure raises errors.LatexError with the first TeX error and its line; missing
@@ -31,10 +33,22 @@ from pathlib import Path
 
 from .. import i18n
 from ..errors import LatexError
-from .pdf import FIGURE_PREAMBLE, KOREAN_PACKAGES, KOREAN_PREAMBLE, _kpse_finds, first_error
+from .pdf import (
+    FIGURE_PREAMBLE,
+    KOREAN_PACKAGES,
+    KOREAN_PREAMBLE,
+    _kpse_finds,
+    beyond_latin1,
+    clear_stale,
+    first_error,
+    kill_group,
+    terminate_as_interrupt,
+    unicode_preamble,
+)
 
 DEFAULT_TIMEOUT = 60  # seconds for latex and dvisvgm together
 DEBIAN_PACKAGES = "texlive-latex-base texlive-pictures lmodern dvisvgm"
+TEMP_PREFIX = "derive-svg-"
 
 
 class SvgToolsMissing(LatexError):
@@ -43,14 +57,19 @@ class SvgToolsMissing(LatexError):
 
 def standalone(tikz_source: str) -> str:
     """A standalone LaTeX document holding the one picture: for `latex` and the dvisvgm TikZ
-    driver, or, when the picture holds Hangul, for LuaLaTeX with luatexko (a PDF)."""
+    driver, or, when the picture holds Hangul or another letter beyond Latin-1, for LuaLaTeX (with
+    luatexko, or fontspec and the fallback fonts of pdf.unicode_preamble) into a PDF."""
     korean = i18n.hangul(tikz_source)
+    letters = unicode_preamble(tikz_source, korean)
+    lua = korean or bool(letters)
     return "\n".join((
-        *(() if korean else (r"\def\pgfsysdriver{pgfsys-dvisvgm.def}",)),
+        *(() if lua else (r"\def\pgfsysdriver{pgfsys-dvisvgm.def}",)),
         r"\documentclass[border=3pt]{standalone}",
-        r"\usepackage{luatexko}" if korean else r"\usepackage[T1]{fontenc}",
+        r"\usepackage{luatexko}" if korean else "" if lua else r"\usepackage[T1]{fontenc}",
+        r"\usepackage{amsmath,amssymb,xcolor,tikz}" if lua and not korean else
         r"\usepackage{lmodern,amsmath,amssymb,xcolor,tikz}",
         *((KOREAN_PREAMBLE,) if korean else ()),
+        letters,
         FIGURE_PREAMBLE,
         r"\begin{document}",
         tikz_source.strip(),
@@ -72,6 +91,9 @@ def _run(cmd, cwd: Path, env: dict, deadline: float, what: str) -> tuple[int, st
         os.killpg(proc.pid, signal.SIGKILL)
         proc.communicate()
         raise LatexError(f"{what} did not finish within the SVG time limit") from None
+    except BaseException:  # interrupted (SIGINT, or SIGTERM made one): no TeX left running
+        kill_group(proc)
+        raise
     return proc.returncode, out.decode(errors="replace")
 
 
@@ -80,7 +102,8 @@ def svg_of_figure(tikz_source: str, timeout: float = DEFAULT_TIMEOUT) -> str:
     if "\\begin{tikzpicture}" not in tikz_source:
         raise ValueError("svg_of_figure expects a tikzpicture environment")
     korean = i18n.hangul(tikz_source)
-    tex = "lualatex" if korean else "latex"
+    lua = korean or bool(beyond_latin1(tikz_source))
+    tex = "lualatex" if lua else "latex"
     missing = [tool for tool in (tex, "dvisvgm") if not shutil.which(tool)]
     if korean and not missing and not _kpse_finds("luatexko.sty"):
         missing = ["luatexko"]
@@ -89,19 +112,20 @@ def svg_of_figure(tikz_source: str, timeout: float = DEFAULT_TIMEOUT) -> str:
         raise SvgToolsMissing(f"{' and '.join(missing)} not found, so no SVG figure was made. "
                               f"Install: sudo apt-get install --no-install-recommends {packages}")
     deadline = time.monotonic() + timeout
-    with tempfile.TemporaryDirectory(prefix="derive-svg-") as tmp:
+    clear_stale(Path(tempfile.gettempdir()), TEMP_PREFIX, timeout + 60)
+    with terminate_as_interrupt(), tempfile.TemporaryDirectory(prefix=f"{TEMP_PREFIX}{os.getpid()}-") as tmp:
         work = Path(tmp)
         (work / "figure.tex").write_text(standalone(tikz_source), encoding="utf-8")
         env = {**os.environ, "openin_any": "p", "openout_any": "p", "shell_escape": "f",
                "TEXMFOUTPUT": str(work)}
         code, output = _run([tex, "-no-shell-escape", "-interaction=nonstopmode", "-halt-on-error",
                              "figure.tex"], work, env, deadline, tex)
-        built = work / ("figure.pdf" if korean else "figure.dvi")
+        built = work / ("figure.pdf" if lua else "figure.dvi")
         if code != 0 or not built.exists():
             log = work / "figure.log"
             text = log.read_text(encoding="utf-8", errors="replace") if log.exists() else output
             raise LatexError(f"LaTeX failed on the figure: {first_error(text)}")
-        code, output = _run(["dvisvgm", *(("--pdf",) if korean else ()), "--no-fonts", "--exact-bbox",
+        code, output = _run(["dvisvgm", *(("--pdf",) if lua else ()), "--no-fonts", "--exact-bbox",
                              "--verbosity=1", "--output=figure.svg", built.name], work, env, deadline, "dvisvgm")
         svg = work / "figure.svg"
         if code != 0 or not svg.exists():

@@ -40,6 +40,7 @@ API
     render_section(solution) -> str                  one problem's section (LaTeX body)
     render_body(sections, title=...) -> str          the document body around the sections
     render_report(solutions, title=...) -> str       the complete .tex (PyLaTeX preamble + body)
+    render_figure(fig), render_layer_figure(f) -> str  one tikzpicture alone (for SVG figures)
 """
 from __future__ import annotations
 
@@ -53,6 +54,7 @@ import sympy as sp
 from sympy.printing.precedence import PRECEDENCE
 
 from .. import i18n
+from ..particles import particles
 from . import escape, printer, tikz
 from .view import problem_view
 
@@ -70,7 +72,7 @@ class Message(Safe):
     def __mod__(self, values):
         for value in values.values():
             _finalize(value)
-        return Safe(str.__mod__(self, values))
+        return Safe(particles(str.__mod__(self, values)))
 
 
 def _gettext(message: str) -> Message:
@@ -170,9 +172,10 @@ def _matrix(m) -> Safe:
 
 
 def _smallmatrix(m) -> Safe:
-    """A matrix of numbers in a figure: 4 significant digits, in small parentheses."""
+    """A matrix of numbers in a figure: 4 significant digits, in parentheses at the text size of its
+    node (a layer figure's nodes are set at 9 pt and never scaled, so the digits stay legible)."""
     rows = [" & ".join(printer.number(float(v), 4) for v in m.row(r)) for r in range(m.rows)]
-    return Safe("\\left(\\begin{smallmatrix}" + " \\\\ ".join(rows) + "\\end{smallmatrix}\\right)")
+    return Safe("\\begin{pmatrix}" + " \\\\ ".join(rows) + "\\end{pmatrix}")
 
 
 def _glyph(node) -> Safe:
@@ -259,6 +262,11 @@ def render_body(sections, title: str | None = None, failed: int = 0) -> str:
 def render_figure(fig) -> str:
     """The tikzpicture of a render.tikz.Figure alone (for render/svg.py: Markdown, Moodle, Jupyter)."""
     return render("_tikz_graph.tex", fig=fig, boxes=False, reaches=())
+
+
+def render_layer_figure(layer_figure) -> str:
+    """The tikzpicture of a render.tikz.LayerFigure alone (for render/svg.py: the Markdown report)."""
+    return render("_layer_tikz.tex", f=layer_figure)
 
 
 def render_report(solutions, title: str | None = None, detail: str = "concise") -> str:

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 import sympy as sp
 
 from ..engine.parse import symbol
-from ..engine.steps import partial
+from ..engine.steps import partial, tree_size
 from ..i18n import N_, _
 from . import tikz
 from .netview import network_view
@@ -56,7 +56,8 @@ class BackwardStep:
     value: float
     fanout: bool
     verdict: str | None  # the numeric check's verdict for this node, None for the output
-    closed: object = None  # the gradient in closed form (inputs, else node names), when short
+    closed: object = None  # the gradient in closed form in the inputs, when short
+    closed_numbers: object = None  # `closed` with the inputs' values put in (unevaluated)
 
 
 VERDICTS = {"ok": N_("ok"), "kink": N_("kink"), "suspect": N_("suspect"), "wrong": N_("wrong")}
@@ -78,6 +79,7 @@ class CheckRow:
 
 
 DEFINITION_LIMIT = 30  # nodes; bigger graphs are defined by their steps only
+DEFINITION_SIZE = 400  # tree nodes of the output written in the inputs; a bigger one is not written
 
 
 def definition(graph):
@@ -88,7 +90,8 @@ def definition(graph):
     for n in graph.nodes:
         exprs[n.name] = n.symbol if n.is_input else _substitute(
             n.expr, {graph.node(q).symbol: exprs[q] for q in n.parents})
-    return exprs[graph.output]
+    out = exprs[graph.output]  # (shared subexpressions: a step used three times by the next triples it)
+    return out if tree_size(out, DEFINITION_SIZE) <= DEFINITION_SIZE else None
 
 
 def _substitute(expr, mapping):
@@ -169,25 +172,36 @@ def forward_rows(derivation, nodes=None) -> tuple[ForwardRow, ...]:
 
 GATE_CHARS = 40  # a direct term names its local derivative by the gate's formula up to this length
 CLOSED_CHARS = 90  # a closed form longer than this (printed) is left out
+CLOSED_SIZE = 4 * CLOSED_CHARS  # tree nodes: a form this big prints longer than CLOSED_CHARS (not printed to know)
 
 
 def _inputs_of(graph) -> dict:
-    """Node symbol -> its definition in the inputs (small graphs), evaluated."""
+    """Node symbol -> its definition in the inputs (small graphs), evaluated; a definition too big
+    to print is left out (a step that uses the one before three times triples it each step)."""
     defs = {}
     for n in graph.nodes:
         if not n.is_input:
-            defs[n.symbol] = n.expr.xreplace(defs)
+            form = n.expr.xreplace(defs)
+            if tree_size(form, CLOSED_SIZE) <= CLOSED_SIZE:
+                defs[n.symbol] = form
     return defs
 
 
-def _closed(g, defs, printed) -> object:
-    """The gradient in the inputs when short, else in node names when short, else None."""
+def _closed(g, defs, printed, inputs) -> object:
+    """The gradient written in the inputs when that is short, else None (one rule on every page:
+    closed forms are always in the inputs, never in gate names)."""
     if g.closed is None or not g.contributions or g.closed.is_Number:
         return None
-    for form in (g.closed.xreplace(defs), g.closed):
-        if len(printed(form)) <= CLOSED_CHARS:
-            return form
-    return None
+    form = g.closed.xreplace(defs)
+    if tree_size(form, CLOSED_SIZE) > CLOSED_SIZE or any(s.name not in inputs for s in form.free_symbols):
+        return None  # too big to print (no printing needed to know), or still in gate names
+    return form if len(printed(form)) <= CLOSED_CHARS else None
+
+
+def _with_values(form, derivation):
+    """`form` (in the inputs) with each input's value put in, unevaluated: y + 2x -> 5 + 2·3."""
+    values = {derivation.graph.node(n).symbol: sp.Float(derivation.values[n], 15) for n in derivation.graph.inputs}
+    return _substitute(form, values)
 
 
 def backward_steps(derivation, report=None, closed: bool = False, limit=None) -> tuple[BackwardStep, ...]:
@@ -209,11 +223,12 @@ def backward_steps(derivation, report=None, closed: bool = False, limit=None) ->
                 gate = None
             terms.append(Term(c.via, c.upstream, c.upstream_value, partial(c.via, c.target),
                               c.local.expr, c.local.value, c.value, c.target, direct, gate))
-        form = _closed(g, defs, latex) if closed else None
+        form = _closed(g, defs, latex, set(graph.inputs)) if closed else None
         if form is not None and len(terms) == 1 and sp.srepr(form) == sp.srepr(terms[0].local_expr):
             form = None  # the closed form is the local derivative already written
         out.append(BackwardStep(g.node, g.symbol, chunks(terms, TERMS_PER_LINE), g.value,
-                                g.is_fanout, verdicts.get(g.node), form))
+                                g.is_fanout, verdicts.get(g.node), form,
+                                None if form is None else _with_values(form, derivation)))
     return tuple(out)
 
 
@@ -273,6 +288,13 @@ def problem_view(solution, figure: bool = True, detail: str = "concise") -> dict
     """
     if detail not in DETAILS:
         raise ValueError(f"detail must be one of {DETAILS}, got {detail!r}")
+    if solution.derivation is None:  # a layer stack (networks.stack): its layers, rules and arrays
+        from .stackview import stack_view
+        rows = check_rows(solution.report)
+        shown, cut = _limited_checks(rows) if detail == "full" else (tuple(c for c in rows if c.verdict != "ok"), 0)
+        return {**stack_view(solution, detail), "checks": shown, "checks_cut": cut or len(rows) - len(shown),
+                "checks_total": len(rows), "checks_ok": sum(1 for c in rows if c.verdict == "ok"),
+                "proof": proof_view(solution.report.proof)}
     p, d, r = solution.problem, solution.derivation, solution.report
     full = detail == "full"
     backward, note = (), ""
@@ -319,6 +341,7 @@ def problem_view(solution, figure: bool = True, detail: str = "concise") -> dict
         "forward": forward[:MAX_ROWS],
         "forward_cut": max(0, forward_total - MAX_ROWS),
         "backward": backward,
+        "closed_forms": any(s.closed is not None for s in backward),
         "checks": checks,
         "checks_cut": checks_cut,
         "max_rel_error": max((c.rel_error for c in r.checks), default=0.0),

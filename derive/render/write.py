@@ -1,5 +1,6 @@
 """Writing a report file: the solutions' sections rendered, compiled when a PDF is wanted, and
-written atomically. Shared by `derive report` (cli/report.py) and the Python API's
+written atomically, a report's files (.md and its SVG figures, .pdf and its .tex)
+as one unit (files.write_unit). Shared by `derive report` (cli/report.py) and the Python API's
 `Solution.report(path)`, so both write the same files.
 
     write_report(solutions, out, fmt, echo, detail="concise", sections=None) -> bool
@@ -41,8 +42,13 @@ def write_report(solutions, out: Path, fmt: str, echo=lambda line: None, detail:
     failed = sum(1 for s in solutions if not s.report.ok)
     if fmt == "md":
         text, figures = markdown.render_markdown(solutions, detail=detail, figure_stem=out.stem)
-        written = markdown.write_figures(figures, out.parent, echo)
-        outputs.write_atomic(out, text)
+        made = markdown.make_figures(figures, echo)  # the slow part, before anything is written
+        if len(made) < len(figures):  # never a link to a figure that was not made
+            text, _figures = markdown.render_markdown(solutions, detail=detail, figure_stem=out.stem, linked=set(made))
+            echo(f"derive: warning: {len(figures) - len(made)} figure(s) missing from {out} (not linked): "
+                 "the SVG figures need latex and dvisvgm")
+        outputs.write_unit({out: text, **{out.parent / name: svg for name, svg in made.items()}})
+        written = len(made)
         echo(f"wrote {out}" + (f" and {written} SVG figure(s) next to it" if written else ""))
         return ok
     if sections is None:

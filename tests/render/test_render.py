@@ -65,7 +65,7 @@ def test_functions():
 def test_matrix_notation():
     W, d = sp.MatrixSymbol("W^2", 2, 2), sp.MatrixSymbol("delta^2", 2, 1)
     out = latex(sp.HadamardProduct(W.T * d, d))
-    assert r"\odot" in out and r"^{\mathsf{T}}" in out
+    assert r"\odot" in out and r"^{\top}" in out
     a, b, c = (sp.MatrixSymbol(n, 2, 1) for n in "abc")
     assert latex(sp.HadamardProduct(a, sp.HadamardProduct(b, c))) == r"a \odot b \odot c"  # associative
 

@@ -154,7 +154,7 @@ def test_closed_forms_agree_with_sympy_diff_of_the_whole_expression(solutions):
             truth = sp.diff(whole.doit(), symbol(step.node))
             assert sp.simplify(closed - truth) == 0, (name, step.node)
             shown += 1
-    assert shown >= 8
+    assert shown >= 4  # closed forms are written in the inputs only, when short (issue 24)
     fan = {st.node: st.closed for st in problem_view(solutions["fanout"])["backward"]}
     assert sp.simplify(fan["x"] - (symbol("y") + 2 * symbol("x"))) == 0
 
@@ -216,9 +216,10 @@ def test_markdown_report_links_svg_figures(tmp_path):
     text = out.read_text()
     assert "## 1. A simple circuit: $f = (x + y) z$" in text and r"\(" not in text
     for k in (1, 2):
-        assert f"](blog-{k}.svg)" in text
+        assert re.search(rf"\]\((\./)?blog-{k}\.svg\)", text)  # a relative link
         svg = (tmp_path / f"blog-{k}.svg").read_text()
         assert svg.lstrip().startswith("<?xml") and "<path" in svg
+        assert re.search(r"<svg\b[^>]*\swidth='[0-9.]+px'", svg)  # a screen size (markdown.display_size)
 
 
 @needs_latex

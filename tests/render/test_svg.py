@@ -1,6 +1,7 @@
 """render/svg.py: a TikZ picture becomes an SVG (latex -> DVI -> dvisvgm --no-fonts), safely."""
 from __future__ import annotations
 
+import os
 import re
 import shutil
 import tempfile
@@ -25,7 +26,8 @@ PICTURE = r"""
 
 
 def _leftovers() -> set[str]:
-    return {p.name for p in Path(tempfile.gettempdir()).glob("derive-svg-*")}
+    """This process's temporary SVG folders (named by pid: other runs on the machine have their own)."""
+    return {p.name for p in Path(tempfile.gettempdir()).glob(f"{svg.TEMP_PREFIX}{os.getpid()}-*")}
 
 
 def _size_pt(text: str) -> tuple[float, float]:
