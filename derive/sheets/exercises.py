@@ -6,9 +6,14 @@ answer, from which the answer key typesets the full worked solution:
   forward   fill in the forward value of every gate on the drawn graph
   gates     fill in every gate's gradient (upstream × local, summed over consumers)
   symbolic  derive a named gradient as a chain of factors, then in the graph's names
-  rule      (networks) derive a gradient in index form, e.g. ∂L/∂w_kj = δ_k h_j
-  numeric   compute that gradient at the given values, factor by factor
-  update    one gradient-descent step w' = w − η ∂f/∂w
+  rule      (networks) derive a gradient in index form, e.g. ∂L/∂w_kj = δ_k h_j; a network with a
+            hidden layer gets a second one for a hidden weight, ∂L/∂w_ji = δ_j x_i (written out
+            for a unit a ReLU switched off when there is one: δ_j = 0)
+  numeric   compute that gradient at the given values, factor by factor (a network: a hidden
+            weight's, through δ_j)
+  update    one gradient-descent step w' = w − η ∂L/∂w, only when the output is a loss (a
+            network's, or a scalar graph's output named L, E, J, C, loss, cost or error)
+  layer     a layer drill (sheets.layer_drills): dX and the layer's parameter gradients from dY
 
 The scaffolding level decides how much of the solution the worksheet shows; the data is the
 same at every level (LEVELS, least help first):
@@ -29,6 +34,7 @@ from __future__ import annotations
 
 import math
 import random
+import re
 from dataclasses import dataclass
 from fractions import Fraction
 
@@ -37,6 +43,7 @@ import sympy as sp
 from ..engine.reverse import chain as chain_of
 from ..engine.steps import Chain, Gradient, partial
 from ..errors import DeriveError
+from .layer_drills import draw_drill
 from .variants import MAX_REDRAWS, Variant, draw_variant
 
 LEVELS = ("exam", "outline", "local-gradients", "fill-in", "worked")
@@ -46,10 +53,11 @@ HINT_LEVELS = {  # which hint kinds each level prints
     "exam": (), "outline": ("order", "chain", "fanout", "update"),
     "local-gradients": ("order", "chain", "fanout", "update", "rule"), "fill-in": (), "worked": (),
 }
-KINDS = ("forward", "gates", "symbolic", "rule", "numeric", "update")
+KINDS = ("forward", "gates", "symbolic", "rule", "numeric", "update")  # (a layer drill's one item: "layer")
 LEARNING_RATES = (Fraction(1, 10), Fraction(1, 5), Fraction(1, 2))
 FIGURE_LIMIT = 14  # graphs with more nodes get no fill-in-the-figure items
 PARAMETER_PREFIXES = ("w", "b", "θ", "theta")
+LOSS_NAME = re.compile(r"(L|E|J|C|loss|cost|err|error)(?![A-Za-z0-9])", re.IGNORECASE)  # L, E_total, loss_1
 
 @dataclass(frozen=True)
 class ForwardLine:
@@ -95,11 +103,13 @@ class ChainAnswer:
 class RuleAnswer:
     """A network's gradient in index form (networks.IndexRule) and one element it covers.
 
-    `instance` is (bindings, node, concrete expr, value) for the element the sheet asks about.
+    `instance` is (bindings, node, concrete expr, value) for the element the sheet asks about;
+    `via_delta` the rule through its unit's delta (δ_j x_i for ∂L/∂w_ji), when one covers it.
     """
     output: str
     rule: object  # networks.IndexRule
     instance: tuple
+    via_delta: sp.Expr | None = None
 
 
 @dataclass(frozen=True)
@@ -167,15 +177,19 @@ def choose_kinds(problem) -> tuple[str, ...]:
     """The exercise kinds that suit a problem: figure items for small graphs, an update
     item when the graph has parameters (w…, b…, θ…); for a network, its index-form rule."""
     if problem.kind == "network":
-        return ("rule", "numeric", "update")
+        return ("rule", "rule", "numeric", "update") if len(problem.sizes) > 2 else ("rule", "numeric", "update")
     graph = problem.graph()
     kinds = []
     if len(graph.nodes) <= FIGURE_LIMIT:
         kinds += ["forward", "gates"]
     kinds += ["symbolic", "numeric"]
-    if any(is_parameter(n) for n in graph.inputs):
-        kinds.append("update")
+    if any(is_parameter(n) for n in graph.inputs) and is_loss(graph.output):
+        kinds.append("update")  # gradient descent lowers a loss, not a neuron's output
     return tuple(kinds)
+
+
+def is_loss(name: str) -> bool:
+    return LOSS_NAME.match(name) is not None
 
 
 def level_name(level: str) -> str:
@@ -187,16 +201,19 @@ def level_name(level: str) -> str:
     return level
 
 
-def choose_target(variant: Variant, rng: random.Random) -> str:
+def choose_target(variant: Variant, rng: random.Random, layer: int = -1) -> str:
     """An input that reaches the output and whose gradient takes the chain rule to find: a
-    parameter when there is one, else an input used twice, else one at least two gates deep.
-    For a network: a weight of the output layer."""
+    parameter when there is one, else an input used twice, else one at least two gates deep;
+    never one whose gradient is 0 when another is not. For a network: a weight of the weight
+    matrix `layer` (-1: the output layer, 0: the first)."""
     d = variant.derivation
     extra = variant.solution.extra
     if extra is not None and getattr(extra, "chains", None):
-        last = [p for p in extra.params if p.upper().startswith("W")][-1]
-        return rng.choice([c.node for c in extra.chains if c.param == last])
+        matrix = [p for p in extra.params if p.upper().startswith("W")][layer]
+        weights = [c.node for c in extra.chains if c.param == matrix]
+        return rng.choice([w for w in weights if d.gradient(w).value != 0] or weights)
     reach = [n for n in d.graph.inputs if d.has(n)]
+    reach = [n for n in reach if d.gradient(n).value != 0] or reach
     if not reach:
         raise DeriveError(f"{variant.problem.source}: no input reaches the output")
     fanouts = [n for n in reach if d.gradient(n).is_fanout]
@@ -225,15 +242,31 @@ def chain_answer(variant: Variant, target: str) -> ChainAnswer:
 
 
 def rule_answer(variant: Variant, target: str) -> RuleAnswer:
-    """The index-form rule that covers `target` (∂L/∂w_kj for an output-layer weight)."""
+    """The index-form rule that covers `target` (∂L/∂w_kj for an output-layer weight), written
+    out for `target`."""
     for rule in variant.solution.extra.rules:
         for inst in rule.instances:
             if inst[1] == target:
                 if not rule.checked:
                     raise DeriveError(f"internal check failed: the rule for {rule.target} is unproven")
                 _agree(float(inst[3]), variant.derivation.gradient(target).value, f"the rule {rule.target}")
-                return RuleAnswer(variant.derivation.output, rule, inst)
+                return RuleAnswer(variant.derivation.output, rule, inst,
+                                  through_delta(variant.solution.extra.rules, rule))
     raise DeriveError(f"{variant.problem.source}: no index-form rule covers {target}")
+
+
+def through_delta(rules, rule) -> sp.Expr | None:
+    """∂L/∂w_ji as δ_j · x_i: the delta rule (lhs δ[j]) whose expression times one symbol (or 1)
+    is this rule's expression, as the product δ[j] · that symbol."""
+    for d in rules:
+        if d is rule or not isinstance(d.lhs, sp.Indexed) or isinstance(rule.lhs, sp.Indexed):
+            continue
+        ratio = sp.simplify(rule.expr / d.expr)
+        if ratio == 1:
+            return d.lhs
+        if isinstance(ratio, (sp.Indexed, sp.Symbol)):
+            return sp.Mul(d.lhs, ratio, evaluate=False)
+    return None
 
 
 def update_answer(variant: Variant, target: str, eta: Fraction) -> UpdateAnswer:
@@ -280,7 +313,8 @@ def hints_for(kind: str, variant: Variant, answer) -> tuple[Hint, ...]:
             hints.append(Hint("fanout", node=top, nodes=tuple(c.via for c in g.contributions)))
             hints += [Hint("rule", node=c.via, wrt=top, expr=c.local.expr) for c in g.contributions]
         hints += [Hint("rule", node=f.num, wrt=f.den, expr=f.expr) for f in factors
-                  if not d.gradient(f.den).is_fanout or f.num != answer.output]
+                  if (not d.gradient(f.den).is_fanout or f.num != answer.output)
+                  and (f.num, f.den) != (answer.output, answer.target)]  # a hint never states the answer
         return tuple(hints)
     if kind == "update":
         return (Hint("update", node=answer.target, expr=answer.rule),)
@@ -292,8 +326,13 @@ def exercises_for(variant: Variant, kinds, first_number: int, rng: random.Random
     given = tuple(variant.values.items())
     target = choose_target(variant, rng)
     eta = rng.choice(LEARNING_RATES)
+    hidden = _hidden_targets(variant, kinds, rng)
     items = []
+    rules = 0
     for kind in kinds:
+        if hidden and (kind != "rule" or rules):  # a network: the first rule on w^o, the rest on w^h
+            target = hidden[1] if kind == "rule" else hidden[0]
+        rules += kind == "rule"
         item_target = None
         item_given = given
         if kind == "forward":
@@ -321,6 +360,20 @@ def exercises_for(variant: Variant, kinds, first_number: int, rng: random.Random
     return items
 
 
+def _hidden_targets(variant: Variant, kinds, rng: random.Random) -> tuple[str, str] | None:
+    """A network with a hidden layer and two rule items: (a first-layer weight with a nonzero
+    gradient for the numbers, the weight to write the hidden rule out for: one into a unit a
+    ReLU switched off when there is one, so δ_j = 0 shows)."""
+    extra = variant.solution.extra
+    if list(kinds).count("rule") < 2 or not getattr(extra, "chains", None):
+        return None
+    live = choose_target(variant, rng, layer=0)
+    d = variant.derivation
+    first = next(p for p in extra.params if p.upper().startswith("W"))
+    off = [c.node for c in extra.chains if c.param == first and d.gradient(c.node).value == 0]
+    return live, (rng.choice(off) if off else live)
+
+
 def build_sheet(problems, seed: int, version: int, level: str = DEFAULT_LEVEL, kinds=None,
                 max_redraws: int = MAX_REDRAWS) -> Sheet:
     """One worksheet version: a variant of each problem and its exercises, numbered 1, 2, …
@@ -331,6 +384,11 @@ def build_sheet(problems, seed: int, version: int, level: str = DEFAULT_LEVEL, k
     level = level_name(level)
     variants, exercises = [], []
     for problem in problems:
+        if problem.kind == "layer_drill":  # a layer's backward pass (sheets.layer_drills): one item
+            variant = draw_drill(problem, seed, version)
+            exercises.append(Exercise(len(exercises) + 1, "layer", variant, None, (), variant.answer, ()))
+            variants.append(variant)
+            continue
         variant = draw_variant(problem, seed, version, max_redraws)
         rng = random.Random(f"{variant.key}:items")
         chosen = kinds if kinds is not None else choose_kinds(problem)

@@ -18,6 +18,7 @@ from ..engine.steps import partial
 from ..render import printer
 from ..render.tex import Safe
 from .exercises import HINT_LEVELS
+from .layer_view import key_rows
 from .sheet_rows import Sum, rows, sum_terms
 
 NUMBOX = r"\numbox"  # an empty box for a number
@@ -103,6 +104,8 @@ def _contribution_sums(g, output, values):
 
 def key_equations(e) -> list[list]:
     """The worked solution: a list of equations, each a list of sheet_rows.Row."""
+    if e.kind == "layer":
+        return key_rows(e.answer)
     d = e.variant.derivation
     values = dict(d.values)
     grads = {g.symbol: g.value for g in d.steps}
@@ -152,6 +155,8 @@ def key_equations(e) -> list[list]:
             parts.append(product(sym(partial(str(x), str(y))) for x, y, _ in rule.factors))
             parts.append(product(factor(ex) for _, _, ex in rule.factors))
         parts.append(sym(rule.expr))
+        if a.via_delta is not None:  # through the unit's delta: δ_j x_i
+            parts.append(sym(a.via_delta))
         eqs.append(rows(sym(rule.lhs), parts))
         eqs.append(rows(sym(partial(a.output, node)), [sym(concrete), num(value)]))
     elif e.kind == "update":

@@ -22,6 +22,7 @@ from ..networks.names import Names
 from ..pipeline import graph_and_inputs, solve
 from ..render import netfig, pdf, printer, tikz
 from ..render.tex import Safe, render
+from . import layer_drills, layer_view
 from .exercises import DEFAULT_LEVEL, build_sheet, level_name
 from .sheet_items import item_view, name, sym
 from .sheet_rows import BUDGET, rows, sum_terms, width
@@ -29,8 +30,11 @@ from .statement import description_for
 
 # Built-in problems that make good worksheet items (the scalar circuits; the gate-by-gate
 # neuron is the same function as neuron_sigmoid with a 13-node figure, so it is left out;
-# the 2-2-2 network gives the index-form ∂L/∂w_kj item).
-WORKSHEET_BUILTINS = ("circuit", "fanout", "neuron_sigmoid", "staged", "mlp_222")
+# the 2-2-2 network gives the index-form items ∂L/∂w_kj and ∂L/∂w_ji through δ_j; the ReLU
+# network a draw with a hidden unit switched off in one sample, δ_j = 0).
+WORKSHEET_BUILTINS = ("circuit", "fanout", "neuron_sigmoid", "staged", "mlp_222", "mlp_relu_batch")
+# ... and one drill per layer of issue 22 (made in code, not read from a file: sheets.layer_drills)
+WORKSHEET_DRILLS = layer_drills.drills
 PACKAGES = (("needspace", None),)
 MATRIX_LIMIT = 8  # rows or columns above which a given array is listed by its values only
 
@@ -169,6 +173,10 @@ def statement_description(variant) -> str:
 
 def variant_view(variant, exercises, level: str) -> dict:
     p = variant.problem
+    if p.kind == "layer_drill":
+        return {"title": p.title, "description": "", "steps": [], "network": None, "given": [], "output": "L",
+                "figure": None, "answer_figure": None, "figure_boxes": False, "redraws": variant.redraws,
+                "drill": layer_view.statement(variant), "exercises": [layer_view.item(e, level) for e in exercises]}
     kinds = {e.kind for e in exercises}
     figure_items = [e for e in exercises if e.kind in ("forward", "gates")]
     worksheet_figure = None
@@ -192,6 +200,7 @@ def variant_view(variant, exercises, level: str) -> dict:
         "answer_figure": figure_view(variant, True, True) if figure_items else None,
         "exercises": [item_view(e, level, figure=worksheet_figure is not None) for e in exercises],
         "redraws": variant.redraws,
+        "drill": None,
     }
 
 

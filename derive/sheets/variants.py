@@ -7,9 +7,14 @@ one decimal). A draw is redrawn when it would make a lesson invisible or a numbe
     engine.ops `saturates` or has `kinks`: σ, tanh, ReLU, |x|, a max tie, ...), a tiny
     denominator, a log of a number near or below 0, a huge value, and equal values on two inputs
     of one gate (x = y into x + y, or w = x in a product w·x: which is which cannot show);
+    and a gate whose value is 0 or ±1 (xpy = 1 hides the squaring, z = 0 into σ) unless the
+    gate is one application of a kinked function (relu off is 0, max is one of its inputs);
   backward (`solution_problems`): a local gradient that is 0 or ±1 where the gate's rule is not
-    a constant or a step (z = 1 in f = q·z hides the multiply gate's swap: ∂f/∂q = z = 1), a
-    vanishing gradient of an input or parameter (|∂f/∂w| < GRADIENT_MIN), a failed check or a kink.
+    a constant or piecewise constant (z = 1 in f = q·z hides the multiply gate's swap: ∂f/∂q =
+    z = 1; relu′, ∂max/∂x and |x|′ = sign x are 0 or ±1 by their rule), a vanishing gradient of
+    an input or parameter (|∂f/∂w| < GRADIENT_MIN; exactly 0 behind a switch is the lesson), a
+    failed check or a kink; a network whose hidden units can switch off (relu′ = 0) is drawn
+    with at least one hidden unit off and one on.
 The number of redraws is bounded and kept on the variant with the reason for each. Every variant
 is solved through `pipeline.solve` and used only if its numeric check passes, so every answer is
 proven before it is written. Math only: never imports rendering.
@@ -18,6 +23,7 @@ from __future__ import annotations
 
 import collections
 import dataclasses
+import functools
 import itertools
 import math
 import random
@@ -25,11 +31,11 @@ import re
 from dataclasses import dataclass
 from fractions import Fraction
 
-import mpmath
 import sympy as sp
 
 from ..engine import numeric
 from ..engine.ops import function_of
+from ..engine.precision import mp as mpmath  # derive's own context, precision per thread
 from ..errors import DeriveError
 from ..pipeline import DomainError, Solution, graph_and_inputs, solve
 
@@ -156,6 +162,8 @@ def degeneracies(graph, values: dict) -> tuple[str, ...]:
                 return (f"{node.name} cannot be evaluated",)
             if not isinstance(v, mpmath.mpf) or not mpmath.isfinite(v) or abs(v) > VALUE_LIMIT:
                 return (f"{node.name} = {mpmath.nstr(v, 6)} is not a moderate real number",)
+            if not _switch(node.expr) and any(abs(v - t) < 1e-12 for t in TRIVIAL):
+                return (f"{node.name} = {mpmath.nstr(v, 6)} hides its gate (1² = 1, σ(0), a product with 0)",)
             env[node.symbol] = v
     return ()
 
@@ -190,6 +198,23 @@ def _applications(expr) -> set:
     """The applications a draw keeps clear of trouble: every function whose record has kinks or
     saturates, and every log, exp and power."""
     return {e for e in sp.preorder_traversal(expr) if isinstance(e, (sp.log, sp.exp, sp.Pow)) or _watched(e)}
+
+
+def _switch(expr) -> bool:
+    """A gate that is one application of a kinked function (relu, max, abs, step): its value may
+    be 0 or one of its inputs by its rule (a unit switched off, the larger input chosen)."""
+    record = function_of(expr.func)
+    return record is not None and bool(record.kinks)
+
+
+@functools.lru_cache(maxsize=4096)
+def piecewise_constant(expr) -> bool:
+    """A local gradient that is constant between kinks (relu' = 1[z > 0], ∂max/∂x, d|x|/dx =
+    sign x): its value 0 or ±1 is its rule, not a coincidence of the draw."""
+    if expr.is_number or not expr.free_symbols:
+        return False
+    return all(sp.diff(expr, s).replace(lambda e: isinstance(e, sp.DiracDelta), lambda e: sp.S.Zero) == 0
+               for s in expr.free_symbols)
 
 
 def _watched(e) -> bool:
@@ -258,21 +283,69 @@ def solution_problems(solution) -> tuple[str, ...]:
     reasons += [f"kink at {k}" for k in d.kinks]
     reasons += [f"|∂{d.output}/∂{g.node}| = {g.value:.3g} is too large"
                 for g in d.steps if not math.isfinite(g.value) or abs(g.value) > VALUE_LIMIT]
-    leaves = set(d.graph.inputs)  # what the exercises ask about (a unit a ReLU switches off is a lesson)
-    reasons += [f"|∂{d.output}/∂{g.node}| = {g.value:.3g} vanishes"
-                for g in d.steps if g.node in leaves and abs(g.value) < GRADIENT_MIN]
+    leaves = set(d.graph.inputs)  # what the exercises ask about
+    switched = any(piecewise_constant(c.local.expr) and c.local.value == 0 for g in d.steps for c in g.contributions)
+    # a gradient that is exactly 0 behind a switch (a ReLU unit off, the input max did not choose) is
+    # the lesson; one that is merely small teaches nothing
+    reasons += [f"|∂{d.output}/∂{g.node}| = {g.value:.3g} vanishes" for g in d.steps
+                if g.node in leaves and abs(g.value) < GRADIENT_MIN and not (switched and g.value == 0)]
+    if leaves and all(g.value == 0 for g in d.steps if g.node in leaves):
+        reasons.append("every gradient is 0")
+    reasons += _hidden_switches(solution)
+    off = {d.graph.node(n).symbol for n in d.values if n in d.graph and not d.graph.node(n).is_input
+           and d.values[n] == 0 and _switch(d.graph.node(n).expr)}  # units a ReLU switched off
     for g in d.steps:
         for c in g.contributions:
+            if c.local.value == 0 and c.local.expr.free_symbols & off:
+                continue  # ∂net/∂w = h_j = 0 behind an off unit: the lesson, not a hidden rule
             if trivial_local(c.local):
                 reasons.append(f"∂{c.via}/∂{c.target} = {c.local.expr} is {c.local.value:g}: the rule of {c.via} "
                                f"does not show")
     return tuple(reasons)
 
 
+def _hidden_switches(solution) -> list[str]:
+    """A network: every weight matrix has a weight with a nonzero gradient (something to compute),
+    and when its units can switch off (ReLU: relu′ = 0 for z < 0) at least one unit is off, so the
+    sheet shows δ_j = 0 as well as a live δ_j."""
+    params = getattr(solution.extra, "params", None)
+    if not params:
+        return []
+    d = solution.derivation
+    reasons = []
+    for key, names in params.items():
+        flat = [n for n in _flat(names) if d.has(n)]
+        if key.upper().startswith("W") and flat and all(d.gradient(n).value == 0 for n in flat):
+            reasons.append(f"every gradient of {key} is 0")
+    units = [n for n in d.graph.steps if _switch(n.expr) and _switches_off(function_of(n.expr.func))]
+    if units and not any(d.values[n.name] == 0 for n in units):
+        reasons.append("no unit is switched off")
+    return reasons
+
+
+def _flat(names):
+    for n in names:
+        if isinstance(n, str):
+            yield n
+        else:
+            yield from _flat(n)
+
+
+def _switches_off(record) -> bool:
+    """An activation whose derivative is 0 on one side of its kink (relu; not leaky ReLU or ELU)."""
+    if not (record.activation and len(record.kinks) == 1):
+        return False
+    params = [v for _, v in record.params]  # leaky ReLU's slope α at its default
+
+    def slope(x):
+        return mpmath.diff(lambda z: record.mp(z, *params), x)
+    return slope(record.kinks[0] - 1) == 0 and slope(record.kinks[0] + 1) != 0
+
+
 def trivial_local(local) -> bool:
     """A local gradient that is not a constant (its rule depends on the values) but is 0 or ±1 here.
-    A step (relu' = 1[z > 0]) is 0 or 1 by its rule, so it never hides it."""
-    if local.expr.is_number or local.expr.has(sp.Heaviside):
+    A step or a sign (relu' = 1[z > 0], |x|' = sign x) is 0 or ±1 by its rule, so it never hides it."""
+    if local.expr.is_number or piecewise_constant(local.expr):
         return False
     return any(math.isclose(local.value, t, rel_tol=1e-12, abs_tol=1e-12) for t in TRIVIAL)
 

@@ -133,7 +133,7 @@ def test_numerical_answers_are_the_proven_values_within_a_relative_tolerance(roo
         tolerance = float(answer.find("tolerance").text)
         assert close(value, e.answer.value)
         assert close(value, oracle_gradient(e.variant.graph, e.variant.values, e.target))
-        assert tolerance == pytest.approx(0.01 * abs(value), rel=1e-5)
+        assert 0.01 * abs(value) * (1 - 1e-5) <= tolerance <= 0.01 * abs(value)
         checked += 1
     assert checked == 2 * len(PROBLEMS)
 
@@ -155,8 +155,12 @@ def test_cloze_blanks_match_the_oracle(root, sheets):
             eta = dict(e.given)["η"]
             want = [grad, float(vals[e.target]) - float(eta) * grad]
         assert len(blanks) == len(want), (n, v)
-        for (got, tol), w in zip(blanks, want):
-            assert close(got, w) and tol == pytest.approx(max(abs(got) * 0.01, 1e-12), rel=1e-5)
+        for k, ((got, tol), w) in enumerate(zip(blanks, want)):
+            assert close(got, w)
+            if e.kind == "update" and k == 1:  # the new weight: never wider than half the step
+                assert tol <= abs(float(vals[e.target]) - w) / 2
+            else:
+                assert max(abs(got) * 0.01, 1e-12) * (1 - 1e-5) <= tol <= max(abs(got) * 0.01, 1e-12)
         kinds.add(e.kind)
     assert kinds == {"forward", "gates", "update"}
 
@@ -202,11 +206,11 @@ def test_general_feedback_is_the_worked_solution(root, sheets):
     for q, n, v in questions(root):
         e = exercise(sheets, n, v)
         feedback = q.find("generalfeedback/text").text
-        assert feedback.startswith("\\[\\begin{aligned}") and feedback.endswith("\\end{aligned}\\]")
+        assert feedback.startswith("\\[\\begin{aligned}") and "\\end{aligned}\\]" in feedback
         if e.kind == "numeric":
             assert printed(e.answer.value) in feedback
         if q.get("type") == "essay":
-            assert q.find("graderinfo/text").text == feedback
+            assert feedback.startswith(q.find("graderinfo/text").text)
             assert q.find("responseformat").text == "editor"
 
 
@@ -218,7 +222,9 @@ def test_hostile_title_stays_text():
     (q, *_) = [q for q in root.findall("question") if q.get("type") != "category"]
     text = q.find("questiontext/text").text
     assert "<script>" not in text and "&lt;script&gt;" in text
-    assert q.find("name/text").text.startswith("Exercise 1, version 1: ]]> <script>")
+    name = q.find("name/text").text
+    assert name.startswith("Exercise 1, version 1: ") and name.endswith("‹script›alert(1)‹/script› + x")  # plain
+    assert not set("<$\\{") & set(name)
 
 
 # ---------------------------------------------------------------- the command
@@ -262,4 +268,4 @@ def test_real_figures_are_svg():
         svg = base64.b64decode(f.text).decode()
         assert "<svg" in svg and "</svg>" in svg
         names.add(f.get("name"))
-    assert names == {"figure-v1-p1.svg", "figure-v1-p2.svg"}
+    assert names == {"figure-v1-p1.svg", "figure-v1-p2.svg", "answer-v1-p1.svg"}  # the key's figure: feedback

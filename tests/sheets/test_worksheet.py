@@ -144,7 +144,16 @@ def test_no_degenerate_points(sheets):
 
 def test_degeneracies_named():
     relu_p = loads('[graph]\nf = "relu(x - y - 1)"\n[values]\nx = 1\ny = 1\n')
-    assert "kink" in degeneracies(relu_p.graph(), {"x": 3, "y": 2})[0]
+    assert "kink" in degeneracies(relu_p.graph(), {"x": Fraction(305, 100), "y": 2})[0]
+    # a gate whose value is 0 or ±1 hides its operation (xpy = 1 into a square, z = 0 into σ) ...
+    square = loads('[graph]\nxpy = "x + y"\nf = "xpy**2"\n[values]\nx = 1\ny = 2\n').graph()
+    assert "xpy = 1" in degeneracies(square, {"x": 3, "y": -2})[0]
+    assert degeneracies(square, {"x": 3, "y": -1}) == ()
+    neuron = loads('[graph]\nz = "w*x + b"\nf = "sigmoid(z)"\n[values]\nw = 1\nx = 2\nb = 3\n').graph()
+    assert "z = 0" in degeneracies(neuron, {"w": 2, "x": 1, "b": -2})[0]
+    # ... but a switch may be 0 or one of its inputs by its rule (a ReLU unit off, the max chosen)
+    switch = loads('[graph]\nm = "max(x, y)"\nf = "relu(m - z) + w"\n[values]\nx = 1\ny = 2\nz = 4\nw = 3\n')
+    assert degeneracies(switch.graph(), {"x": 1, "y": 2, "z": 4, "w": 3}) == ()
     assert degeneracies(relu_p.graph(), {"x": 1, "y": Fraction(-1, 10)}) == ()
     div = loads('[graph]\nf = "1 / (x - y)"\n[values]\nx = 1\ny = 0.5\n')
     assert "division" in degeneracies(div.graph(), {"x": 1, "y": Fraction(95, 100)})[0]
@@ -154,7 +163,9 @@ def test_degeneracies_named():
     assert "log" in degeneracies(log.graph(), {"x": -2, "y": 2})[0]
     sat = load("neuron_sigmoid")
     assert "saturated" in degeneracies(sat.graph(), {"w_0": 5, "x_0": 4, "w_1": 1, "x_1": -1, "w_2": 2})[0]
-    assert degeneracies(load("staged").graph(), {"x": 3, "y": -4}) == ()
+    # cs231n's own point has xpy = −1: squared, it hides the squaring; a worksheet redraws it
+    assert "xpy = -1" in degeneracies(load("staged").graph(), {"x": 3, "y": -4})[0]
+    assert degeneracies(load("staged").graph(), {"x": 2, "y": -4}) == ()
 
 
 def test_redraws_are_counted_and_bounded():
@@ -199,6 +210,9 @@ def test_every_answer_matches_an_independent_computation(sheets):
                 assert node == e.target
                 assert close(value, oracle_gradient(g, vals, node))
                 env = {n.symbol: v for n, v in ((g.node(k), v) for k, v in e.variant.derivation.values.items())}
+                # a hidden rule names the output deltas δ_k = ∂L/∂net_k: their values from the oracle
+                env.update({sp.Symbol(delta, real=True): oracle_gradient(g, vals, net)
+                            for net, delta in e.variant.solution.extra.deltas.items()})
                 assert close(float(concrete.xreplace(env)), value)
             elif e.kind == "numeric":
                 assert close(a.value, oracle_gradient(g, vals, e.target))
@@ -240,7 +254,9 @@ def test_kinds_chosen_per_problem(builtins):
     circuit = by_title["A simple circuit: $f = (x + y) z$"]
     assert circuit == ("forward", "gates", "symbolic", "numeric")  # no parameter: no update
     neuron = by_title["A 2-D sigmoid neuron with a sigmoid gate"]
-    assert "update" in neuron
+    assert "update" not in neuron  # its output is not a loss: no gradient descent on it
+    loss = loads('[graph]\nz = "w*x + b"\nE = "(z - t)**2"\n[values]\nw = 1\nx = 2\nb = 3\nt = 1\n')
+    assert "update" in choose_kinds(loss)
     big = loads('[graph]\nf = "' + " + ".join(f"a{i}*b{i}" for i in range(8)) + '"\n[values]\n'
                 + "".join(f"a{i} = 1\nb{i} = 2\n" for i in range(8)))
     assert "forward" not in choose_kinds(big) and "symbolic" in choose_kinds(big)
