@@ -20,6 +20,8 @@ import gettext
 import re
 from pathlib import Path
 
+from .particles import Template, particles
+
 LANGUAGES = ("en", "ko")
 LANGUAGE_NAMES = {"en": "English", "ko": "Korean (한국어)"}
 DOMAIN = "derive"
@@ -61,12 +63,19 @@ def chosen() -> str | None:
     return _current.get()
 
 
+def _korean(text: str) -> str:
+    """Korean text picks its particles by the word before them, also once its placeholders are filled."""
+    if current() != "ko":
+        return text
+    return Template(text if "{" in text or "%(" in text else particles(text))  # placeholders: once filled
+
+
 def _(message: str) -> str:
-    return translations(current()).gettext(message)
+    return _korean(translations(current()).gettext(message))
 
 
 def ngettext(singular: str, plural: str, n: int) -> str:
-    return translations(current()).ngettext(singular, plural, n)
+    return _korean(translations(current()).ngettext(singular, plural, n))
 
 
 def N_(message: str) -> str:
