@@ -5,8 +5,9 @@
 Each case runs `derive ...` in a fresh process with a time limit and is judged by what a user
 sees: a clear one-line error (exit 2) or a correct result (exit 0/1) is good; a traceback, an
 exit code 3, a hang past the limit, JSON that does not parse, or a result that disagrees with the
-value computed here is bad. Prints one line per bad case and the counts per class. Not part of
-`make test` (it takes minutes); tests/cli/test_hostile.py holds the named tests of each class.
+value computed here is bad. Prints one line per bad case and the counts per class. The whole table
+takes many minutes; `make test` runs `--quick 1` (the first case of every class, through
+tests/cli/test_hostile_script.py); tests/cli/test_hostile.py holds the named tests of each class.
 """
 from __future__ import annotations
 
@@ -17,6 +18,7 @@ import os
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from pathlib import Path
 
@@ -24,10 +26,17 @@ DERIVE = [sys.executable, "-m", "derive"]
 CASES: list[dict] = []
 
 
-def case(cls, name, args, files=None, expect=None, stdin=None, stdout_file=None, codes=(0, 1, 2)):
-    """expect(stdout, stderr, code) -> None or a string saying what is wrong."""
+def case(cls, name, args, files=None, expect=None, stdin=None, stdout_file=None, codes=(0, 1, 2), env=None,
+         stdout_closed=False, interrupt=None, python=False):
+    """expect(stdout, stderr, code) -> None or a string saying what is wrong.
+
+    files: {name: text | bytes | ("symlink", target) | ("fifo",)}; env: variables added to the
+    run's environment ("{tmp}" in a value is the case's folder); stdout_closed: run with fd 1
+    closed; interrupt: (glob, signal): send the signal once a file matching the glob (under the
+    case's folder) exists; python: `args` are Python's (a script using derive in-process), not derive's."""
     CASES.append({"cls": cls, "name": name, "args": args, "files": files or {}, "expect": expect,
-                  "stdin": stdin, "stdout_file": stdout_file, "codes": codes})
+                  "stdin": stdin, "stdout_file": stdout_file, "codes": codes, "env": env or {},
+                  "stdout_closed": stdout_closed, "interrupt": interrupt, "python": python})
 
 
 def graph(steps: dict, values: dict, extra: str = "") -> str:
@@ -150,8 +159,9 @@ for title in ["ς ά ϑ ϕ ϖ", "Łódź ŧ ő ą ğ", "간단한 회로: 덧셈
     case("unicode", f"title {title!r} :: pdf", ["report", "p.toml", "-o", "r.pdf"], {"p.toml": text})
     case("unicode", f"title {title!r} :: md", ["report", "p.toml", "-o", "r.md"], {"p.toml": text})
 for name in ["ς", "ϑ", "ά", "ŧ", "α_1", "θ"]:
-    text = graph({"f": f"{name} * y"}, {name: 2, "y": 3})
-    case("unicode", f"name {name} :: pdf", ["report", "p.toml", "-o", "r.pdf"], {"p.toml": text})
+    text = graph({"f": f"{name} * y"}, {json.dumps(name, ensure_ascii=False): 2, "y": 3})  # a quoted TOML key
+    case("unicode", f"name {name} :: pdf", ["report", "p.toml", "-o", "r.pdf"], {"p.toml": text},
+         codes=(0,) if name != "ŧ" else (0, 2))  # the parser takes Greek and ASCII names (ŧ: a clear error)
 for ctrl in ["\\u001b[2J", "\\u0000", "\\u0007", "\\u202e"]:
     text = f'title = "a{ctrl}b"\n' + graph({"f": "x * y"}, {"x": 2, "y": 3})
     case("unicode", f"control {ctrl}", ["show", "p.toml"], {"p.toml": text}, codes=(2,))
@@ -186,6 +196,40 @@ steps = {"s0": "x * 1.1"}
 steps.update({f"s{i}": f"s{i - 1} * 1.1" for i in range(1, 200)})
 case("worksheet", "200-step chain", ["worksheet", "p.toml", "-o", "ws", "--tex-only"],
      {"p.toml": graph(steps, {"x": 1})})
+
+for expr, vals in [("abs(max(x, y) - z) * w", {"x": 2, "y": -1, "z": 3, "w": 2}),
+                   ("max(x, y) * z", {"x": 1, "y": 2, "z": 3})]:
+    case("worksheet", f"max/abs {expr}", ["worksheet", "p.toml", "-o", "ws", "--tex-only"],
+         {"p.toml": graph({"f": expr}, vals)}, codes=(0,))
+
+# ---------------------------------------------------------------- Moodle markup from input (issue 27, item 3)
+
+for payload in ["{1:NUMERICAL:=3:0.1}", "$ {1:SHORTANSWER:=x} $", "{#1}", "]]> <script>alert(1)</script>",
+                "@@PLUGINFILE@@/x.svg", "\\href{javascript:alert(1)}{x}", "$\\href{javascript:alert(1)}{x}$",
+                "&#123;1:MC:=a~b&#125;"]:
+    text = (f'title = {json.dumps(payload)}\ndescription = {json.dumps(payload)}\n'
+            + graph({"q": "a + b", "f": "q * c"}, {"a": 1, "b": 2, "c": 3}))
+
+    def no_moodle_markup(out, err, code, _p=payload):
+        import re
+        import xml.etree.ElementTree as ET
+        quiz = Path("mq/quiz.xml")
+        if not quiz.exists():
+            return "quiz.xml not written"
+        body = quiz.read_text()
+        try:
+            ET.fromstring(body)
+        except ET.ParseError as e:
+            return f"quiz.xml does not parse: {e}"
+        if len(re.findall(r"\{[0-9]*:[A-Z_]+:", body, re.IGNORECASE)) != body.count("{1:NUMERICAL:="):
+            return "a cloze sub-question from input"
+        if re.search(r"\{#\d+\}", body) or "<script" in body:
+            return "live Moodle markup from input"
+        if body.count("@@PLUGINFILE@@") != len(re.findall(r'src="@@PLUGINFILE@@/', body)):
+            return "@@PLUGINFILE@@ from input"
+        return None
+    case("moodle", payload, ["worksheet", "p.toml", "--format", "moodle", "-o", "mq"], {"p.toml": text},
+         no_moodle_markup, codes=(0,))
 
 # ---------------------------------------------------------------- injection
 
@@ -229,26 +273,305 @@ for label, raw in [("empty", b""), ("binary", bytes(range(256))), ("bad utf-8", 
     case("malformed", label, ["check", "p.toml", "--json"], files, codes=(2,))
 
 
+# ---------------------------------------------------------------- live HTML from input (issue 27, item 2)
+
+def live_html(markdown: str) -> str | None:
+    """What in `markdown` a CommonMark renderer that passes raw HTML and every link scheme (as blog
+    engines do), with or without a $...$ math extension, turns into a live element, attribute or link."""
+    import re
+    from html.parser import HTMLParser
+
+    from markdown_it import MarkdownIt
+    from mdit_py_plugins.dollarmath import dollarmath_plugin
+    safe = {"p", "h1", "h2", "h3", "h4", "h5", "h6", "em", "strong", "code", "pre", "ul", "ol", "li", "img", "hr",
+            "br", "table", "thead", "tbody", "tr", "th", "td", "span", "div", "a", "blockquote", "eq", "eqn", "section"}
+    found = []
+
+    class Live(HTMLParser):
+        def handle_starttag(self, tag, attrs):
+            if tag not in safe:
+                found.append(f"<{tag}>")
+            for name, value in attrs:
+                if name.startswith("on") or name in ("formaction", "srcdoc"):
+                    found.append(f"<{tag} {name}>")
+                if name in ("href", "src") and value and re.match(r"\s*[a-zA-Z][\w+.-]*:", value):
+                    found.append(f"<{tag} {name}={value[:30]}>")
+    plain, math = MarkdownIt("commonmark", {"html": True}), MarkdownIt("commonmark", {"html": True})
+    for md in (plain, math.use(dollarmath_plugin)):
+        md.validateLink = lambda url: True
+        Live().feed(md.render(markdown))
+    return f"live HTML: {', '.join(found[:3])}" if found else None
+
+
+def md_is_inert(*names):
+    def check(out, err, code):
+        for name in names:
+            if not Path(name).exists():
+                return f"{name} not written"
+            problem = live_html(Path(name).read_text(encoding="utf-8"))
+            if problem:
+                return f"{name}: {problem}"
+        return None
+    return check
+
+
+HTML_PAYLOADS = ["$<img src=x onerror=alert(1)>$", "<script>alert(1)</script>", "<svg onload=alert(1)>",
+                 "<iframe src=javascript:alert(1)></iframe>", "[click](javascript:alert(1))", "<javascript:alert(1)>",
+                 "\\href{javascript:alert(1)}{x}", "$\\href{javascript:alert(1)}{x}$", "$a<b$ and $c>d$",
+                 "<a href='javascript:alert(1)'>x</a>", "&#60;script&#62;", "<details open ontoggle=alert(1)>"]
+for payload in HTML_PAYLOADS:
+    text = (f"title = {json.dumps(payload)}\ndescription = {json.dumps(payload)}\n"
+            + graph({"q": "x + y", "f": "q * z"}, {"x": -2, "y": 5, "z": -4})
+            + f"[translations.ko]\ntitle = {json.dumps(payload)}\ndescription = {json.dumps(payload)}\n")
+    case("html", f"{payload[:40]} :: report md", ["report", "p.toml", "-o", "r.md"], {"p.toml": text},
+         md_is_inert("r.md"), codes=(0,))
+    case("html", f"{payload[:40]} :: report md --lang ko", ["report", "p.toml", "-o", "r.md", "--lang", "ko"],
+         {"p.toml": text}, md_is_inert("r.md"), codes=(0,))
+    answers = (f"[[answer]]\nstudent = {json.dumps(payload)}\nwrt = \"x\"\nanswer = {json.dumps(payload)}\n"
+               '[[answer]]\nstudent = "b"\nwrt = "x"\nanswer = "z"\n')
+    case("html", f"{payload[:40]} :: feedback.md", ["verify", "p.toml", "--answers", "a.toml", "-o", "fb"],
+         {"p.toml": text, "a.toml": answers}, md_is_inert("fb/feedback.md"), codes=(0,))
+case("html", "output name javascript: :: figure link", ["report", "circuit", "-o", "javascript:alert(1).md"],
+     {}, md_is_inert("javascript:alert(1).md"), codes=(0,))
+
+# ---------------------------------------------------------------- outputs whole or untouched (item 5)
+
+
+def untouched(name, content):
+    def check(out, err, code):
+        if Path(name).read_text() != content:
+            return f"{name} (outside the output folder) was changed through a link"
+        return None
+    return check
+
+
+for fmt in ("md", "tex", "pdf"):
+    case("outputs", f"report -o a symlink :: {fmt}", ["report", "circuit", "-o", f"out/r.{fmt}"],
+         {"outside.txt": "precious", f"out/r.{fmt}": ("symlink", "outside.txt"),
+          "out/r.tex": ("symlink", "outside.txt")}, untouched("outside.txt", "precious"), codes=(0, 2))
+case("outputs", "feedback.md a symlink", ["verify", "circuit", "--answers", "a.toml", "-o", "fb"],
+     {"outside.txt": "precious", "fb/feedback.md": ("symlink", "../outside.txt"),
+      "a.toml": '[[answer]]\nstudent = "s"\nwrt = "x"\nanswer = "z"\n'}, untouched("outside.txt", "precious"),
+     codes=(0, 2))
+case("outputs", "check --json, stdout closed", ["check", "circuit", "--json"], stdout_closed=True, codes=(2,))
+case("outputs", "show, stdout closed", ["show", "circuit"], stdout_closed=True, codes=(2,))
+for encoding in ("latin-1", "ascii", "cp1252"):
+    for args in (["show", "circuit"], ["check", "mlp_222", "--json"], ["list"],
+                 ["verify", "circuit", "--wrt", "x", "--answer", "z"],
+                 ["verify", "circuit", "--wrt", "x", "--answer", "z", "--lang", "ko"]):
+        case("outputs", f"PYTHONIOENCODING={encoding} {' '.join(args)}", args, env={"PYTHONIOENCODING": encoding},
+             codes=(0,))
+
+# ---------------------------------------------------------------- tolerances (item 4)
+
+for tol in ("nan", "inf", "-inf", "-1", "0", "1", "abc", "", "1e-12", "1e-300", "1e400"):
+    case("tolerance", f"--tolerance {tol!r}", ["worksheet", "circuit", "--format", "moodle", "-o", "mq",
+                                               "--tolerance", tol], codes=(2,))
+for tol in ("1e-9", "0.5"):
+    case("tolerance", f"--tolerance {tol!r}", ["worksheet", "circuit", "--format", "moodle", "-o", "mq",
+                                               "--tolerance", tol], codes=(0,))
+
+# ---------------------------------------------------------------- letters beyond Latin-1 in PDFs (item 8)
+
+
+def pdf_shows(*letters):
+    def check(out, err, code):
+        if not Path("r.pdf").exists():
+            return "r.pdf not written"
+        import unicodedata
+        shown = subprocess.run(["pdftotext", "r.pdf", "-"], capture_output=True, text=True).stdout
+        shown = unicodedata.normalize("NFKC", shown)  # a math Ω comes back as the Ohm sign
+        missing = [c for c in letters if unicodedata.normalize("NFKC", c) not in shown]
+        return f"not in the PDF: {' '.join(missing)}" if missing else None
+    return check
+
+
+for letters in ("ς ά ϑ ƀ ĸ", "ŧ Ŋ ж Ω", "ά ĸ 간단한"):
+    text = f"title = {json.dumps('Letters ' + letters, ensure_ascii=False)}\n" + graph({"f": "x * y"}, {"x": 2, "y": 3})
+    case("letters", f"title {letters}", ["report", "p.toml", "-o", "r.pdf"], {"p.toml": text},
+         pdf_shows(*letters.split()), codes=(0,))
+for name in ("ά", "ς", "ϑ"):
+    text = graph({"f": f"{name} * y"}, {json.dumps(name, ensure_ascii=False): 2, "y": 3})
+    case("letters", f"name {name}", ["report", "p.toml", "-o", "r.pdf"], {"p.toml": text}, pdf_shows(name),
+         codes=(0,))
+
+# ---------------------------------------------------------------- worksheets without TeX (item 9)
+
+
+def every_tex(versions):
+    def check(out, err, code):
+        want = {f"{s}-v{k}.tex" for s in ("worksheet", "answers") for k in range(1, versions + 1)}
+        got = {p.name for p in Path("ws").glob("*.tex")}
+        if want - got:
+            return f"missing {sorted(want - got)[:3]}"
+        if err.count("apt-get install") != 1:
+            return f"what to install said {err.count('apt-get install')} times"
+        return None
+    return check
+
+
+NO_TEX = {"PATH": "{tmp}/bin"}  # a PATH that holds python only
+for args in (["circuit", "fanout"], ["circuit", "--lang", "ko"], ["--builtin"]):
+    case("notex", f"worksheet {' '.join(args)}", ["worksheet", *args, "--versions", "2", "-o", "ws"],
+         {"bin/python": ("symlink", sys.executable)}, every_tex(2), codes=(0,), env=NO_TEX)
+
+# ---------------------------------------------------------------- signals, unreadable files (item 10)
+
+
+def no_svg_folder(out, err, code):
+    left = list(Path("t").glob("derive-svg-*"))
+    return f"left {left[0].name}" if left else None
+
+
+for sig in (15, 2):
+    case("signals", f"signal {sig} while SVG figures are made", ["report", "--builtin", "-o", "r.md"],
+         {"t/.keep": ""}, no_svg_folder, codes=(130, -sig, 1, 2), env={"TMPDIR": "{tmp}/t"},
+         interrupt=("t/derive-svg-*", sig))
+case("readerr", "problem file is a FIFO", ["check", "p.toml"], {"p.toml": ("fifo",)},
+     lambda out, err, code: None if "not a regular file" in err else "not said: not a regular file", codes=(2,))
+case("readerr", "answers file is a FIFO", ["verify", "circuit", "--answers", "a.toml", "-o", "fb"],
+     {"a.toml": ("fifo",)},
+     lambda out, err, code: None if "not a regular file" in err else "not said: not a regular file", codes=(2,))
+case("readerr", "problem file is a directory", ["check", "p.toml"], {"p.toml/.keep": ""}, codes=(2,))
+
+
+# ---------------------------------------------------------------- threads, size and time (issue 27, items 1, 7, 8)
+
+THREADS_SCRIPT = r"""
+import json, sys, threading
+from concurrent.futures import ThreadPoolExecutor
+import mpmath
+import derive
+from derive import i18n
+VERIFY = [("mlp_222", "w_kj", "(o_k - t_k) o_k(1 - o_k) h_j"), ("mlp_222", "w_kj", "(o_k - t_k) o_k h_j"),
+          ("mlp_222", "delta_j", r"\sigma'(net_j) \sum_k \delta_k w_{kj}"), ("circuit", "x", "z"),
+          ("circuit", "x", "q"), ("fanout", "x", "y + 2x"), ("neuron_sigmoid", "w_0", "f(1 - f) x_0"),
+          ("affine_layer", "W", "X^T dY"), ("mlp_nielsen", "delta^L_j", "(a^L_j - y_j) a^L_j(1 - a^L_j)")]
+MODE = sys.argv[1]
+def verify(n, w, a, lang):
+    def call():
+        if MODE == "dps":
+            mpmath.mp.dps = 5 if threading.get_ident() % 2 else 1000
+        v = derive.verify(derive.load(n), wrt=w, answer=a, lang=lang)
+        return json.dumps(v.to_json(), sort_keys=True), v.lang
+    return call
+def solve(n):
+    return lambda: repr(sorted((k, repr(v)) for k, v in derive.load(n).solve().gradients.items()))
+calls = [(f"{n} {w} {a} {lang}", verify(n, w, a, lang)) for n, w, a in VERIFY for lang in ("en", "ko")]
+calls += [(n, solve(n)) for n in ("circuit", "staged", "mlp_222", "softmax_with_loss")]
+def outcome(f):
+    try:
+        return f()
+    except Exception as e:
+        return f"raised {type(e).__name__}: {e}"
+serial = {name: outcome(f) for name, f in calls}
+barrier = threading.Barrier(8)
+def start(_):
+    barrier.wait()
+jobs = calls * 3
+with ThreadPoolExecutor(8) as pool:
+    list(pool.map(start, range(8)))
+    got = list(pool.map(lambda c: (c[0], outcome(c[1])), jobs))
+bad = [name for name, o in got if o != serial[name]]
+print(json.dumps({"calls": len(jobs), "mismatches": len(bad), "first": bad[:3],
+                  "dps_after": mpmath.mp.dps, "language": i18n.current()}))
+"""
+
+
+def threads_agree(mode):
+    def check(out, err, code):
+        try:
+            data = json.loads(out)
+        except ValueError:
+            return f"no JSON: {err.strip()[-160:]}"
+        if data["mismatches"]:
+            return f"{data['mismatches']} of {data['calls']} threaded calls differ from serial: {data['first']}"
+        if data["language"] != "en":
+            return f"the language leaked: {data['language']}"
+        return None
+    return check
+
+
+def thread_cases() -> None:
+    """Eight threads verifying and solving at once agree with the same calls made serially, also
+    when each thread sets its own mpmath.mp.dps (5 or 1000); a 12-step graph that uses each step
+    three times reports in seconds; log σ(−1000) is derived; a 5,000-digit integer is a limit."""
+    for mode in ("plain", "dps"):
+        case("threads", f"8 threads vs serial :: {mode}", ["-c", THREADS_SCRIPT, mode], expect=threads_agree(mode),
+             codes=(0,), python=True)
+    steps = {"s1": "tanh(x) + x*x + x"}
+    steps.update({f"s{k}": f"tanh(s{k - 1}) + s{k - 1}*s{k - 1} / 4 + s{k - 1}" for k in range(2, 13)})
+    deep = graph(steps, {"x": 0.1})
+    for fmt in ("md", "tex", "pdf"):
+        case("threads", f"12 steps, each using the last three times :: report {fmt}",
+             ["report", "p.toml", "-o", f"r.{fmt}"], {"p.toml": deep}, codes=(0,))
+    logsig = graph({"s": "sigmoid(x)", "f": "log(s)"}, {"x": -1000})
+    case("threads", "log sigmoid(-1000) :: check", ["check", "p.toml", "--json"], {"p.toml": logsig},
+         json_value(("gradients", "x"), 1.0), codes=(0,))
+    case("threads", "log sigmoid(-1000) :: report md", ["report", "p.toml", "-o", "r.md"], {"p.toml": logsig},
+         lambda out, err, code: None if "10^{434}" in Path("r.md").read_text() else "1/s not printed in 50 digits",
+         codes=(0,))
+    for where, text in (("value", graph({"f": "x * 3"}, {"x": "7" * 5000})),
+                        ("step", graph({"f": "x * " + "7" * 5000}, {"x": 2}))):
+        case("threads", f"5,000-digit integer :: {where}", ["check", "p.toml"], {"p.toml": text}, codes=(2,))
+
+
+thread_cases()
+
 # ---------------------------------------------------------------- running
+
+_CWD = threading.Lock()
+
+
+def _make_files(tmp: str, files: dict) -> None:
+    for name, content in files.items():
+        p = Path(tmp) / name
+        p.parent.mkdir(parents=True, exist_ok=True)
+        if isinstance(content, tuple) and content[0] == "symlink":
+            p.symlink_to(Path(tmp) / content[1])
+        elif isinstance(content, tuple) and content[0] == "fifo":
+            os.mkfifo(p)
+        else:
+            (p.write_bytes if isinstance(content, bytes) else p.write_text)(content)
+
+
+def _run(c, tmp: str, timeout: float):
+    """(stdout, stderr, exit code) of the case's run, or None when it hung."""
+    env = {**os.environ, **{k: v.replace("{tmp}", tmp) for k, v in c["env"].items()}}
+    out_target = open(c["stdout_file"], "w") if c["stdout_file"] else subprocess.PIPE  # noqa: SIM115
+    command = [*(DERIVE[:1] if c.get("python") else DERIVE), *c["args"]]  # python: a script using derive
+    proc = subprocess.Popen(command, cwd=tmp, stdout=out_target, stderr=subprocess.PIPE, text=True,
+                            errors="replace",
+                            stdin=subprocess.DEVNULL, env=env, start_new_session=True,
+                            preexec_fn=(lambda: os.close(1)) if c["stdout_closed"] else None)
+    try:
+        if c["interrupt"]:
+            pattern, sig = c["interrupt"]
+            deadline = time.monotonic() + timeout
+            while time.monotonic() < deadline and proc.poll() is None and not list(Path(tmp).glob(pattern)):
+                time.sleep(0.02)
+            time.sleep(0.2)
+            proc.send_signal(sig)
+        out, err = proc.communicate(timeout=timeout)
+        return out or "", err or "", proc.returncode
+    except subprocess.TimeoutExpired:
+        os.killpg(proc.pid, 9)
+        proc.communicate()
+        return None
+    finally:
+        if c["stdout_file"]:
+            out_target.close()
+
 
 def run_case(c, timeout) -> tuple[str, str]:
     with tempfile.TemporaryDirectory() as tmp:
-        for name, content in c["files"].items():
-            p = Path(tmp) / name
-            p.parent.mkdir(parents=True, exist_ok=True)
-            (p.write_bytes if isinstance(content, bytes) else p.write_text)(content)
+        _make_files(tmp, c["files"])
         start = time.perf_counter()
-        out_target = open(c["stdout_file"], "w") if c["stdout_file"] else subprocess.PIPE  # noqa: SIM115
-        try:
-            proc = subprocess.run([*DERIVE, *c["args"]], cwd=tmp, stdout=out_target, stderr=subprocess.PIPE,
-                                  text=True, timeout=timeout, stdin=subprocess.DEVNULL)
-        except subprocess.TimeoutExpired:
+        ran = _run(c, tmp, timeout)
+        if ran is None:
             return "hang", f"no answer within {timeout:g} s"
-        finally:
-            if c["stdout_file"]:
-                out_target.close()
         secs = time.perf_counter() - start
-        out, err, code = proc.stdout or "", proc.stderr or "", proc.returncode
+        out, err, code = ran
         if "Traceback" in err or "Traceback" in out:
             return "traceback", err.strip().splitlines()[-1][:160]
         if code == 3:
@@ -258,12 +581,13 @@ def run_case(c, timeout) -> tuple[str, str]:
         if code == 2 and len([ln for ln in err.splitlines() if ln.startswith("derive: error")]) != 1:
             return "wrong", f"exit 2 without one clear error line: {err.strip()[:160]}"
         if c["expect"]:
-            cwd = os.getcwd()
-            os.chdir(tmp)
-            try:
-                problem = c["expect"](out, err, code)
-            finally:
-                os.chdir(cwd)
+            with _CWD:  # expect() reads paths relative to the case's folder; one at a time (--jobs)
+                cwd = os.getcwd()
+                os.chdir(tmp)
+                try:
+                    problem = c["expect"](out, err, code)
+                finally:
+                    os.chdir(cwd)
             if problem:
                 return "wrong", problem
         if code == 2:
@@ -276,12 +600,22 @@ def main(argv=None) -> int:
     ap.add_argument("--only", help="run one class")
     ap.add_argument("--timeout", type=float, default=60.0)
     ap.add_argument("-v", action="store_true", help="print every case")
+    ap.add_argument("--quick", type=int, default=0, metavar="N",
+                    help="only the first N cases of each class (make test runs --quick 1)")
+    ap.add_argument("--jobs", type=int, default=1, help="cases run at once")
     args = ap.parse_args(argv)
-    counts: dict = {}
+    chosen, per_class = [], {}
     for c in CASES:
         if args.only and c["cls"] != args.only:
             continue
-        verdict, detail = run_case(c, args.timeout)
+        per_class[c["cls"]] = per_class.get(c["cls"], 0) + 1
+        if not args.quick or per_class[c["cls"]] <= args.quick:
+            chosen.append(c)
+    from concurrent.futures import ThreadPoolExecutor
+    with ThreadPoolExecutor(max(1, args.jobs)) as pool:
+        verdicts = pool.map(lambda c: run_case(c, args.timeout), chosen)
+    counts: dict = {}
+    for c, (verdict, detail) in zip(chosen, verdicts, strict=True):
         counts.setdefault(c["cls"], {}).setdefault(verdict, 0)
         counts[c["cls"]][verdict] += 1
         if args.v or verdict not in ("ok", "clear error"):

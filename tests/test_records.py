@@ -10,12 +10,12 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-import mpmath
 import pytest
 from babel.messages.pofile import read_po
 
 import derive
 from derive.engine.ops import ACTIVATIONS, FUNCTION_TABLE, LAYERS, LOSSES
+from derive.engine.precision import mp as mpmath  # derive's context: its records compute at its precision
 from derive.sheets.exercises import build_sheet
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -65,7 +65,7 @@ def _argument(row) -> str:
 
 def _numeric_gradient(row, wrt: str) -> float:
     """∂/∂wrt of f = row(arg) + x by central differences of the record's mpmath form."""
-    mpmath.mp.dps = 40
+    mpmath.dps = 40
     try:
         def f(x, y):
             arg = x * y + (1 if row.name in ("log", "sqrt") else 0)
@@ -77,7 +77,7 @@ def _numeric_gradient(row, wrt: str) -> float:
             return float((f(x + h, y) - f(x - h, y)) / (2 * h))
         return float((f(x, y + h) - f(x, y - h)) / (2 * h))
     finally:
-        mpmath.mp.dps = 15
+        mpmath.dps = 15
 
 
 def _raw_names(row, tex: str) -> list[str]:

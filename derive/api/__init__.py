@@ -9,7 +9,16 @@ each showing itself in Jupyter. `import derive` re-exports these names lazily.
 """
 from __future__ import annotations
 
-from ..errors import CheckFailed, DeriveError, LatexError, ParseError, ProblemError
+from ..errors import (
+    CheckFailed,
+    DeriveError,
+    DomainError,
+    LatexError,
+    LatexMissing,
+    ParseError,
+    ProblemError,
+    VerifyError,
+)
 from .display import DisplayWarning
 from .problem import Problem, builtins, circuit, graph, layers, load, loads, network
 from .reports import report
@@ -17,6 +26,6 @@ from .sheets import worksheets
 from .solution import Checks, Solution, Steps
 from .verdict import Verdict, verify
 
-__all__ = ["CheckFailed", "Checks", "DeriveError", "DisplayWarning", "LatexError", "ParseError",
-           "Problem", "ProblemError", "Solution", "Steps", "Verdict", "builtins", "circuit", "graph",
-           "layers", "load", "loads", "network", "report", "verify", "worksheets"]
+__all__ = ["CheckFailed", "Checks", "DeriveError", "DisplayWarning", "DomainError", "LatexError", "LatexMissing",
+           "ParseError", "Problem", "ProblemError", "Solution", "Steps", "Verdict", "VerifyError", "builtins",
+           "circuit", "graph", "layers", "load", "loads", "network", "report", "verify", "worksheets"]

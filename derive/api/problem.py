@@ -9,6 +9,7 @@ and turned into plain lists and floats first).
 from __future__ import annotations
 
 import numbers
+import os
 from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
@@ -21,21 +22,32 @@ if TYPE_CHECKING:
 __all__ = ["Problem", "builtins", "circuit", "graph", "layers", "load", "loads", "network"]
 
 
-def _plain(value: Any) -> Any:
+MAX_DEPTH = 8  # lists and tables nested deeper than this are no problem's data (a problem needs 3)
+
+
+def _plain(value: Any, arg: str = "values", _open: tuple = ()) -> Any:
     """numpy arrays/scalars -> lists/floats, tuples -> lists, Mappings -> dicts; the rest as is
-    (the loader says what it expected when the rest is wrong)."""
+    (the loader says what it expected when the rest is wrong). A list or dict that holds itself,
+    or nesting deeper than MAX_DEPTH, is a ProblemError naming the argument `arg`."""
     if hasattr(value, "tolist") and callable(value.tolist) and not isinstance(value, (str, bytes)):
-        return _plain(value.tolist())
+        return _plain(value.tolist(), arg, _open)
     if isinstance(value, bool):
         return value
     if isinstance(value, numbers.Integral):
         return int(value)
     if isinstance(value, numbers.Real) and not isinstance(value, (int, float)):
         return float(value)  # Fraction, Decimal, numpy floating
-    if isinstance(value, Mapping):
-        return {str(k): _plain(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [_plain(v) for v in value]
+    if isinstance(value, (Mapping, list, tuple)):
+        if id(value) in _open:
+            raise ProblemError("derive (Python)", arg, "holds itself (a list or dict that contains itself); "
+                               "expected plain numbers, lists and tables")
+        if len(_open) >= MAX_DEPTH:
+            raise ProblemError("derive (Python)", arg, f"lists or tables nested more than {MAX_DEPTH} levels deep; "
+                               "a problem needs 2 or 3")
+        inner = (*_open, id(value))
+        if isinstance(value, Mapping):
+            return {str(k): _plain(v, arg, inner) for k, v in value.items()}
+        return [_plain(v, arg, inner) for v in value]
     return value
 
 
@@ -144,6 +156,9 @@ def circuit(text: str, /, *, values: Mapping[str, Any] | None = None, output: st
         if name in steps:
             raise ProblemError("derive.circuit()", name, "defined twice; each step needs its own name")
         steps[name] = expr.strip()
+    if values is not None and not isinstance(values, Mapping):
+        raise ProblemError("derive.circuit()", "values", f"expected a dict of input values such as "
+                           f"{{'x': 2}}, got {type(values).__name__}")
     return graph(steps, values={**(values or {}), **inputs}, output=output, stage=stage,
                  title=title if title is not None else "; ".join(parts), description=description,
                  source="derive.circuit()")
@@ -156,7 +171,7 @@ def graph(steps: Mapping[str, str], /, *, values: Mapping[str, Any], output: str
 
         derive.graph({"q": "x + y", "f": "q * z"}, values={"x": -2, "y": 5, "z": -4})
     """
-    data: dict[str, Any] = {"graph": _plain(steps), "values": _plain(values)}
+    data: dict[str, Any] = {"graph": _plain(steps, "steps"), "values": _plain(values)}
     if output is not None:
         data["output"] = output
     if stage is not None:
@@ -178,7 +193,8 @@ def network(layers: Sequence[int], /, *, activations: str | Sequence[str] = "sig
     weights into unit j); numpy arrays are fine. Without values, seeded random values are drawn
     (`seed`). `delta="-dL/dnet"` makes δ Mitchell's −∂E/∂net (the default is ∂L/∂net).
     """
-    net: dict[str, Any] = {"layers": _plain(layers), "activations": _plain(activations), "loss": loss,
+    net: dict[str, Any] = {"layers": _plain(layers, "layers"), "activations": _plain(activations, "activations"),
+                           "loss": loss,
                            "notation": notation, "bias": bias}
     if delta is not None:
         net["delta"] = delta
@@ -199,18 +215,30 @@ def layers(stack: Sequence[str], /, *, values: Mapping[str, Any], bias: bool = T
         derive.layers(["affine"], values={"X": X, "W": W, "B": B, "dY": dY})
         derive.layers(["affine", "softmax_with_loss"], values={"X": X, "W": W, "B": B, "T": T})
     """
-    data = {"layers": {"stack": _plain(stack), "bias": bias}, "values": _plain(values)}
+    if not isinstance(values, Mapping):
+        raise ProblemError("derive.layers()", "values", f"expected a dict of matrices such as {{'X': ..., 'W': ...}}, "
+                           f"got {type(values).__name__}")
+    data = {"layers": {"stack": _plain(stack, "stack"), "bias": bias}, "values": _plain(values)}
     return _validated(_header(data, title if title is not None else " -> ".join(map(str, stack)),
                               description), "derive.layers()")
 
 
-def load(path_or_name: str) -> Problem:
-    """A problem from a TOML file, or a built-in problem by name (see `builtins()`)."""
-    return Problem(_problems.load(str(path_or_name)))
+def load(path_or_name: str | os.PathLike[str]) -> Problem:
+    """A problem from a TOML file (a str or os.PathLike), or a built-in problem by name (see `builtins()`).
+
+    A value of its [values] table may be `file = "weights.npz"`: NumPy arrays by the same names,
+    read relative to the problem file (the TOML's own values win)."""
+    if not isinstance(path_or_name, (str, os.PathLike)):
+        raise ProblemError("derive.load()", "path_or_name", "expected a file path (str or os.PathLike) or a "
+                           f"built-in name, got {type(path_or_name).__name__}")
+    return Problem(_problems.load(os.fspath(path_or_name)))
 
 
 def loads(text: str, source: str = "<string>") -> Problem:
     """A problem from TOML text; `source` names it in error messages."""
+    if not isinstance(source, str):
+        raise ProblemError("derive.loads()", "source", "expected a name for messages (a str), got "
+                           f"{type(source).__name__}")
     if not isinstance(text, str):
         raise ProblemError(source, "", f"expected TOML text (a str), got {type(text).__name__}")
     return Problem(_problems.loads(text, source))

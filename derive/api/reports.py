@@ -5,6 +5,7 @@ CLI, so a report written from Python is the one `derive report FILE... -o PATH` 
 """
 from __future__ import annotations
 
+import os
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
@@ -19,16 +20,20 @@ def report(problems: Sequence[Any], path: str | Path, format: str | None = None,
     """Solve `problems` (Problems, Solutions, files or built-in names) and write one report with a
     section for each to `path`, as `derive report FILE... -o PATH [--detail full] [--lang ko]`
     does. True when all checks passed."""
-    if isinstance(problems, (str, Path, Problem, Solution)):
+    if isinstance(problems, (str, os.PathLike, Problem, Solution)):
         problems = [problems]
+    if not isinstance(problems, (list, tuple)):
+        raise DeriveError(f"report: problems= expected a list of Problems, Solutions or problem files, got "
+                          f"{type(problems).__name__}")
     solutions = []
     for p in problems:
-        if isinstance(p, (str, Path)):
-            p = load(str(p))
+        if isinstance(p, (str, os.PathLike)):
+            p = load(p)
         if isinstance(p, Problem):
             p = p.solve()
         if not isinstance(p, Solution):
-            raise DeriveError(f"report expects Problems, Solutions or problem files, got {type(p).__name__}")
+            raise DeriveError("report: problems= expected Problems, Solutions or problem files, got "
+                              f"{type(p).__name__}")
         solutions.append(p)
     if not solutions:
         raise DeriveError("no problems given")

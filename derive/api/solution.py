@@ -8,6 +8,7 @@ values (W1 as rows, b1 as a vector).
 from __future__ import annotations
 
 import dataclasses
+import os
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
@@ -78,7 +79,8 @@ class Steps(Sequence):
 
     def __init__(self, solution: Solution):
         self._solution = solution
-        self._records = solution.raw.derivation.steps  # made when read (engine.steps.Records)
+        d = solution.raw.derivation  # None for a layer stack: its steps are its layers' rules
+        self._records = d.steps if d is not None else tuple(solution.raw.extra.vector_rules)
 
     def __getitem__(self, i: Any) -> Any:
         return self._records[i]
@@ -89,9 +91,9 @@ class Steps(Sequence):
     def of(self, node: str):
         """The Gradient record of `node` (KeyError naming the nodes that have one)."""
         d = self._solution.raw.derivation
-        if not d.has(node):
-            raise KeyError(f"{node!r} has no gradient step; nodes with one: "
-                           + ", ".join(g.node for g in self._records[:40]))
+        if not isinstance(node, str) or not d.has(node):
+            raise UnknownGradient(f"steps.of: {node!r} has no gradient step; nodes with one: "
+                                  + ", ".join(g.node for g in self._records[:40]))
         return d.gradient(node)
 
     @property
@@ -130,6 +132,57 @@ def _array(values) -> np.ndarray:
     return np.array(values, dtype=float)
 
 
+def _element(name: str) -> tuple[str, tuple[int, ...]] | None:
+    """'W2[1, 2]' -> ('W2', (1, 2)); None for anything else."""
+    import re
+    m = re.fullmatch(r"\s*([A-Za-z]\w*)\s*\[\s*(-?\d+)\s*(?:,\s*(-?\d+)\s*)?\]\s*", name)
+    if not m:
+        return None
+    return m.group(1), tuple(int(g) for g in m.groups()[1:] if g is not None)
+
+
+class UnknownGradient(DeriveError, KeyError):
+    """A name a Solution has no gradient for (a DeriveError, and a KeyError as a dict's lookup is)."""
+
+    __str__ = Exception.__str__
+
+
+class Gradients(dict):
+    """`Solution.gradients`: a dict whose unknown keys raise UnknownGradient with the nearest names."""
+
+    def __init__(self, values: dict, solution: Any):
+        super().__init__(values)
+        self._solution = solution
+
+    def __missing__(self, key: Any) -> Any:
+        raise self.unknown(key)
+
+    def unknown(self, key: Any) -> UnknownGradient:
+        import difflib
+        names = list(self)
+        shown = ", ".join(names[:12]) + (", ..." if len(names) > 12 else "")
+        if not isinstance(key, str):
+            return UnknownGradient(f"gradients: expected a name (a str) such as {names[0]!r}, got "
+                                   f"{type(key).__name__}")
+        element = _element(key)
+        if element and element[0] in self and np.ndim(self[element[0]]) >= 1:
+            name, index = element
+            shape = np.shape(self[name])
+            first = f"{name}[{', '.join('1' for _ in shape)}]"
+            if any(i < 1 for i in index):
+                why = (f"indices start at 1 (as printed): the first element is {first}; or index the "
+                       f"numpy array from 0, gradients[{name!r}][{', '.join('0' for _ in shape)}]")
+            else:
+                last = f"{name}[{', '.join(map(str, shape))}]"
+                why = f"{name} is {'×'.join(map(str, shape))}, indices from 1 ({first} to {last})"
+            return UnknownGradient(f"gradient: {key!r} is not an element of {name}: {why}")
+        close = difflib.get_close_matches(key, names, n=3, cutoff=0.5)
+        hint = f" (did you mean {' or '.join(map(repr, close))}?)" if close else ""
+        arrays = [k for k in names if np.ndim(self[k]) >= 1]
+        element = f", an element such as {arrays[-1]}[1,1] (1-based)" if arrays else ""
+        return UnknownGradient(f"gradient: {key!r} has no gradient in this problem{hint}; names: {shown}"
+                               f"{element}, or a node of the graph")
+
 class Solution:
     """A derived and numerically proven problem.
 
@@ -157,17 +210,21 @@ class Solution:
         return Solution(self.problem, self.raw, detail)
 
     @property
-    def gradients(self) -> dict[str, Any]:
-        """∂output/∂ each input (circuits, floats) or each parameter (networks, numpy arrays)."""
+    def gradients(self) -> Gradients:
+        """∂output/∂ each input (circuits, floats) or each parameter (networks, numpy arrays); an
+        unknown key is a DeriveError (and a KeyError) naming the nearest ones."""
         extra = self.raw.extra
         if extra is None:
             d = self.raw.derivation
-            return {n: d.gradient(n).value for n in d.graph.inputs if d.has(n)}
-        return {k: _array(v) for k, v in extra.gradients.items()}
+            return Gradients({n: d.gradient(n).value for n in d.graph.inputs if d.has(n)}, self)
+        return Gradients({k: _array(v) for k, v in extra.gradients.items()}, self)
 
     @property
     def values(self) -> dict[str, float]:
-        """The forward value of every node (inputs, gates, the output) by name."""
+        """The forward value of every node (inputs, gates, the output) by name; a layer stack:
+        each layer's output Y1, Y2, ... as a numpy array."""
+        if self.raw.derivation is None:
+            return {f"Y{ps.position}": ps.y for ps in self.raw.extra.passes[:-1]}
         return dict(self.raw.derivation.values)
 
     @property
@@ -201,15 +258,34 @@ class Solution:
         """The numeric proof of every gradient; `checks.ok` is True when all passed."""
         return Checks(self)
 
-    def gradient(self, wrt: str) -> float:
-        """∂output/∂wrt for any node of the graph by name (an input, a gate, w^o_12, net^h_1)."""
+    def gradient(self, wrt: str) -> Any:
+        """∂output/∂wrt by name: a key of `gradients` (x, or a whole parameter W2 as a numpy array),
+        one element W2[1,2] (1-based, as printed), or any node of the graph (a gate, w^o_12, net^h_1).
+        An unknown name is a DeriveError (and a KeyError) with the nearest names."""
+        if not isinstance(wrt, str):
+            raise DeriveError(f"gradient: wrt= expected a name (a str) such as {self._example()}, got "
+                              f"{type(wrt).__name__}")
+        grads = self.gradients
+        if wrt in grads:
+            return grads[wrt]
+        element = _element(wrt)
+        if element and element[0] in grads and np.ndim(grads[element[0]]) >= 1:
+            name, index = element
+            array = grads[name]
+            if len(index) == array.ndim and all(1 <= i <= n for i, n in zip(index, array.shape)):
+                return float(array[tuple(i - 1 for i in index)])
+            raise grads.unknown(wrt)
         d = self.raw.derivation
-        if not d.has(wrt):
-            if wrt in d.values:
-                return 0.0  # a node the output does not depend on
-            raise KeyError(f"{wrt!r} is not a node of the graph; nodes: "
-                           + ", ".join(list(d.values)[:40]))
-        return d.gradient(wrt).value
+        if d is None:  # a layer stack: its arrays and their elements only
+            raise grads.unknown(wrt)
+        if d.has(wrt):
+            return d.gradient(wrt).value
+        if wrt in d.values:
+            return 0.0  # a node the output does not depend on
+        raise grads.unknown(wrt)
+
+    def _example(self) -> str:
+        return repr(next(iter(self.gradients), "x"))
 
     def latex(self, document: bool = False) -> str:
         """The report's LaTeX for this problem: its section, or with `document=True` the complete
@@ -229,7 +305,9 @@ class Solution:
         .tex next to it), .tex or .md (with the figure as an SVG file next to it), chosen by
         `format` or the path's suffix, at this solution's detail (`with_detail("full")` for
         `--detail full`). `echo` gets the progress lines. Returns True when every numeric check
-        passed (the report is written either way, failures flagged). `lang`: "en" or "ko" as
+        passed and every figure was made (the report is written either way, failures flagged; a
+        Markdown report whose SVG figures could not be made, without LaTeX, links none of them and
+        says so in a DisplayWarning). An unknown suffix (x.html) is a DeriveError. `lang`: "en" or "ko" as
         `--lang` (default: the problem file's `lang`, else English). Raises DeriveError
         (LatexError when LaTeX fails; earlier outputs stay as they were)."""
         return write_report([self], path, format, echo, self.detail, lang)
@@ -268,9 +346,30 @@ def write_report(solutions: Sequence[Solution], path: str | Path, format: str | 
         raise DeriveError(f"format: expected one of {', '.join(write.FORMATS)}, got {format!r}")
     if detail not in DETAILS:
         raise DeriveError(f"detail: expected one of {', '.join(DETAILS)}, got {detail!r}")
+    if not isinstance(path, (str, os.PathLike)):
+        raise DeriveError(f"report: path= expected a file name (str or os.PathLike), got {type(path).__name__}")
+    if echo is not None and not callable(echo):
+        raise DeriveError(f"report: echo= expected a function taking one line (or None), got {type(echo).__name__}")
     out = Path(path)
+    suffix = out.suffix.lower().lstrip(".")
+    if format is None and suffix and suffix not in write.FORMATS:
+        raise DeriveError(f"report: cannot tell the format from the suffix .{suffix} of {str(out)!r}: expected "
+                          f"{', '.join('.' + f for f in write.FORMATS)}, or format= one of {', '.join(write.FORMATS)}")
+    missing: list[str] = []
+
+    def heard(line: str) -> None:
+        if "figure" in line and line.startswith("derive: warning:"):
+            missing.append(line.removeprefix("derive: warning: "))
+        if echo is not None:
+            echo(line)
     raws = [s.raw for s in solutions]
     lang = problems.language([r.problem for r in raws], lang or i18n.chosen())
     raws = [dataclasses.replace(r, problem=problems.localized(r.problem, lang)) for r in raws]
     with i18n.language(lang):
-        return write.write_report(raws, out, write.format_of(out, format), echo or (lambda line: None), detail)
+        ok = write.write_report(raws, out, write.format_of(out, format), heard, detail)
+    if missing:
+        import warnings
+
+        from .display import DisplayWarning
+        warnings.warn("; ".join(missing), DisplayWarning, stacklevel=3)
+    return ok and not missing

@@ -7,6 +7,7 @@ an unknown NAME). A Verdict shows itself in Jupyter.
 """
 from __future__ import annotations
 
+import os
 import re
 from typing import Any
 
@@ -70,7 +71,8 @@ class Verdict:
 
     def to_json(self) -> dict:
         """What `derive verify ... --json` prints."""
-        return self.raw.to_json()
+        from ..grading.explain import as_json
+        return as_json(self.raw)
 
     def __bool__(self) -> bool:
         return self.correct
@@ -115,8 +117,8 @@ class Verdict:
         return to_html(self._repr_markdown_())
 
 
-def verify(problem: Any, wrt: str, answer: str, *, seed: int = 0, delta_sign: int | None = None,
-           lang: str | None = None) -> Verdict:
+def verify(problem: Any, wrt: str, answer: str, *, seed: int = 0, delta: str | None = None,
+           lang: str | None = None, delta_sign: int | None = None) -> Verdict:
     """Check a hand-derived gradient ∂output/∂wrt of `problem` (a Problem, a Solution, or a
     problem file or built-in name).
 
@@ -124,8 +126,9 @@ def verify(problem: Any, wrt: str, answer: str, *, seed: int = 0, delta_sign: in
 
     `wrt` is what `derive verify --wrt` takes: an input or gate (x, sigy), a generic index form
     (w_kj, delta_j, w^l_jk), one element (W2[1,2]) or, for matrix layers, a whole matrix (W).
-    `answer` is plain math or LaTeX. `delta_sign` (+1: δ = ∂L/∂net, −1: Mitchell's δ = −∂E/∂net)
-    overrides the problem's [network] delta, like `--delta-sign`. `lang` ("en", "ko") is the language
+    `answer` is plain math or LaTeX. `delta` ("dL/dnet": δ = ∂L/∂net, "-dL/dnet": Mitchell's
+    δ = −∂E/∂net) overrides the problem's [network] delta, as network(delta=...) and `--delta-sign`
+    say it (the older delta_sign=1 / -1 still works, with a DeprecationWarning). `lang` ("en", "ko") is the language
     of the diagnoses and the display, like `--lang` (default: the language of an enclosing
     `derive.i18n.language(...)` block, else the problem file's). Raises VerifyError (a DeriveError)
     for an answer that cannot be read or a `wrt` the problem does not have, with the CLI's message.
@@ -133,20 +136,71 @@ def verify(problem: Any, wrt: str, answer: str, *, seed: int = 0, delta_sign: in
     from ..grading.verify import verify as _verify
     from .problem import Problem, load
     from .solution import Solution, check_lang
-    if isinstance(problem, str):
+    if isinstance(problem, (str, os.PathLike)):
         problem = load(problem)
-    if isinstance(problem, Problem):
-        solution = problem.solve()
-    elif isinstance(problem, Solution):
-        solution = problem
-    else:
-        raise DeriveError(f"verify expects a Problem or a Solution (from derive.load, derive.circuit, "
-                          f"...) or a problem file, got {type(problem).__name__}")
     for key, value in (("wrt", wrt), ("answer", answer)):
         if not isinstance(value, str):
-            raise DeriveError(f"verify: {key} must be a string, got {type(value).__name__}")
-    if delta_sign not in (None, 1, -1):
-        raise DeriveError(f"verify: delta_sign must be 1 or -1, got {delta_sign!r}")
-    lang = check_lang(lang) or i18n.chosen() or solution.raw.problem.lang
+            raise DeriveError(f"verify: {key}= must be a string, got {type(value).__name__}")
+    if isinstance(problem, Problem):
+        raw = _small_solution(problem, (wrt, answer))
+    elif isinstance(problem, Solution):
+        raw = problem.raw
+    else:
+        raise DeriveError(f"verify: problem= expected a Problem or a Solution (from derive.load, derive.circuit, "
+                          f"...) or a problem file, got {type(problem).__name__}")
+    if isinstance(seed, bool) or not isinstance(seed, int):
+        raise DeriveError(f"verify: seed= expected a whole number, got {seed!r}")
+    if delta is not None and delta_sign is not None:
+        raise DeriveError("verify: give delta= or the older delta_sign=, not both")
+    sign = delta_sign_of(delta if delta is not None else delta_sign, "verify")
+    lang = check_lang(lang) or i18n.chosen() or raw.problem.lang
     with i18n.language(lang):
-        return Verdict(_verify(solution.raw, wrt, answer, seed=seed, delta_sign=delta_sign), answer, lang)
+        return Verdict(_python_words(_verify, raw, wrt, answer, seed=seed, delta_sign=sign), answer, lang)
+
+
+def _small_solution(problem: Any, texts: tuple) -> Any:
+    """The pipeline solution an answer about `problem` is checked on: its own, or for a big network
+    the solved smaller copy of the same form (grading.targets.reduced), without solving the big one."""
+    from ..grading.targets import reduced
+    copy = reduced(problem.data, texts)
+    if copy is problem.data:
+        return problem.solve().raw
+    from ..pipeline import solve
+    solved = problem._display.setdefault("verify copies", {})  # one solved copy per size, like solve()
+    key = (copy.sizes, copy.batch)
+    if key not in solved:
+        try:
+            solved[key] = solve(copy)
+        except DeriveError as e:
+            e.args = (f"{problem.source}: {e}",)
+            raise
+    return solved[key]
+
+
+SIGNS = {"dL/dnet": 1, "-dL/dnet": -1}  # as [network] delta and `--delta-sign`
+
+
+def delta_sign_of(value: Any, where: str) -> int | None:
+    """What δ means, said one way everywhere: "dL/dnet" (δ = ∂L/∂net) or "-dL/dnet" (Mitchell's
+    δ = −∂E/∂net), as [network] delta; the older 1 / -1 still work, with a DeprecationWarning."""
+    if value is None or (isinstance(value, str) and value in SIGNS):
+        return None if value is None else SIGNS[value]
+    if value in (1, -1) and not isinstance(value, bool):
+        import warnings
+        said = "dL/dnet" if value == 1 else "-dL/dnet"
+        warnings.warn(f"{where}: delta_sign={value} is deprecated; write delta=\"{said}\" as network(delta=...) "
+                      "does", DeprecationWarning, stacklevel=3)
+        return int(value)
+    raise DeriveError(f"{where}: delta= expected \"dL/dnet\" (δ = ∂L/∂net) or \"-dL/dnet\" (δ = −∂L/∂net), "
+                      f"got {value!r}")
+
+
+def _python_words(call: Any, *args: Any, **kwargs: Any) -> Any:
+    """`call`, with the command line's option names in its error messages said as Python's
+    keywords (--wrt -> wrt=, --delta-sign -> delta=)."""
+    try:
+        return call(*args, **kwargs)
+    except DeriveError as e:
+        e.args = tuple(re.sub(r"--(wrt|answer|delta-sign)\b(?: (?=['\"]))?", lambda m: {"delta-sign": "delta"}.get(
+            m.group(1), m.group(1)) + "=", a) if isinstance(a, str) else a for a in e.args)
+        raise

@@ -6,7 +6,8 @@ instance checked), and for making every per-parameter chain (they are made on de
 naive `sympy.diff` of the one nested loss expression per weight (a subprocess capped at NAIVE_CAP
 seconds) and the gradient DAG's size against the forward DAG's. MNIST-sized networks (784-64-10,
 784-128-64-10) run as `derive check FILE --json` in a fresh process each: wall time and peak
-memory of the whole process. A series of growing networks gives the log-log slope of CPU time
+memory of the whole process; so does `derive verify` on 784-64-10 (right, wrong, unknown --wrt).
+A series of growing networks gives the log-log slope of CPU time
 against parameters. The machine's load average is printed: other work slows wall times.
 """
 from __future__ import annotations
@@ -37,6 +38,18 @@ SMALL = (  # (sizes, output activation and loss, budget for derive + check in se
 BIG = (  # whole `derive check FILE --json` process: wall-time budget (s), memory budget (GiB)
     ((784, 64, 10), SOFTMAX, 30.0, 2.0),
     ((784, 128, 64, 10), SOFTMAX, 60.0, 2.0),
+)
+VERIFY = (  # `derive verify FILE --wrt W --answer A` on 784-64-10, whole process: (wrt, answer, exit code)
+    ("w^l_jk", "delta^l_j a^{l-1}_k", 0),  # right
+    ("w^l_jk", "delta^l_j a^{l}_k", 1),  # wrong: the layer of a
+    ("delta^l_j", "sum_k w^{l+1}_{kj} delta^{l+1}_k a^l_j (1 - a^l_j)", 0),
+    ("delta^l_j", "sum_{k=1}^{9} w^{l+1}_{kj} delta^{l+1}_k a^l_j (1 - a^l_j)", 1),  # wrong: one output short
+    ("W1[0,0]", "x", 2),  # an unknown --wrt: one short line
+)
+VERIFY_BUDGET = (1.0, 500)  # seconds wall and MiB for each whole process
+LAYER_STACKS = (  # `derive check FILE --json` of a [layers] stack: (name, wall-time budget s, memory budget GiB)
+    ("toy conv net: N = 2, 1×8×8, four 3×3 filters, relu, 2×2 max pool, affine to 10, softmax-with-loss", 10.0, 1.0),
+    ("784-50-10 two-layer net: affine, relu, affine, softmax-with-loss, N = 4, mean loss", 10.0, 1.0),
 )
 SERIES = ((32, 64, 10), (784, 16, 10), (784, 32, 10), (784, 64, 10), (784, 128, 64, 10))  # softmax/CE
 SLOPE_LIMIT = 1.1
@@ -155,6 +168,65 @@ def run_cli(sizes, out=SOFTMAX):
     return wall, usage.ru_maxrss / 1024, usage.ru_utime + usage.ru_stime, proc.returncode, out
 
 
+def stack_text(which: int) -> str:
+    """The [layers] problem of LAYER_STACKS[which], seeded values."""
+    import numpy as np
+    rng = np.random.default_rng(22)
+
+    def arr(*shape, scale=1.0):
+        return json.dumps(np.round(rng.normal(size=shape) * scale, 4).tolist())
+    if which == 0:
+        head, n = 'stack = ["conv", "relu", "max_pool", "affine", "softmax_with_loss"]', 2
+        values = (f"X = {arr(n, 1, 8, 8)}\nW1 = {arr(4, 1, 3, 3, scale=0.3)}\nb1 = {arr(4, scale=0.1)}\n"
+                  f"W2 = {arr(36, 10, scale=0.2)}\nb2 = {arr(10, scale=0.1)}\n")
+    else:
+        head, n = 'stack = ["affine", "relu", "affine", "softmax_with_loss"]\nreduction = "mean"', 4
+        values = (f"X = {arr(n, 784)}\nW1 = {arr(784, 50, scale=0.05)}\nb1 = {arr(50, scale=0.1)}\n"
+                  f"W2 = {arr(50, 10, scale=0.1)}\nb2 = {arr(10, scale=0.1)}\n")
+    targets = json.dumps(np.eye(10)[rng.integers(0, 10, size=n)].astype(int).tolist())
+    return f'title = "bench stack {which}"\n[layers]\n{head}\n[values]\n{values}T = {targets}\n'
+
+
+def run_stack_cli(which: int):
+    """`derive check FILE --json` of a layer stack in a fresh process: (wall s, peak MiB, CPU s, exit, JSON)."""
+    with tempfile.TemporaryDirectory() as tmp:
+        path = os.path.join(tmp, "stack.toml")
+        with open(path, "w", encoding="utf-8") as f:
+            f.write(stack_text(which))
+        with open(os.path.join(tmp, "out.json"), "w+", encoding="utf-8") as sink:
+            start = time.perf_counter()
+            proc = subprocess.Popen([sys.executable, "-m", "derive", "check", path, "--json"],
+                                    stdout=sink, stderr=subprocess.DEVNULL)
+            _, status, usage = os.wait4(proc.pid, 0)
+            wall = time.perf_counter() - start
+            sink.seek(0)
+            text = sink.read()
+    out = json.loads(text) if text.strip() else {}
+    return wall, usage.ru_maxrss / 1024, usage.ru_utime + usage.ru_stime, os.waitstatus_to_exitcode(status), out
+
+
+def run_verify(sizes=(784, 64, 10), out=SOFTMAX):
+    """Each VERIFY answer as `derive verify` in a fresh process: (wrt, answer, wall s, CPU s, peak MiB,
+    exit code, expected code, characters of output)."""
+    rows = []
+    with tempfile.TemporaryDirectory() as tmp:
+        path = os.path.join(tmp, "net.toml")
+        with open(path, "w", encoding="utf-8") as f:
+            f.write(problem_text(sizes, out))
+        for wrt, answer, expected in VERIFY:
+            with open(os.path.join(tmp, "out.txt"), "w+", encoding="utf-8") as sink:
+                start = time.perf_counter()
+                proc = subprocess.Popen([sys.executable, "-m", "derive", "verify", path, "--wrt", wrt, "--answer",
+                                         answer], stdout=sink, stderr=sink)
+                _, status, usage = os.wait4(proc.pid, 0)
+                wall = time.perf_counter() - start
+                sink.seek(0)
+                chars = len(sink.read())
+            rows.append((wrt, answer, wall, usage.ru_utime + usage.ru_stime, usage.ru_maxrss / 1024,
+                         os.waitstatus_to_exitcode(status), expected, chars))
+    return rows
+
+
 def series():
     """(params, CPU seconds of the full solve) for each network of SERIES, each in a fresh process."""
     points = []
@@ -230,6 +302,33 @@ def main(argv=None) -> int:
             failures.append(f"{name} over budget")
         if not ok:
             failures.append(f"{name} checks")
+    for which, (name, budget, gib) in enumerate(LAYER_STACKS):
+        wall, mib, cpu, code, result = run_stack_cli(which)
+        ok = code == 0 and result.get("ok") is True
+        within = wall <= budget and mib <= gib * 1024
+        print(f"{'layer stack':>24s}: {name}: `derive check FILE --json`, whole process {wall:.1f} s wall "
+              f"(CPU {cpu:.1f} s), peak {mib:.0f} MiB  (budget {budget:.0f} s, {gib:.0f} GiB: "
+              f"{'ok' if within else 'OVER'})")
+        print(f"{'':26s}{len(result.get('checks', [])):,} gradient elements {'all proven' if ok else 'FAILED'}; "
+              f"{len(result.get('rules', []))} layer rules derived; stages {result.get('timings', {})}\n")
+        if not within:
+            failures.append(f"layer stack {which + 1} over budget")
+        if not ok:
+            failures.append(f"layer stack {which + 1} checks")
+    seconds, mib = VERIFY_BUDGET
+    print(f"{_name((784, 64, 10), SOFTMAX):>24s}: `derive verify FILE --wrt W --answer A`, whole process each "
+          f"(budget {seconds:.0f} s, {mib} MiB):")
+    for wrt, answer, wall, cpu, peak, code, expected, chars in run_verify():
+        right = code == expected
+        within = wall <= seconds and peak <= mib
+        print(f"{'':26s}{wrt} = {answer}: exit {code} ({'as expected' if right else f'EXPECTED {expected}'}), "
+              f"{wall:.2f} s (CPU {cpu:.2f} s), peak {peak:.0f} MiB, {chars:,} characters "
+              f"({'ok' if within else 'OVER'})")
+        if not right:
+            failures.append(f"verify {wrt} = {answer}")
+        if not within:
+            failures.append(f"verify {wrt} over budget")
+    print()
     points = series()
     s = slope(points)
     print("scaling (softmax/CE, full solve in a fresh process, CPU seconds):")
@@ -239,6 +338,11 @@ def main(argv=None) -> int:
     print(f"{'':26s}log-log slope of time against parameters: {s:.2f} (limit {SLOPE_LIMIT})\n")
     if s > SLOPE_LIMIT:
         failures.append("slope")
+    from ..serve import load  # the practice page: a class of 50 students on loopback (derive/serve/load.py)
+    print(f"practice page (derive serve on 127.0.0.1, load average {os.getloadavg()[0]:.1f}):")
+    r = load.run()
+    print(f"{'':26s}{load.describe(r)} (goal: 0 errors, 0 lost, p95 ≤ {load.P95_GOAL} ms)\n")
+    failures += load.failures(r)
     print(f"load average now {os.getloadavg()[0]:.1f}")
     print("ALL WITHIN LIMITS" if not failures else "OVER LIMITS: " + ", ".join(failures))
     return 1 if failures else 0

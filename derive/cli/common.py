@@ -17,10 +17,25 @@ lang_option = click.option(
          "a file's [translations.<lang>] where it has one.")
 
 
-def fail(message: str, code: int = 2):
-    """Print `derive: error: message` on stderr and exit (2: bad input or environment)."""
+def fail(message: str, code: int = 2, **extra):
+    """Print `derive: error: message` on stderr and exit (2: bad input or environment); with --json
+    also one JSON object on stdout, {"ok": false, "error": message, **extra}."""
     click.echo(f"derive: error: {message}", err=True)
+    json_error(click.get_current_context(silent=True), message, **extra)
     sys.exit(code)
+
+
+def json_error(ctx, message: str, **extra) -> None:
+    """With --json on the command line, the error as one JSON object on stdout (once per run):
+    scripts that read stdout get {"ok": false, "error": "..."} rather than nothing."""
+    if ctx is None or not ctx.meta.get("derive.json") or ctx.meta.get("derive.json.said"):
+        return
+    ctx.meta["derive.json.said"] = True
+    import contextlib
+    import json
+    said = {"ok": False, "error": message, **ctx.meta.get("derive.json.extra", {}), **extra}
+    with contextlib.suppress(Exception):  # stdout closed or full: the line on stderr said it
+        click.echo(json.dumps(said, ensure_ascii=False))
 
 
 def load_or_fail(path: str):

@@ -31,6 +31,12 @@ def check(file, as_json):
     """Check every gradient numerically; exit 1 if any check fails."""
     from .text import check_json_text, checks_text, solution_ok
     sol = solve_or_fail(file, progress_for(as_json))
+    if sol.derivation is None:  # a layer stack: its own JSON (loss, gradients shaped like the values)
+        from .stack_text import stack_check_text, stack_json_text, stack_ok
+        from .text import checks_text
+        ok = stack_ok(sol)
+        click.echo(stack_json_text(sol) if as_json else stack_check_text(sol, ok, checks_text(sol.report)))
+        sys.exit(0 if ok else 1)
     ok = solution_ok(sol)
     if as_json:
         click.echo(check_json_text(sol))

@@ -7,8 +7,9 @@ from __future__ import annotations
 
 import math
 
-import mpmath
 import sympy as sp
+
+from ..engine.precision import mp as mpmath  # derive's own context, precision per thread
 
 
 def fmt(x: float) -> str:
@@ -146,6 +147,9 @@ SHOW_LIMIT = 120  # chains printed in full; bigger networks list their gradients
 
 def network_show_text(solution) -> str:
     """What `derive show` prints for a network or matrix-layer problem."""
+    if solution.derivation is None:  # a layer stack
+        from .stack_text import stack_show_text
+        return stack_show_text(solution, checks_text(solution.report))
     p, d, res = solution.problem, solution.derivation, solution.extra
     g = d.graph
     lines = [p.title, ""]
@@ -185,6 +189,9 @@ def network_show_text(solution) -> str:
 
 def network_check_json(solution) -> dict:
     """What `derive check --json` prints: loss and gradients shaped like the values, and the checks."""
+    if solution.derivation is None:  # a layer stack
+        from .stack_text import stack_json
+        return stack_json(solution)
     res = solution.extra
     return {
         "title": solution.problem.title,

@@ -28,14 +28,13 @@ def _short(text: str) -> str:
 
 
 def run_one(sol, wrt, answer, as_json, delta_sign=None):
+    from ..grading.explain import as_json as verdict_json
     from ..grading.explain import describe
     from ..grading.verify import verify
     try:
         v = verify(sol, wrt, answer, delta_sign=delta_sign)
     except DeriveError as e:
-        if as_json:
-            click.echo(json.dumps({"correct": None, "error": str(e)}, ensure_ascii=False))
-        fail(str(e))
+        fail(str(e), correct=None)
     except Exception as e:  # a defect must not reach the user as a traceback: one line, exit 2
         ctx = click.get_current_context(silent=True)
         if ctx is not None and (ctx.find_root().obj or {}).get("debug"):
@@ -43,11 +42,9 @@ def run_one(sol, wrt, answer, as_json, delta_sign=None):
         message = (f"internal error while checking the answer {_short(answer)!r} for {wrt}: "
                    f"{type(e).__name__}: {str(e)[:200]} (a bug in derive: please report it; --debug shows "
                    "the traceback)")
-        if as_json:
-            click.echo(json.dumps({"correct": None, "error": message}, ensure_ascii=False))
-        fail(message)
+        fail(message, correct=None)
     if as_json:
-        click.echo(json.dumps(v.to_json(), indent=2, ensure_ascii=False))
+        click.echo(json.dumps(verdict_json(v), indent=2, ensure_ascii=False))
     else:
         click.echo(describe(v, answer))
     sys.exit(0 if v.correct else 1)
@@ -55,12 +52,14 @@ def run_one(sol, wrt, answer, as_json, delta_sign=None):
 
 def run_batch(problem, answers_file, out_dir, delta_sign=None):
     from ..grading.feedback import batch, read_answers, write_feedback
+    from ..grading.targets import reduced
     from .common import solve_or_fail
-    sol = solve_or_fail(problem)
     try:
         entries = read_answers(answers_file)
     except DeriveError as e:
         fail(str(e))
+    texts = [str(e.get(k, "")) for e in entries for k in ("wrt", "answer")]
+    sol = solve_or_fail(reduced(problem, texts))  # a big network: a smaller copy of the same form
     results = batch(sol, entries, delta_sign=delta_sign, progress=_progress(len(entries)))
     try:
         paths = write_feedback(sol, results, Path(out_dir))
@@ -122,5 +121,6 @@ def _verify(problem, wrt, answer, as_json, sign, answers_file, out_dir):
         return
     if wrt is None or answer is None:
         fail("expected --wrt NAME and --answer TEXT (or --answers FILE -o DIR)")
+    from ..grading.targets import reduced
     from .common import solve_or_fail
-    run_one(solve_or_fail(problem), wrt, answer, as_json, sign)
+    run_one(solve_or_fail(reduced(problem, (wrt, answer))), wrt, answer, as_json, sign)

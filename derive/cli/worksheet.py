@@ -9,7 +9,7 @@ from pathlib import Path
 
 import click
 
-from .. import i18n, problems
+from .. import i18n, limits, problems
 from ..errors import DeriveError
 from ..sheets.exercises import DEFAULT_LEVEL, LEVEL_ALIASES, LEVELS
 from .common import fail, lang_option, load_or_fail
@@ -34,9 +34,9 @@ FORMATS = ("pdf", "tex", "moodle")
 @click.option("--format", "fmt", type=click.Choice(FORMATS), default="pdf", show_default=True,
               help="pdf: worksheets and keys as PDF and .tex; tex: the .tex only; moodle: DIR/quiz.xml "
                    "(Moodle XML) with the same versions.")
-@click.option("--tolerance", default=0.01, show_default=True, type=click.FloatRange(0, 1, min_open=True,
-                                                                                    max_open=True),
-              help="Moodle: the relative tolerance of a numeric answer (0.01 = 1 %).")
+@click.option("--tolerance", default="0.01", show_default=True,
+              help="Moodle: the relative tolerance of a numeric answer (0.01 = 1 %), from 1e-14 to below 1;"
+                   " the digits each question asks for follow from it.")
 @click.option("--builtin", is_flag=True, help="Add the built-in problems that suit worksheets.")
 @click.option("--tex-only", is_flag=True, help="The same as --format tex.")
 @lang_option
@@ -47,10 +47,14 @@ def worksheet(files, versions, seed, out, level, fmt, tolerance, builtin, tex_on
     Writes DIR/worksheet-vK.pdf and DIR/answers-vK.pdf (and .tex) for K = 1..N, or
     DIR/quiz.xml with --format moodle.
     """
-    from ..sheets.sheet_view import WORKSHEET_BUILTINS
+    from ..sheets.sheet_view import WORKSHEET_BUILTINS, WORKSHEET_DRILLS
+    try:
+        tolerance = limits.tolerance(tolerance)
+    except DeriveError as e:
+        fail(str(e))
     chosen = [load_or_fail(f) for f in files]
     if builtin:
-        chosen += [load_or_fail(n) for n in WORKSHEET_BUILTINS]
+        chosen += [load_or_fail(n) for n in WORKSHEET_BUILTINS] + WORKSHEET_DRILLS()
     if not chosen:
         fail("no problems: give FILE arguments or --builtin")
     fmt = "tex" if tex_only else fmt
@@ -60,6 +64,7 @@ def worksheet(files, versions, seed, out, level, fmt, tolerance, builtin, tex_on
 
 
 def _write(chosen, versions, seed, out, level, fmt, tolerance):
+    from ..errors import LatexMissing
     from ..sheets.sheet_view import build_versions, progress_line, write_versions
     echo = lambda m: click.echo(m, err=True)  # noqa: E731
     try:
@@ -71,7 +76,14 @@ def _write(chosen, versions, seed, out, level, fmt, tolerance):
             path = write_quiz(sheets, Path(out), tolerance, echo=echo)
             click.echo(f"wrote {path} ({versions} version(s), {len(sheets[0].exercises)} exercises each)", err=True)
             return
-        write_versions(chosen, versions, seed, Path(out), level, fmt == "pdf", echo=echo)
+        sheets = build_versions(chosen, versions, seed, level)
+        try:
+            write_versions(chosen, versions, seed, Path(out), level, fmt == "pdf", echo=echo, sheets=sheets)
+        except LatexMissing as e:  # no TeX: every sheet's and key's .tex, and what to install, once
+            write_versions(chosen, versions, seed, Path(out), level, False, echo=echo, sheets=sheets)
+            click.echo(f"wrote the .tex of {versions} worksheet(s) and answer key(s) to {out}, no PDFs", err=True)
+            click.echo(f"derive: warning: {getattr(e, 'missing', e)}", err=True)
+            return
     except DeriveError as e:
         fail(str(e))
     click.echo(f"wrote {versions} worksheet(s) and answer key(s) to {out}", err=True)

@@ -60,7 +60,7 @@ def test_a_network_value_beyond_double_precision_is_one_line_and_exit_2(tmp_path
     f.write_text('[network]\nlayers = [1, 1]\nactivations = "identity"\nloss = "mse"\n'
                  "[values]\nx = [1e200]\nt = [0.5]\nW1 = [[1e200]]\nb1 = [0.0]\n")
     res = run("check", str(f), "--json")
-    assert res.exit_code == 2 and res.stdout == ""
+    assert res.exit_code == 2 and json.loads(res.stdout) == {"ok": False, "error": res.stderr.strip()[15:]}
     assert res.stderr.count("\n") == 1 and "beyond double precision" in res.stderr
 
 
@@ -73,7 +73,7 @@ def test_a_value_that_is_not_a_finite_real_is_one_line_and_exit_2(tmp_path):
     f = tmp_path / "log0.toml"
     f.write_text('[graph]\nq = "log(x)"\nf = "q * y"\n[values]\nx = 0\ny = 2\n')
     res = run("check", str(f), "--json")
-    assert res.exit_code == 2 and res.stdout == ""
+    assert res.exit_code == 2 and json.loads(res.stdout)["ok"] is False  # one JSON object for scripts
     assert res.stderr.count("\n") == 1 and "q = log(x)" in res.stderr and "log of 0" in res.stderr
 
 
