@@ -4,12 +4,14 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: report report-ko test bench worksheets golden tex tex-ko messages clean
+.PHONY: report report-ko test bench worksheets golden tex tex-ko browser messages clean
 
-$(STAMP): pyproject.toml
+# editable_mode=compat: a plain path in a .pth file, which type checkers (mypy, pyright) follow, so they
+# see derive's py.typed; the default import hook hides it from them. New modules need no reinstall.
+$(STAMP): pyproject.toml Makefile
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install -q --upgrade pip
-	$(BIN)/python -m pip install -q -e '.[test]'
+	$(BIN)/python -m pip install -q -e '.[test]' --config-settings editable_mode=compat
 	@touch $(STAMP)
 
 tex:
@@ -27,7 +29,10 @@ report-ko: $(STAMP) tex-ko
 worksheets: $(STAMP) tex
 	$(BIN)/derive worksheet --builtin --versions 2 --seed 1 -o outputs/worksheets
 
-test: $(STAMP) tex tex-ko
+browser:
+	@sh scripts/ensure-browser.sh
+
+test: $(STAMP) tex tex-ko browser
 	$(BIN)/ruff check derive tests scripts
 	$(BIN)/lint-imports
 	$(BIN)/python -m pytest
