@@ -184,13 +184,16 @@ def test_json_in_korean_keeps_its_keys():
 def test_unreadable_answer_in_korean():
     sol = solved("mlp_222")
     with i18n.language("ko"), pytest.raises(VerifyError) as err:
-        verify(sol, "w_kj", "(o_k - t_k) h_j $")
+        verify(sol, "w_kj", "(o_k - t_k) h_j @")
     message = str(err.value)
     assert message.startswith(ko("cannot read the answer: {message}", message=""))
-    assert ko("unexpected character {character}", character="'$'") in message
+    assert ko("unexpected character {character}", character="'@'") in message
     assert_korean(message, "cannot read the answer unexpected character")
-    with pytest.raises(VerifyError, match=r"^cannot read the answer: unexpected character '\$' in "):
-        verify(sol, "w_kj", "(o_k - t_k) h_j $")
+    with pytest.raises(VerifyError, match=r"^cannot read the answer: unexpected character '@' in "):
+        verify(sol, "w_kj", "(o_k - t_k) h_j @")
+    with i18n.language("ko"), pytest.raises(VerifyError) as err:  # math delimiters: say to type the formula alone
+        verify(sol, "w_kj", "$(o_k - t_k) h_j$")
+    assert ko("'$' cannot be used: type the expression alone, without math delimiters") in str(err.value)
 
 
 def test_python_api_verdict_markdown_in_korean():
