@@ -234,8 +234,9 @@ def _random_values(sizes, names, shapes, loss, out_act, seed) -> dict:
     rng = np.random.default_rng(seed)
 
     def draw(shape, low=-1.0, high=1.0):
-        vals = np.round(rng.uniform(low, high, size=shape), 2)
-        return _to_fractions(vals)
+        cents = np.rint(rng.uniform(low, high, size=shape) * 100).astype(np.int64)  # what np.round(·, 2) rounds to
+        exact = {c: Fraction(c, 100) for c in np.unique(cents).tolist()}  # at most 201 values: made once each
+        return _nested(cents.tolist(), exact)
 
     arrays = {"x": draw((1, sizes[0]))}
     if ACTIVATIONS[out_act] is None:  # softmax: one-hot targets
@@ -247,6 +248,11 @@ def _random_values(sizes, names, shapes, loss, out_act, seed) -> dict:
     for name in names:
         arrays[name] = draw(shapes[name])
     return arrays
+
+
+def _nested(a, exact: dict):
+    """A nested list of ints as the same nesting of tuples of their Fractions in `exact`."""
+    return tuple(_nested(v, exact) for v in a) if isinstance(a, list) else exact[a]
 
 
 def _to_fractions(a):

@@ -102,11 +102,13 @@ def _exercise(eid: str, lang: str, student: str):
 
 def exercises(lang: str = "en") -> list[dict]:
     """Every exercise the page can ask; a problem that cannot be solved or asked is left out (its error
-    goes to the server's stderr, once per worker)."""
+    goes to the server's stderr, once per worker); layer stacks are left out quietly."""
     out = []
     for eid in _ids():
         try:
             problem, solution, _ = _variant(eid, lang, "")
+            if solution.raw.derivation is None:  # a layer stack: `derive verify` reads its answers, the page
+                continue  # does not ask it yet (no worksheet exercise to draw it from)
             out.append({"id": eid, "title": problem.title, "kind": problem.kind, "wrt": _wrts(problem, solution)})
         except Exception as e:  # one bad file or an unsupported kind must not take the page down
             if eid not in _LEFT_OUT:
