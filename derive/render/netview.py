@@ -128,13 +128,13 @@ class _Printable(dict):
         raise KeyError(key)
 
 
-def _substitute(expr, mapping):
+def substitute(expr, mapping):
     """`expr` with symbols replaced, rebuilt unevaluated so the written order stays."""
     if expr in mapping:
         return mapping[expr]
     if not expr.args:
         return expr
-    return expr.func(*(_substitute(a, mapping) for a in expr.args), evaluate=False)
+    return expr.func(*(substitute(a, mapping) for a in expr.args), evaluate=False)
 
 
 def matrix(values, row: bool = False):
@@ -152,7 +152,7 @@ def matrix(values, row: bool = False):
 def _chain_view(extra, pc, env, general_lhs) -> ChainView:
     from .printer import latex  # the view only measures length, it never stores LaTeX
 
-    factors = tuple(ChainFactor(partial(f.num, f.den), f.expr, _substitute(f.expr, env), f.value)
+    factors = tuple(ChainFactor(partial(f.num, f.den), f.expr, substitute(f.expr, env), f.value)
                     for f in pc.chain.factors)
     width = sum(len(latex(f.expr)) + len(latex(f.substituted)) for f in factors)
     lhs = partial(extra.loss_name, pc.node)
@@ -203,7 +203,7 @@ def network_view(solution, detail: str = "concise") -> dict:
         factors = tuple(partial(num, den) for num, den, _ in r.factors)
         rules.append(RuleView(
             r.lhs, factors, _sizes_named(_drop_ones(r.expr)), tuple((k, a, b) for k, (a, b) in r.ranges.items()),
-            tuple((_instance_lhs(extra, node), expr, _substitute(expr, env), value)
+            tuple((_instance_lhs(extra, node), expr, substitute(expr, env), value)
                   for _, node, expr, value in listed),
             len(r.instances) - len(listed), r.checked, chain,
             not (len(factors) == 1 and factors[0] == r.lhs), r.sign))

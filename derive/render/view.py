@@ -15,7 +15,7 @@ from ..engine.parse import symbol
 from ..engine.steps import partial, tree_size
 from ..i18n import N_, _
 from . import tikz
-from .netview import network_view
+from .netview import network_view, substitute
 
 TERMS_PER_LINE = 3  # contributions per line of a fan-out sum before it wraps
 
@@ -88,19 +88,10 @@ def definition(graph):
         return None
     exprs = {}
     for n in graph.nodes:
-        exprs[n.name] = n.symbol if n.is_input else _substitute(
+        exprs[n.name] = n.symbol if n.is_input else substitute(
             n.expr, {graph.node(q).symbol: exprs[q] for q in n.parents})
     out = exprs[graph.output]  # (shared subexpressions: a step used three times by the next triples it)
     return out if tree_size(out, DEFINITION_SIZE) <= DEFINITION_SIZE else None
-
-
-def _substitute(expr, mapping):
-    """`expr` with symbols replaced, rebuilt unevaluated so the written order stays."""
-    if expr in mapping:
-        return mapping[expr]
-    if not expr.args:
-        return expr
-    return expr.func(*(_substitute(a, mapping) for a in expr.args), evaluate=False)
 
 
 def check_rows(report) -> tuple[CheckRow, ...]:
@@ -201,7 +192,7 @@ def _closed(g, defs, printed, inputs) -> object:
 def _with_values(form, derivation):
     """`form` (in the inputs) with each input's value put in, unevaluated: y + 2x -> 5 + 2·3."""
     values = {derivation.graph.node(n).symbol: sp.Float(derivation.values[n], 15) for n in derivation.graph.inputs}
-    return _substitute(form, values)
+    return substitute(form, values)
 
 
 def backward_steps(derivation, report=None, closed: bool = False, limit=None) -> tuple[BackwardStep, ...]:
