@@ -183,21 +183,23 @@ class _Parser:
                 self.take()
         return letters
 
+    def index_suffix(self) -> tuple:
+        """The indices after a name: [i, j], _{ij} or _ij (one letter or one number each)."""
+        if self.take()[1] == "[":
+            return self.indices("]")
+        if self.peek()[1] == "{":
+            self.take()
+            return self.indices("}")
+        kind, val, _at = self.take()
+        if kind not in ("word", "num"):
+            self.i -= 1
+            self.err(_("expected an index after _"))
+        return tuple(("word", ch) for ch in val) if kind == "word" else (("num", float(val)),)
+
     def postfix(self):
         node = self.primary()
-        while node[0] == "name" and (self.peek()[1] == "[" or (self.peek()[1] == "_")):
-            if self.take()[1] == "[":
-                idx = self.indices("]")
-            elif self.peek()[1] == "{":
-                self.take()
-                idx = self.indices("}")
-            else:
-                kind, val, _at = self.take()
-                if kind not in ("word", "num"):
-                    self.i -= 1
-                    self.err(_("expected an index after _"))
-                idx = tuple(("word", ch) for ch in val) if kind == "word" else (("num", float(val)),)
-            node = ("idx", node[1], idx)
+        while node[0] == "name" and self.peek()[1] in ("[", "_"):
+            node = ("idx", node[1], self.index_suffix())
         return node
 
     def indices(self, close):
@@ -261,21 +263,7 @@ def parse(text: str, names) -> tuple:
         if kind != "word" or not val.startswith("d"):
             raise ParseError(_("the left side of '=' must name the gradient, e.g. {example}").format(
                 example="dW[f,c,i,j] = …"), text)
-        idx = ()
-        if lp.peek()[1] == "[":
-            lp.take()
-            idx = lp.indices("]")
-        elif lp.peek()[1] == "_":
-            lp.take()
-            if lp.peek()[1] == "{":
-                lp.take()
-                idx = lp.indices("}")
-            else:
-                k2, v2, _p2 = lp.take()
-                if k2 not in ("word", "num"):
-                    lp.i -= 1
-                    lp.err(_("expected an index after _"))
-                idx = tuple(("word", ch) for ch in v2) if k2 == "word" else (("num", float(v2)),)
+        idx = lp.index_suffix() if lp.peek()[1] in ("[", "_") else ()
         if lp.peek()[0] is not None or any(e[0] not in ("word", "num") for e in idx):
             raise ParseError(_("the left side of '=' must name the gradient, e.g. {example}").format(
                 example="dW[f,c,i,j] = …"), text)
