@@ -60,8 +60,9 @@ def shown(diagnoses, verdict=None) -> list[str]:
 
 def as_json(verdict) -> dict:
     """What `derive verify --json` prints: the verdict's record, and under "shown" the diagnoses a
-    student is shown (`shown`: the most specific one, in the problem's own names)."""
-    return {**verdict.to_json(), "shown": [str(d) for d in shown(verdict.diagnosis, verdict)]}
+    student is shown (`shown`: the most specific one, in the problem's own names), worded as the
+    terminal words them (`told`: formulas as o_k(1 − o_k), not o_k*(1 - o_k))."""
+    return {**verdict.to_json(), "shown": [told(d) for d in shown(verdict.diagnosis, verdict)]}
 
 
 def shown_values(cx) -> tuple[dict, bool]:
